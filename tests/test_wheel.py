@@ -1,0 +1,26 @@
+"""The wheel installs into a clean venv (with the pinned torch), imports, and runs outside the repo."""
+import subprocess, sys, venv
+from pathlib import Path
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def sh(*args, **kw):
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
+    assert r.returncode == 0, f"{args}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return r
+
+def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
+    sh(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", tmp_path/"dist", ROOT, cwd=ROOT)
+    wheel, = (tmp_path/"dist").glob("curatekit-*.whl")
+    venv.create(tmp_path/"venv", with_pip=True)
+    py = tmp_path/"venv"/"bin"/"python"
+    sh(py, "-m", "pip", "install", "-q", "torch==2.13.0")
+    sh(py, "-m", "pip", "install", "-q", "-c", ROOT/"tools"/"constraints.txt", wheel)
+    work = tmp_path/"elsewhere"; work.mkdir()
+    assert "run a recipe" in sh(tmp_path/"venv"/"bin"/"curatekit", "--help", cwd=work).stdout
+    r = sh(py, "-c", "import curatekit.core as c, sys; print(c.__file__); print(sorted(c.builtin_recipes()))", cwd=work)
+    assert str(tmp_path/"venv") in r.stdout and "nonempty" in r.stdout
+    pl.DataFrame({"text": ["kept", "", None]}).write_ndjson(work/"in.jsonl")
+    sh(tmp_path/"venv"/"bin"/"curatekit", "run", "nonempty", "in.jsonl", "out.parquet", "-q", cwd=work)
+    assert pl.read_parquet(work/"out.parquet")["text"].to_list() == ["kept"]
