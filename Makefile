@@ -27,7 +27,7 @@ readme: setup
 	$(PY) tools/nb2readme.py nbs/index.ipynb README.md
 
 export: setup
-	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(PY) tools/nb2readme.py nbs/index.ipynb README.md
+	$(BIN)/nbdev-clean && $(BIN)/nbdev-export && $(PY) tools/nb2readme.py nbs/index.ipynb README.md
 
 nbtest: setup
 	$(BIN)/nbdev-test --n-workers 2

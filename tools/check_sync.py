@@ -19,8 +19,8 @@ def regenerate(cmd, root, pattern, what):
     return [f"{what} changed {Path(p).relative_to(ROOT)}" for p in diff]
 
 def main():
-    errors = regenerate("nbdev-export", "curatekit", "*", "nbdev-export")
-    errors += regenerate("nbdev-clean", "nbs", "*.ipynb", "nbdev-clean")
+    errors = regenerate("nbdev-clean", "nbs", "*.ipynb", "nbdev-clean")
+    errors += regenerate("nbdev-export", "curatekit", "*", "nbdev-export")
     if (ROOT/".git").exists():
         out = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "curatekit"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.split()
