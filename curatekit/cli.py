@@ -13,62 +13,13 @@ from typing import Callable
 import polars as pl
 
 import curatekit
-from .core import (CuratekitError, Recipe, Ledger, read, write, file_format, file_stem, load_recipe,
-                            builtin_recipes, shard_files, _md_table)
+from .core import CuratekitError, Recipe, Ledger, read, write, load_recipe, builtin_recipes, _md_table
+from .scale import run_recipe, ledger_path, is_file_output
 
 # %% auto #0
-__all__ = ['PART_ROWS', 'COMMANDS', 'is_file_output', 'ledger_path', 'run_recipe', 'add_command', 'main']
+__all__ = ['COMMANDS', 'add_command', 'main']
 
-# %% ../nbs/70_cli.ipynb #8e256bfe
-def is_file_output(path: str|Path) -> bool:
-    "Whether OUTPUT names one data file (by its suffix) rather than a directory."
-    try: return file_format(path)[0] in ("parquet", "jsonl")
-    except CuratekitError: return False
-
-def ledger_path(output: str|Path) -> Path:
-    "Where the ledger of a run writing `output` goes."
-    output = Path(output)
-    return output.with_name(f"{file_stem(output)}.ledger.parquet") if is_file_output(output) else output/"ledger.parquet"
-
-# %% ../nbs/70_cli.ipynb #1dce157f
-PART_ROWS = 100_000
-
-def _write_dir(run, output: Path, manifest: dict, part_rows: int=PART_ROWS) -> None:
-    if output.exists() and any(output.iterdir()) and not (output/"manifest.json").exists():
-        raise CuratekitError(f"{output}: exists and is not a curatekit output directory (no manifest.json); not overwriting it")
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
-    try:
-        parts = [write(run.frame.slice(i, part_rows), tmp/f"part-{i // part_rows:05d}.parquet").name
-                 for i in range(0, max(len(run.frame), 1), part_rows)]
-        run.ledger.save(tmp/"ledger.parquet")
-        (tmp/"manifest.json").write_text(json.dumps({**manifest, "parts": parts}, indent=1))
-        old = output.with_name(f".{output.name}.old-{os.getpid()}")
-        if output.exists(): output.rename(old)
-        tmp.rename(output)
-        shutil.rmtree(old, ignore_errors=True)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-
-def run_recipe(recipe: str|Path|Recipe, # a recipe, a YAML path, or a built-in name
-               input: str|Path, # a data file or a directory of shards
-               output: str|Path, # a `.parquet`/`.jsonl` file, or a directory
-               batch_size: int=10_000, # rows per batch for map steps
-               progress: bool|None=None, # show progress bars
-              ) -> dict: # the manifest: what ran, on what, and the counts
-    "Run `recipe` on the corpus at `input` and write the result, its ledger and manifest to `output`."
-    recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
-    input, output = Path(input), Path(output)
-    df = read(input)
-    run = recipe(df, batch_size=batch_size, progress=progress)
-    manifest = dict(curatekit=curatekit.__version__, recipe=recipe.to_dict(), input=str(input),
-                    input_files=[str(p) for p in (shard_files(input) if input.is_dir() else [input])],
-                    rows_in=len(df), rows_out=len(run.frame), rows_removed=len(run.ledger), stats=run.stats.to_dicts())
-    if is_file_output(output):
-        write(run.frame, output); run.ledger.save(ledger_path(output))
-    else: _write_dir(run, output, manifest)
-    return manifest
-
-# %% ../nbs/70_cli.ipynb #4d2ced00
+# %% ../nbs/70_cli.ipynb #1e8caa1d
 COMMANDS: dict[str, tuple] = {}
 
 def add_command(name: str, # the subcommand
@@ -100,27 +51,34 @@ def main(argv: list[str]|None=None) -> int:
     except KeyboardInterrupt: print("curatekit: interrupted; no output was written", file=sys.stderr); return 130
     return 0
 
-# %% ../nbs/70_cli.ipynb #b0d730b5
+# %% ../nbs/70_cli.ipynb #ea43cf36
 def _run_args(r):
     r.add_argument("recipe", metavar="RECIPE", help="a recipe YAML file or a built-in recipe name (see 'curatekit recipe list')")
     r.add_argument("input", metavar="INPUT", help="a parquet/JSONL/CSV file or a directory of shards")
     r.add_argument("output", metavar="OUTPUT", help="a .parquet/.jsonl file or a directory")
+    r.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="'local': shard by shard on this machine (default); 'ray': map steps on Ray Data (RAY_ADDRESS names a cluster)")
+    r.add_argument("--cache-dir", metavar="DIR", help="the step cache that makes runs resumable (default: $CURATEKIT_HOME/runs)")
+    r.add_argument("--no-cache", action="store_true", help="use a throw-away cache: nothing reused, no resume")
+    r.add_argument("--overwrite", action="store_true", help="replace an OUTPUT directory that holds a different run")
     r.add_argument("--batch-size", type=int, default=10_000, help="rows per batch for map steps (default: 10000)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
 
 def _cmd_run(a):
     t0 = time.perf_counter()
-    m = run_recipe(a.recipe, a.input, a.output, batch_size=a.batch_size, progress=False if a.quiet else None)
+    m = run_recipe(a.recipe, a.input, a.output, engine=a.engine, cache_dir=a.cache_dir, cache=not a.no_cache,
+                   overwrite=a.overwrite, batch_size=a.batch_size, progress=False if a.quiet else None)
     if not a.quiet:
-        print(_md_table(pl.DataFrame(m["stats"])))
+        print(_md_table(pl.DataFrame(m["removed_by_step"], schema=dict(step_index=pl.Int32, step=pl.String, rows=pl.UInt32))))
         print(f"{m['rows_in']:,} rows in, {m['rows_out']:,} kept, {m['rows_removed']:,} removed ({time.perf_counter() - t0:.1f}s) "
               f"-> {a.output} (ledger: {ledger_path(a.output)})")
 
 add_command("run", "run a recipe on a corpus", _run_args, _cmd_run,
             "Run RECIPE on INPUT and write OUTPUT with its ledger. OUTPUT ending in .parquet/.jsonl is one file with "
-            "<stem>.ledger.parquet beside it; anything else is a directory of part-*.parquet, ledger.parquet and manifest.json.")
+            "<stem>.ledger.parquet beside it; anything else is a directory of part-*.parquet (one per input shard), "
+            "ledger.parquet and manifest.json. Runs are resumable: the same command after a crash redoes only what is missing.")
 
-# %% ../nbs/70_cli.ipynb #db8dc734
+# %% ../nbs/70_cli.ipynb #b0d730b5
 def _recipe_args(rc):
     rs = rc.add_subparsers(dest="recipe_command", metavar="ACTION", required=True)
     rs.add_parser("list", help="list built-in recipes")

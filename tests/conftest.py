@@ -3,6 +3,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("CURATEKIT_PROGRESS", "0")
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    "Each test session caches under its own CURATEKIT_HOME, so step caches never leak between runs."
+    monkeypatch.setenv("CURATEKIT_HOME", str(tmp_path_factory.getbasetemp()/"curatekit-home"))
 ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent/"curatekit"
 

@@ -33,13 +33,16 @@ def test_directory_output_and_shard_input(cli, tmp_path, corpus, recipe):
     r = cli("run", recipe.save(tmp_path/"r.yaml"), shards, tmp_path/"out", "-q")
     assert r.returncode == 0, r.stderr
     out = tmp_path/"out"
-    assert sorted(p.name for p in out.iterdir()) == ["ledger.parquet", "manifest.json", "part-00000.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == ["ledger.parquet", "manifest.json", "part-00000.parquet", "part-00001.parquet"]
     m = json.loads((out/"manifest.json").read_text())
     assert (m["rows_in"], m["rows_out"], m["rows_removed"]) == (6, 3, 3)
     assert len(m["input_files"]) == 2 and m["recipe"] == recipe.to_dict()
     assert read(out)["id"].to_list() == ["a-0", "b-1", "b-2"]
-    # a second run replaces the previous run's directory; a foreign directory is never overwritten
-    assert cli("run", "nonempty", shards, out, "-q").returncode == 0
+    # another run's output directory is replaced only when asked; a foreign directory never
+    r = cli("run", "nonempty", shards, out, "-q")
+    assert r.returncode == 2 and "holds the output of a different run" in r.stderr
+    assert cli("run", "nonempty", shards, out, "-q", "--overwrite").returncode == 0
+    assert json.loads((out/"manifest.json").read_text())["recipe"]["name"] == "nonempty"
     (tmp_path/"mine").mkdir(); (tmp_path/"mine"/"notes.txt").write_text("keep me")
     r = cli("run", "nonempty", shards, tmp_path/"mine")
     assert r.returncode == 2 and "not a curatekit output directory" in r.stderr

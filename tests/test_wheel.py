@@ -1,17 +1,21 @@
 """The wheel installs into a clean venv (with the pinned torch), imports, and runs outside the repo."""
-import subprocess, sys, venv
+import os, subprocess, sys, venv
 from pathlib import Path
 import polars as pl
 
 ROOT = Path(__file__).resolve().parent.parent
 
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+
 def sh(*args, **kw):
-    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kw)
+    "Run a command in an environment that knows nothing of this checkout."
+    r = subprocess.run([str(a) for a in args], capture_output=True, text=True, env=CLEAN_ENV, **kw)
     assert r.returncode == 0, f"{args}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     return r
 
 def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
-    sh(sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", tmp_path/"dist", ROOT, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path/"dist"), str(ROOT)],
+                   cwd=ROOT, check=True, capture_output=True)
     wheel, = (tmp_path/"dist").glob("curatekit-*.whl")
     venv.create(tmp_path/"venv", with_pip=True)
     py = tmp_path/"venv"/"bin"/"python"
