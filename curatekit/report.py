@@ -17,9 +17,9 @@ import curatekit
 from .core import CuratekitError, Recipe, Run, to_frame
 
 # %% auto #0
-__all__ = ['SECTIONS', 'TracedRun', 'trace', 'register_section', 'chart_svg', 'step_label', 'funnel_rows', 'funnel_chart',
-           'funnel_section', 'scored_rows', 'histogram', 'histogram_chart', 'scores_section', 'step_examples',
-           'examples_section', 'RunReport', 'run_report']
+__all__ = ['SECTIONS', 'NO_CHARTS', 'TracedRun', 'trace', 'register_section', 'chart_svg', 'step_label', 'funnel_rows',
+           'funnel_chart', 'funnel_section', 'scored_rows', 'histogram', 'histogram_chart', 'scores_section',
+           'step_examples', 'examples_section', 'RunReport', 'run_report']
 
 # %% ../nbs/02_report.ipynb #a2c81abd
 @dataclass
@@ -65,16 +65,19 @@ def register_section(fn: Callable|None=None, # `fn(run, input_df) -> str|None`: 
     return fn
 
 # %% ../nbs/02_report.ipynb #a8043896
-def chart_svg(chart) -> str:
-    "An altair chart as an inline SVG string (no scripts, no network)."
-    try: import vl_convert as vlc
-    except ImportError: return "<p class='note'>(chart skipped: install the report extra, <code>pip install 'curatekit[report]'</code>)</p>"
-    return vlc.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[])
+NO_CHARTS = "<p class='note'>(charts skipped: install the report extra, <code>pip install 'curatekit[report]'</code>)</p>"
 
 def _alt():
-    try: import altair as alt
+    "altair, or None when the report extra (altair and vl-convert) is not installed."
+    try: import altair as alt, vl_convert
     except ImportError: return None
     return alt
+
+def chart_svg(chart) -> str:
+    "An altair chart as an inline SVG string (no scripts, no network); a note when charts cannot be drawn."
+    if chart is None or _alt() is None: return NO_CHARTS if _alt() is None else ""
+    import vl_convert as vlc
+    return vlc.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[])
 
 # %% ../nbs/02_report.ipynb #f426ab8c
 def _esc(v) -> str: return html.escape(str(v))
@@ -105,10 +108,10 @@ def funnel_rows(run: Run) -> list[dict]:
             for s in run.stats.to_dicts()]
 
 def funnel_chart(run: Run):
-    "A bar per step: rows after it."
+    "A bar per step: rows after it (labelled by name; the table beside it gives each step's arguments)."
     alt = _alt()
     if alt is None or not len(run.stats): return None
-    d = run.stats.select(step=pl.Series([step_label(run, i) for i in run.stats["step_index"]]), rows=pl.col("rows_out"), removed=pl.col("rows_in") - pl.col("rows_out"))
+    d = run.stats.select(step=pl.format("{}: {}", "step_index", "step"), rows=pl.col("rows_out"), removed=pl.col("rows_in") - pl.col("rows_out"))
     return (alt.Chart(d).mark_bar(color="#4c78a8")
             .encode(y=alt.Y("step:N", sort=None, title=None), x=alt.X("rows:Q", title="rows after the step"),
                     tooltip=["step", "rows", "removed"])
@@ -117,8 +120,7 @@ def funnel_chart(run: Run):
 @register_section(title="Funnel", order=10)
 def funnel_section(run: Run, input_df: pl.DataFrame) -> str:
     "The per-step funnel: a chart and a table."
-    chart = funnel_chart(run)
-    return (chart_svg(chart) if chart is not None else "") + _table(funnel_rows(run), "funnel")
+    return chart_svg(funnel_chart(run)) + _table(funnel_rows(run), "funnel")
 
 # %% ../nbs/02_report.ipynb #180b684f
 _NOT_SCORES = {"id", "step_index", "copy_of"}
@@ -168,6 +170,7 @@ def scores_section(run: Run, input_df: pl.DataFrame) -> str|None:
     if not scores: return None
     note = ("" if getattr(run, "removed", None) is not None else
             "<p class='note'>Kept rows only: trace the run (<code>trace(recipe, df)</code>) to see the removed rows' scores too.</p>")
+    if _alt() is None: return note + NO_CHARTS
     charts = [histogram_chart(df, c) for c in scores]
     return note + "".join(f"<div class='chart'>{chart_svg(c)}</div>" for c in charts if c is not None)
 
