@@ -137,7 +137,8 @@ def scored_rows(run: Run, input_df: pl.DataFrame) -> tuple[pl.DataFrame, list[st
 
 def histogram(df: pl.DataFrame, col: str, bins: int=30) -> tuple[pl.DataFrame, float|None]:
     "Counts of `col` per (bin, source, status), values above the 99th percentile in the last bin; and that cut (or None)."
-    x = df[col].drop_nulls().drop_nans() if df[col].dtype.is_float() else df[col].drop_nulls()
+    valid = pl.col(col).is_finite() if df[col].dtype.is_float() else pl.col(col).is_not_null()
+    x = df.filter(valid)[col]
     if not len(x): return pl.DataFrame(), None
     lo, hi, top = float(x.min()), float(x.quantile(0.99)), float(x.max())
     cut = hi if top > hi else None
@@ -145,7 +146,6 @@ def histogram(df: pl.DataFrame, col: str, bins: int=30) -> tuple[pl.DataFrame, f
     integer = df[col].dtype.is_integer()
     width = max(math.ceil((hi - lo + 1) / bins), 1) if integer else ((hi - lo) / bins or 1.0)
     b = ((pl.col(col).clip(lo, hi) - lo) / width).floor().clip(0, bins - 1 if not integer else None)
-    valid = pl.col(col).is_not_null() & (pl.col(col).is_not_nan() if df[col].dtype.is_float() else pl.lit(True))
     return (df.filter(valid)
             .group_by(b.alias("bin"), "source", "status").len("rows")
             .with_columns(start=pl.col("bin") * width + lo, end=(pl.col("bin") + 1) * width + lo).sort("bin", "source", "status")), cut
