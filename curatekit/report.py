@@ -6,20 +6,20 @@ Docs: https://curatekit.github.io/curatekit/report.html.md"""
 
 # %% ../nbs/02_report.ipynb #3329864c
 from __future__ import annotations
-import copy, html, math, warnings
+import copy, html, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import polars as pl
-from fastcore.basics import patch
 import curatekit
 from .core import CuratekitError, Recipe, Run, to_frame
 
 # %% auto #0
 __all__ = ['SECTIONS', 'NO_CHARTS', 'TracedRun', 'trace', 'register_section', 'chart_svg', 'step_label', 'funnel_rows',
-           'funnel_chart', 'funnel_section', 'scored_rows', 'histogram', 'histogram_chart', 'scores_section',
-           'step_examples', 'examples_section', 'RunReport', 'run_report']
+           'funnel_chart', 'funnel_section', 'scored_rows', 'bin_edges', 'histogram', 'histogram_chart',
+           'scores_section', 'step_examples', 'examples_section', 'RunReport', 'run_report']
 
 # %% ../nbs/02_report.ipynb #a2c81abd
 @dataclass
@@ -135,29 +135,39 @@ def scored_rows(run: Run, input_df: pl.DataFrame) -> tuple[pl.DataFrame, list[st
     else: df = df.with_columns(source=pl.lit("all"))
     return df, scores
 
-def histogram(df: pl.DataFrame, col: str, bins: int=30) -> tuple[pl.DataFrame, float|None]:
-    "Counts of `col` per (bin, source, status), values above the 99th percentile in the last bin; and that cut (or None)."
-    valid = pl.col(col).is_finite() if df[col].dtype.is_float() else pl.col(col).is_not_null()
-    x = df.filter(valid)[col]
-    if not len(x): return pl.DataFrame(), None
-    lo, hi, top = float(x.min()), float(x.quantile(0.99)), float(x.max())
+def bin_edges(x: pl.Series, bins: int=30) -> tuple[np.ndarray, float|None, bool]:
+    "Edges for `x` (finite values): log-spaced for a long-tailed non-negative score, whole numbers for integers; the p99 cut; log?"
+    lo, hi, top, mid = float(x.min()), float(x.quantile(0.99)), float(x.max()), float(x.median())
     cut = hi if top > hi else None
     hi = hi if cut is not None else top
-    integer = df[col].dtype.is_integer()
-    width = max(math.ceil((hi - lo + 1) / bins), 1) if integer else ((hi - lo) / bins or 1.0)
-    b = ((pl.col(col).clip(lo, hi) - lo) / width).floor().clip(0, bins - 1 if not integer else None)
-    return (df.filter(valid)
-            .group_by(b.alias("bin"), "source", "status").len("rows")
-            .with_columns(start=pl.col("bin") * width + lo, end=(pl.col("bin") + 1) * width + lo).sort("bin", "source", "status")), cut
+    log = lo >= 0 and hi > 8 * max(mid, 1.0)
+    edges = np.expm1(np.linspace(np.log1p(lo), np.log1p(hi), bins + 1)) if log else np.linspace(lo, hi, bins + 1)
+    if x.dtype.is_integer(): edges = np.unique(np.r_[np.floor(edges[:-1]), hi + 1])
+    elif hi == lo: edges = np.array([lo, lo + 1.0])
+    return edges, cut, log
+
+def histogram(df: pl.DataFrame, col: str, bins: int=30) -> tuple[pl.DataFrame, float|None, bool]:
+    "Counts of `col` per (bin, source, status), values above the 99th percentile in the last bin; that cut (or None); log bins?"
+    valid = pl.col(col).is_finite() if df[col].dtype.is_float() else pl.col(col).is_not_null()
+    d = df.filter(valid)
+    if not len(d): return pl.DataFrame(), None, False
+    edges, cut, log = bin_edges(d[col], bins)
+    i = np.clip(np.searchsorted(edges, d[col].to_numpy(), side="right") - 1, 0, len(edges) - 2)
+    h = (d.select("source", "status", bin=pl.Series(i)).group_by("bin", "source", "status").len("rows")
+         .with_columns(start=pl.col("bin").map_elements(lambda k: float(edges[k]), return_dtype=pl.Float64),
+                       end=pl.col("bin").map_elements(lambda k: float(edges[k + 1]), return_dtype=pl.Float64)))
+    return h.sort("bin", "source", "status"), cut, log
 
 def histogram_chart(df: pl.DataFrame, col: str):
-    "A stacked histogram of `col`, coloured by `source`, removed rows pale."
+    "A stacked histogram of `col`, coloured by `source`, removed rows pale; a log axis for long-tailed scores."
     alt = _alt()
-    h, cut = histogram(df, col)
+    h, cut, log = histogram(df, col)
     if alt is None or not len(h): return None
-    sub = f"values above the 99th percentile ({cut:,.4g}) counted in the last bin" if cut is not None else ""
-    return (alt.Chart(h, title=alt.Title(col, subtitle=sub)).mark_bar()
-            .encode(x=alt.X("start:Q", title=col, bin="binned"), x2="end:Q", y=alt.Y("sum(rows):Q", title="rows"),
+    sub = [s for s in ["log-spaced bins" if log else "", f"values above the 99th percentile ({cut:,.4g}) counted in the last bin"
+                       if cut is not None else ""] if s]
+    x = alt.X("start:Q", title=col, bin="binned", scale=alt.Scale(type="symlog" if log else "linear"))
+    return (alt.Chart(h, title=alt.Title(col, subtitle="; ".join(sub))).mark_bar()
+            .encode(x=x, x2="end:Q", y=alt.Y("sum(rows):Q", title="rows"),
                     color=alt.Color("source:N", scale=alt.Scale(scheme="tableau10")),
                     opacity=alt.Opacity("status:N", scale=alt.Scale(domain=["kept", "removed"], range=[1.0, 0.35])),
                     order=alt.Order("status:N"))
