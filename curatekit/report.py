@@ -195,15 +195,15 @@ def _example(row: dict) -> str:
     return f"<div class='ex'><div class='meta'><span class='id'>id {_esc(row['id'])}</span>{tags}{why}</div><pre>{body}</pre></div>"
 
 def step_examples(run: Run, input_df: pl.DataFrame, i: int, n: int=3, reasons: int=4, seed: int=0) -> tuple[pl.DataFrame, pl.DataFrame]:
-    "Up to `n` removed rows for each of step `i`'s top `reasons`, and `n` rows it kept."
-    inp = input_df.with_columns(_sid=pl.col("id").cast(pl.String))
-    led = run.ledger.frame
+    "Up to `n` input rows removed by step `i` for each of its top `reasons` (with `reason`), and `n` rows it kept; drawn with `seed`."
+    inp, led = input_df.with_columns(_sid=pl.col("id").cast(pl.String)), run.ledger.frame
     gone = led.filter(pl.col("step_index") == i)
     top = gone.group_by("reason").len().sort("len", "reason", descending=[True, False])["reason"][:reasons]
     picks = [g.sample(min(n, len(g)), seed=seed) for r in top for g in [gone.filter(pl.col("reason") == r)]]
-    removed = pl.concat(picks).join(inp, left_on="id", right_on="_sid", how="left", suffix="_input").drop("id").rename({"id_input": "id"}) if picks else pl.DataFrame()
+    removed = (pl.concat(picks).select(_sid="id", reason="reason").join(inp.drop("reason", strict=False), on="_sid", how="left")
+               if picks else inp.head(0).with_columns(reason=pl.lit(None, pl.String)))
     kept = inp.filter(~pl.col("_sid").is_in(led.filter(pl.col("step_index") <= i)["id"].implode()))
-    return removed, kept.sample(min(n, len(kept)), seed=seed).drop("_sid")
+    return removed.drop("_sid"), kept.sample(min(n, len(kept)), seed=seed).drop("_sid")
 
 @register_section(title="Examples", order=30)
 def examples_section(run: Run, input_df: pl.DataFrame) -> str|None:
