@@ -17,7 +17,7 @@ from .core import CuratekitError, Recipe, Ledger, read, write, load_recipe, buil
 from .scale import run_recipe, ledger_path, is_file_output
 
 # %% auto #0
-__all__ = ['COMMANDS', 'add_command', 'main']
+__all__ = ['COMMANDS', 'add_command', 'main', 'run_demo']
 
 # %% ../nbs/70_cli.ipynb #1e8caa1d
 COMMANDS: dict[str, tuple] = {}
@@ -94,3 +94,44 @@ def _cmd_recipe(a):
 
 add_command("recipe", "list or show built-in recipes", _recipe_args, _cmd_recipe,
             "List or show the recipes shipped with curatekit.")
+
+# %% ../nbs/70_cli.ipynb #1f6bf690
+def run_demo(out: str|Path="outputs/demo", # the directory to write the five files into
+             n: int|None=None, # curate a seeded random sample of `n` rows; `None` for the whole sample corpus
+             seed: int=0, # the sample corpus's seed
+             progress: bool|None=None, # show progress bars
+            ) -> dict[str, Path]: # name -> path of each file written
+    "Curate the sample corpus with the built-in `demo` recipe; write input, recipe, output, ledger and report to `out`."
+    from curatekit.data import sample_corpus
+    from curatekit.report import trace, run_report
+    out, recipe = Path(out), load_recipe("demo")
+    corpus = sample_corpus(n, seed)
+    paths = dict(input=write(corpus, out/"input.parquet"), recipe=recipe.save(out/"recipe.yaml"))
+    run = trace(recipe, corpus, progress=progress)
+    paths["curated"] = write(run.frame, out/"curated.parquet")
+    paths["ledger"] = run.ledger.save(ledger_path(out/"curated.parquet"))
+    title = f"curatekit demo: the sample corpus ({len(corpus):,} documents)"
+    paths["report"] = run_report(run, corpus, title=title).save(out/"report.html")
+    return paths
+
+# %% ../nbs/70_cli.ipynb #7c2cd7ad
+def _demo_args(d):
+    d.add_argument("--out", default="outputs/demo", metavar="DIR", help="where to write the five files (default: outputs/demo)")
+    d.add_argument("--n", type=int, default=None, metavar="N", help="curate a seeded random sample of N documents (default: all)")
+    d.add_argument("--seed", type=int, default=0, help="the sample corpus's seed (default: 0)")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+
+def _cmd_demo(a):
+    t0 = time.perf_counter()
+    paths = run_demo(a.out, a.n, a.seed, progress=False if a.quiet else None)
+    if a.quiet: return
+    stats = pl.read_parquet(paths["ledger"]).group_by("step", "reason").len("rows").sort("rows", descending=True)
+    print(_md_table(stats))
+    print(f"{pl.scan_parquet(paths['input']).select(pl.len()).collect().item():,} documents in, "
+          f"{pl.scan_parquet(paths['curated']).select(pl.len()).collect().item():,} kept ({time.perf_counter() - t0:.1f}s)")
+    for name, p in paths.items(): print(f"  {name:<8} {p}")
+    print(f"open {paths['report']} in a browser to see the report")
+
+add_command("demo", "curate the built-in sample corpus and write a report", _demo_args, _cmd_demo,
+            "Build the sample corpus from this Python installation (offline), run the built-in 'demo' recipe on it, and write "
+            "input.parquet, recipe.yaml, curated.parquet, curated.ledger.parquet and report.html to --out.")

@@ -1,0 +1,70 @@
+"""`curatekit demo` end to end, as `make demo` runs it: the five outputs, the saved recipe re-run, and the report in a browser."""
+import os, shutil, struct, subprocess
+from pathlib import Path
+import polars as pl
+import pytest
+from curatekit.core import Recipe, Ledger, read
+
+FILES = ["curated.ledger.parquet", "curated.parquet", "input.parquet", "recipe.yaml", "report.html"]
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    "A fresh `$CURATEKIT_HOME`, so the demo builds the sample corpus from scratch, as on a new machine."
+    monkeypatch.setenv("CURATEKIT_HOME", str(tmp_path/"home"))
+    return tmp_path/"home"
+
+def test_demo_writes_five_outputs_and_its_recipe_reruns(cli, tmp_path, home):
+    "The full demo: five files; `curatekit run recipe.yaml input.parquet X.parquet` gives the rows in curated.parquet."
+    out = tmp_path/"demo"
+    r = cli("demo", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == FILES
+    assert "report.html" in r.stdout and "kept" in r.stdout
+    corpus = read(out/"input.parquet")
+    assert len(corpus) >= 20_000 and set(corpus["source"]) == {"prose", "docstring", "code", "licence"}
+    assert list(home.rglob("sample-*.parquet")), "the sample corpus is cached under $CURATEKIT_HOME"
+    assert Recipe.load(out/"recipe.yaml").to_dict() == Recipe.load(Path(__file__).parent.parent/"curatekit/recipes/demo.yaml").to_dict()
+
+    r = cli("run", out/"recipe.yaml", out/"input.parquet", tmp_path/"X.parquet", "-q")
+    assert r.returncode == 0, r.stderr
+    curated = pl.read_parquet(out/"curated.parquet")
+    assert pl.read_parquet(tmp_path/"X.parquet").equals(curated)
+    assert Ledger.load(tmp_path/"X.ledger.parquet").frame.equals(Ledger.load(out/"curated.ledger.parquet").frame)
+    ledger = Ledger.load(out/"curated.ledger.parquet").frame
+    assert len(curated) + len(ledger) == len(corpus) and len(ledger) > 0
+
+def test_demo_sample_is_deterministic_and_report_self_contained(cli, tmp_path, home):
+    """`--n` curates that many rows; two processes building the corpus from scratch write the same data files; the report has
+    charts and reaches for nothing outside."""
+    a, b = tmp_path/"a", tmp_path/"b"
+    assert cli("demo", "--out", a, "--n", "1500", "-q").returncode == 0
+    env = {**os.environ, "CURATEKIT_HOME": str(tmp_path/"home-b"), "PYTHONHASHSEED": "123"}
+    assert cli("demo", "--out", b, "--n", "1500", "-q", env=env).returncode == 0
+    assert len(read(a/"input.parquet")) == 1500
+    for f in ["input.parquet", "curated.parquet", "curated.ledger.parquet"]: assert pl.read_parquet(a/f).equals(pl.read_parquet(b/f))
+    page = (a/"report.html").read_text()
+    assert page.count("<svg") >= 2 and "Funnel" in page and "too short" in page
+    for outside in ["<script", "<link", "src=\"http", "src='http", "@import", "url(http"]: assert outside not in page, outside
+
+def _png_size(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install -y chromium)")
+def test_report_renders_in_headless_chromium(cli, tmp_path, home):
+    "Chromium, offline, parses the report into charts, tables and examples, and paints a full page."
+    out = tmp_path/"demo"
+    assert cli("demo", "--out", out, "--n", "3000", "-q").returncode == 0
+    url = (out/"report.html").resolve().as_uri()
+    dom = subprocess.run([CHROMIUM, *FLAGS, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    for part in ["<svg", "<h2>Funnel</h2>", "<h2>Scores</h2>", "<h2>Examples</h2>", "class=\"ex\""]: assert part in dom, part
+    shot = tmp_path/"report.png"
+    subprocess.run([CHROMIUM, *FLAGS, f"--screenshot={shot}", "--window-size=1280,2000", url], capture_output=True, timeout=120)
+    assert _png_size(shot) == (1280, 2000)
+    assert shot.stat().st_size > 50_000, "a page with charts and examples is not a blank screenshot"
+    if os.environ.get("CURATEKIT_KEEP_SCREENSHOT"): shutil.copy(shot, os.environ["CURATEKIT_KEEP_SCREENSHOT"])
