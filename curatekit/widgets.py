@@ -205,8 +205,7 @@ def samples(self: ScoreExplorer,
     df = self.frame.select(cols).with_columns(self._mask.alias("kept"))
     if side == "near":
         x, ts = pl.col(self.column).cast(pl.Float64), [t for t in (self.lo, self.hi) if t is not None]
-        if not ts: return df.head(0)
-        df = (df.filter(x.is_not_null()).sort(pl.min_horizontal([(x - t).abs() for t in ts]), pl.col("id").hash(self.seed))
+        df = (df.filter(x.is_not_null() & pl.lit(bool(ts))).sort(pl.min_horizontal([(x - t).abs() for t in ts] or [x]), pl.col("id").hash(self.seed))
               .with_columns(_r=pl.int_range(pl.len()).over("kept")).sort("_r", "kept").drop("_r"))  # alternate the two sides
     else: df = df.filter(pl.col("kept") == (side == "kept")).sort(pl.col("id").hash(self.seed))
     return df.slice(page * n, n).select("id", "kept", *cols[1:])
@@ -284,20 +283,30 @@ def view(self: ScoreExplorer):
     chart = alt.JupyterChart(self.chart(brush=True))
     counts, samples = W.HTML(_CSS + self.summary_html()), W.HTML()
     side = W.ToggleButtons(options=["near", "kept", "dropped"], value="near")
+    prev, nxt, page = W.Button(description="◀", layout=W.Layout(width="40px")), W.Button(description="▶", layout=W.Layout(width="40px")), W.Label()
+    pg = [0]
+    def show_samples():
+        page.value = f"page {pg[0] + 1}"
+        samples.value = _CSS + table_html(self.samples(side.value, 5, pg[0]), (self.text_col,))
+    def turn(d):
+        def f(_): pg[0] = max(0, pg[0] + d); show_samples()
+        return f
+    prev.on_click(turn(-1)); nxt.on_click(turn(1))
     def refresh(*_):
+        pg[0] = 0
         counts.value = _CSS + self.summary_html()
-        samples.value = _CSS + table_html(self.samples(side.value, 5), (self.text_col,))
+        show_samples()
         chart.params.lo, chart.params.hi = self.lo, self.hi
     def on_slide(ch):
         lo, hi = ch["new"]
-        self.set(None if lo <= vmin else lo, None if hi >= vmax else hi); refresh()
+        self.set(None if lo <= vmin else float(f"{lo:.4g}"), None if hi >= vmax else float(f"{hi:.4g}")); refresh()  # as the readout shows them
     def on_brush(ch):
         v = (ch["new"].value or {}).get("start")
         if v: slider.value = (max(vmin, min(v)), min(vmax, max(v)))
     slider.observe(on_slide, "value"); side.observe(refresh, "value")
     chart.selections.observe(on_brush, "brush")
     refresh()
-    box = W.VBox([slider, chart, counts, side, samples])
+    box = W.VBox([slider, chart, counts, W.HBox([side, prev, nxt, page]), samples])
     box.add_class("ck-score-explorer")
     return box
 

@@ -36,6 +36,9 @@ def lab(tmp_path):
     if (why := missing()): skip_or_fail(why)
     shutil.copy(ROOT/"tests"/"browser_nb.ipynb", tmp_path/"browser_nb.ipynb")
     port, home = free_port(), tmp_path/"home"
+    (home/"config"/"labconfig").mkdir(parents=True)  # no "get Jupyter news?" toast over the screenshot
+    (home/"config"/"labconfig"/"page_config.json").write_text(
+        '{"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": true}}')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "JUPYTER_CONFIG_DIR": str(home/"config"), "JUPYTER_RUNTIME_DIR": str(home/"runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(home/"settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home/"workspaces")}
@@ -97,6 +100,8 @@ def test_score_explorer_reacts_in_jupyterlab(lab):
             page.mouse.up()
             page.wait_for_function("b => { const e = document.querySelector('.ck-counts b');"
                                    " return e && e.textContent !== b; }", arg=f"kept {before:,}", timeout=30_000)
+            page.wait_for_function("() => [...document.querySelectorAll('.ck-score-explorer table')].some("
+                                   "t => t.rows[0] && t.rows[0].innerText.startsWith('id') && t.rows.length > 2)", timeout=30_000)
             after = kept(page)
             page.screenshot(path=str(out/"browser_score_explorer.png"), full_page=True)
             assert 0 < after < before, (before, after)
@@ -104,6 +109,17 @@ def test_score_explorer_reacts_in_jupyterlab(lab):
             assert 0.3 * before < after < 0.7 * before, after
             rows = page.locator(".ck-counts + table tr").all_inner_texts()
             assert any(t.startswith("all") and f"{after:,}" in t for t in rows), rows
+            # a brush dragged on the chart sets both thresholds (chart -> slider -> state): fewer rows kept again
+            plot = explorer.locator(".vega-embed").first.bounding_box()
+            y = plot["y"] + plot["height"] * 0.4
+            page.mouse.move(plot["x"] + plot["width"] * 0.45, y)
+            page.mouse.down()
+            page.mouse.move(plot["x"] + plot["width"] * 0.6, y, steps=10)
+            page.mouse.up()
+            page.wait_for_function("b => { const e = document.querySelector('.ck-counts b');"
+                                   " return e && e.textContent !== b; }", arg=f"kept {after:,}", timeout=30_000)
+            page.screenshot(path=str(out/"browser_score_explorer_brush.png"), full_page=True)
+            assert 0 < kept(page) < after
         except Exception:
             page.screenshot(path=str(out/"browser_score_explorer_failed.png"), full_page=True)
             raise

@@ -159,3 +159,21 @@ def test_funnel_view_shows_reasons(big):
     fv = FunnelView(Recipe([ex.to_step()])(big))
     assert fv.table["removed"][0] == len(big) - ex.n_kept
     assert "score outside [3, inf]" in fv.table["reasons"][0] and "<svg" in fv._repr_html_()
+
+def test_explorer_groups_a_by_column_with_thousands_of_values(big):
+    "A `by` column with 100k values keeps its ten largest groups and lumps the rest as `other`."
+    ex = ScoreExplorer(big, "score", lo=2.0, by="id")
+    c = ex.counts()
+    assert len(c) == 12 and "other" in c["group"].to_list() and c["kept"][1:].sum() == ex.n_kept
+    assert histogram(big, "score", 40, "id")["id"].n_unique() <= 11
+
+def test_explorer_view_pages_samples(big):
+    ex = ScoreExplorer(big, "score", lo=2.0)
+    v = ex.view()
+    side, prev, nxt, page = v.children[3].children
+    side.value = "kept"
+    first = v.children[4].value
+    nxt.click()
+    assert page.value == "page 2" and v.children[4].value != first
+    prev.click()
+    assert v.children[4].value == first
