@@ -18,7 +18,8 @@ from .core import CuratekitError, Filter, Recipe, Run, global_step, to_frame, ch
 # %% auto #0
 __all__ = ['numeric_columns', 'score_problem', 'message_html', 'top_groups', 'histogram', 'svg', 'in_kernel', 'hist_chart',
            'ScoreExplorer', 'table_html', 'SampleBrowser', 'token_heatmap', 'domain_problem', 'domain_tokens',
-           'MixtureEditor', 'mixture', 'PairwiseAnnotator', 'bradley_terry_mm', 'funnel', 'FunnelView', 'qdc_view']
+           'MixtureEditor', 'mixture', 'PairwiseAnnotator', 'bradley_terry_mm', 'key_catcher', 'funnel', 'FunnelView',
+           'qdc_view']
 
 # %% ../nbs/50_widgets.ipynb #4cb45060
 def numeric_columns(df: pl.DataFrame) -> list[str]:
@@ -730,9 +731,33 @@ def _repr_html_(self: PairwiseAnnotator) -> str:
     if self.error: return message_html(self.error, "PairwiseAnnotator:")
     return f'{_CSS}<div class="ck-w"><b>{html.escape(repr(self))}</b>{self.pair_html()}</div>'
 
+_KEYS_ESM = """
+function render({ model, el }) {
+  const box = document.createElement("input");
+  box.className = "ck-keys"; box.readOnly = true; box.size = 46;
+  box.placeholder = "click here, then: a / b / t (tie) / s (skip), or ← →";
+  box.setAttribute("data-lm-suppress-shortcuts", "true");  // the notebook's own a / b shortcuts stay out of the way
+  const keys = {a: "A", b: "B", t: "tie", s: "skip", ArrowLeft: "A", ArrowRight: "B"};
+  box.addEventListener("keydown", (e) => {
+    const k = keys[e.key];
+    if (k) { e.preventDefault(); e.stopPropagation(); model.send({ choice: k }); }
+  });
+  el.appendChild(box);
+}
+export default { render };
+"""
+
+def key_catcher(on_key: Callable[[str], Any]):
+    "A small anywidget that calls `on_key(choice)` for the keys a / b / t / s (and ← →) pressed while it has focus."
+    try: import anywidget
+    except ImportError: raise CuratekitError("keyboard judging needs anywidget: pip install 'curatekit[widgets]'") from None
+    w = anywidget.AnyWidget(_esm=_KEYS_ESM)
+    w.on_msg(lambda _, content, buffers: on_key(content["choice"]) if content.get("choice") in PairwiseAnnotator.choices else None)
+    return w
+
 @patch
 def view(self: PairwiseAnnotator):
-    "The interactive view: two texts, A / B / tie / skip buttons, and a fit button."
+    "The interactive view: two texts, A / B / tie / skip buttons and keys, and a fit button."
     W, _ = _widgets()
     if self.error: return W.HTML(message_html(self.error, "PairwiseAnnotator:"))
     pair, status, result = W.HTML(), W.HTML(), W.HTML()
@@ -746,8 +771,11 @@ def view(self: PairwiseAnnotator):
     for bt, c in zip(buttons, self.choices): bt.on_click(click(c))
     fitb = W.Button(description="fit Bradley-Terry", button_style="info")
     fitb.on_click(lambda _: setattr(result, "value", _CSS + table_html(self.scores().head(20), (self.text_col,), 200)))
+    keys = key_catcher(lambda c: click(c)(None))
     show()
-    return W.VBox([pair, W.HBox(buttons + [fitb]), status, result])
+    box = W.VBox([pair, W.HBox(buttons + [fitb]), keys, status, result])
+    box.add_class("ck-pairwise")
+    return box
 
 @patch
 def _repr_mimebundle_(self: PairwiseAnnotator, **kw):

@@ -1,7 +1,7 @@
 """The widgets in a real browser: JupyterLab on 127.0.0.1, headless Chromium driven by Playwright.
 
-Opens `tests/browser_nb.ipynb`, runs all its cells, drags the ScoreExplorer's lower threshold and checks that the kept count
-follows; the screenshot is kept under `outputs/`. Nothing is installed here: `make test` set up Debian's chromium and the
+Opens `tests/browser_nb.ipynb`, runs all its cells, drags the ScoreExplorer's lower threshold and then a brush on its chart and
+checks that the kept count follows, then judges two pairs with the PairwiseAnnotator's keys; screenshots are kept under `outputs/`. Nothing is installed here: `make test` set up Debian's chromium and the
 `playwright` and `jupyterlab` Python packages. Without them the test skips with a message, and under `CI=true` it fails."""
 import os, re, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
@@ -72,8 +72,8 @@ def stop(proc):
 def kept(page) -> int:
     return int(re.search(r"kept ([\d,]+)", page.locator(".ck-counts").first.inner_text()).group(1).replace(",", ""))
 
-def test_score_explorer_reacts_in_jupyterlab(lab):
-    "Run all cells, drag the lower threshold handle: the kept count drops and the per-source table follows."
+def test_widgets_react_in_jupyterlab(lab):
+    "Run all cells; drag the threshold, then brush the chart: the kept count follows; keys judge pairs."
     from playwright.sync_api import sync_playwright
     out = ROOT/"outputs"; out.mkdir(exist_ok=True)
     with sync_playwright() as p:
@@ -120,6 +120,15 @@ def test_score_explorer_reacts_in_jupyterlab(lab):
                                    " return e && e.textContent !== b; }", arg=f"kept {after:,}", timeout=30_000)
             page.screenshot(path=str(out/"browser_score_explorer_brush.png"), full_page=True)
             assert 0 < kept(page) < after
+            # the annotator judges from the keyboard, and the notebook's own `a` / `b` shortcuts stay out of the way
+            cells = page.locator(".jp-Notebook .jp-Cell").count()
+            page.locator(".ck-pairwise .ck-keys").first.click()
+            page.keyboard.press("a")
+            page.locator(".ck-pairwise", has_text="1 judgments").wait_for(timeout=30_000)
+            page.keyboard.press("ArrowRight")
+            page.locator(".ck-pairwise", has_text="2 judgments").wait_for(timeout=30_000)
+            assert page.locator(".jp-Notebook .jp-Cell").count() == cells
+            page.locator(".ck-pairwise").first.screenshot(path=str(out/"browser_pairwise.png"))
         except Exception:
             page.screenshot(path=str(out/"browser_score_explorer_failed.png"), full_page=True)
             raise

@@ -143,7 +143,9 @@ def test_pairwise_view_buttons_write_judgments(tmp_path):
     v.children[1].children[0].click()  # "A"
     assert [json.loads(l)["winner"] for l in (tmp_path/"j.jsonl").read_text().splitlines()] == ["A"]
     v.children[1].children[-1].click()  # fit
-    assert "bt_score" in v.children[3].value
+    assert "bt_score" in v.children[4].value
+    v.children[2]._handle_custom_msg({"choice": "tie"}, [])  # a key press from the browser
+    assert a.judgments["winner"].to_list() == ["A", "tie"]
 
 def test_pairwise_annotator_bad_input():
     assert "needs at least 2" in PairwiseAnnotator(pl.DataFrame({"text": ["one"]}), "/nonexistent/j.jsonl")._repr_html_()
