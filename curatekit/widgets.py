@@ -152,7 +152,8 @@ class ScoreExplorer:
     def __repr__(self):
         if self.error: return f"ScoreExplorer({self.column!r}: {self.error})"
         n = len(self.frame)
-        return f"ScoreExplorer({self.column!r} in [{self.lo}, {self.hi}]: {self.n_kept:,} of {n:,} kept, {self.n_kept / n:.1%})"
+        rng = f"[{'-inf' if self.lo is None else _num(self.lo)}, {'inf' if self.hi is None else _num(self.hi)}]"
+        return f"ScoreExplorer({self.column!r} in {rng}: {self.n_kept:,} of {n:,} kept, {self.n_kept / n:.1%})"
 
 # %% ../nbs/50_widgets.ipynb #deda111d
 def _num(v): return repr(int(v)) if float(v).is_integer() and abs(v) < 2**53 else repr(float(v))
