@@ -8,16 +8,30 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.curatekit-installed
 export CURATEKIT_PROGRESS ?= 0
 
-.PHONY: setup sync readme nbtest pytest test demo export clean-nbs bench
+.PHONY: setup browser-deps sync readme nbtest pytest test demo export clean-nbs bench
 
 $(STAMP): pyproject.toml tools/constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(MAKE) --no-print-directory browser-deps
 	@echo "installing torch==2.13.0 (CPU) first, then curatekit[dev] into $(VENV)"
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -c tools/constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# The browser test (tests/test_browser.py) drives Debian's chromium with Playwright; never `playwright install`.
+# Installed only when root on Debian and missing; `apt-get update` only when the first try finds no package lists.
+CHROMIUM_PKGS := chromium chromium-driver
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's $(CHROMIUM_PKGS) for the browser test"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq $(CHROMIUM_PKGS) >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq $(CHROMIUM_PKGS) >/dev/null; } || \
+	  echo "could not install chromium: the browser test will skip (and fail under CI=true)"; \
+	else echo "no chromium and not root on Debian: the browser test will skip (and fail under CI=true)"; fi
 
 # Regenerate what is generated; fail if that changed anything (CI runs on a clean checkout).
 sync: setup
@@ -35,7 +49,7 @@ nbtest: setup
 pytest: setup
 	$(BIN)/pytest -n 2 tests
 
-test: sync nbtest pytest
+test: browser-deps sync nbtest pytest
 
 demo: setup
 	$(BIN)/curatekit demo
