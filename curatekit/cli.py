@@ -136,3 +136,23 @@ def _cmd_recipe(a):
 
 add_command("recipe", "list or show built-in recipes", _recipe_args, _cmd_recipe,
             "List or show the recipes shipped with curatekit.")
+
+# %% ../nbs/70_cli.ipynb #e9954193
+def _serve_args(s):
+    s.add_argument("model", metavar="MODEL", help="a Hugging Face model name or a local model directory")
+    s.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only)")
+    s.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    s.add_argument("--name", default=None, help="the model's name in the API (default: MODEL)")
+    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--max-tokens", type=int, default=1024, help="the largest max_tokens a request may ask for (default: 1024)")
+
+def _cmd_serve(a):
+    from curatekit.llm import TransformersBackend, make_server
+    srv = make_server(TransformersBackend(a.model, name=a.name, device=a.device), a.host, a.port, a.max_tokens)
+    print(f"curatekit: serving {srv.model_name!r} at http://{a.host}:{srv.server_address[1]}/v1 (Ctrl-C to stop)", flush=True)
+    try: srv.serve_forever()
+    finally: srv.server_close()
+
+add_command("serve", "serve a local model over the OpenAI API", _serve_args, _cmd_serve,
+            "Serve MODEL (a transformers causal LM) at http://HOST:PORT/v1 with /v1/models, /v1/chat/completions and "
+            "/v1/completions, so generators and judges can use it offline.")
