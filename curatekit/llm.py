@@ -186,15 +186,25 @@ def _generate_batch(self: TransformersBackend, texts: list[str], params: dict) -
         res.append({"text": text, "finish_reason": "stop" if ended or stopped or len(row) < n_max else "length"})
     return res
 
+def _is_oom(e: Exception) -> bool: return "out of memory" in str(e).lower()
+
+@patch
+def _batch_or_halve(self: TransformersBackend, texts: list[str], params: dict) -> list[dict]:
+    "Generate a batch; on CUDA out-of-memory, halve it and retry (a single prompt that does not fit is an error)."
+    try: return self._generate_batch(texts, params)
+    except Exception as e:
+        if not _is_oom(e) or len(texts) == 1: return [{"error": f"{type(e).__name__}: {e}"}]*len(texts)
+        import torch; torch.cuda.empty_cache()
+        h = len(texts)//2
+        return self._batch_or_halve(texts[:h], params) + self._batch_or_halve(texts[h:], params)
+
 @patch
 def _complete(self: TransformersBackend, items, params, done):
     texts = [self.render(p) for p in items]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for s in range(0, len(order), self.batch_size):
         idx = order[s:s + self.batch_size]
-        try: res = self._generate_batch([texts[i] for i in idx], params)
-        except Exception as e: res = [{"error": f"{type(e).__name__}: {e}"}]*len(idx)
-        for i, r in zip(idx, res): done(i, r)
+        for i, r in zip(idx, self._batch_or_halve([texts[i] for i in idx], params)): done(i, r)
 
 # %% ../nbs/40_llm.ipynb #cc43cb8a
 def _stdlib_text(n_modules: int=40) -> list[str]:

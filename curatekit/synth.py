@@ -22,11 +22,11 @@ from .llm import Backend, Completion, backend as make_backend
 __all__ = ['FAILURE_SCHEMA', 'WRAP_STYLES', 'REFUSALS', 'BONITO_TASK_TYPES', 'SWIM_EXEMPLARS', 'PROX_OPS', 'GENERATORS',
            'Synthesize', 'ProxRefine', 'Template', 'template', 'templates', 'ParseError', 'Synth', 'run_jobs',
            'chunk_text', 'wrap', 'parse_edited', 'simplify', 'parse_lines', 'attribute_values', 'sample_attributes',
-           'attrprompt', 'parse_qa', 'rada', 'parse_json_object', 'entigraph', 'targen', 'bonito', 'parse_instruction',
-           'agentinstruct', 'parse_summary_query', 'swim_ir', 'paragraph_chunks', 'qa_pairs', 'keyword_chunk_pairs',
-           'python_functions', 'code_summary_pairs', 'parse_prox_line', 'ProxProgram', 'parse_prox', 'apply_prox',
-           'number_lines', 'prox', 'answer_in_context', 'synthetic_dedup', 'validate_output', 'rouge_l',
-           'paraphrase_filter', 'critic_filter', 'overgenerate_pairs', 'synth_rows']
+           'attrprompt', 'parse_qa', 'neighbour_retriever', 'rada', 'parse_json_object', 'entigraph', 'targen',
+           'bonito', 'parse_instruction', 'agentinstruct', 'parse_summary_query', 'swim_ir', 'paragraph_chunks',
+           'qa_pairs', 'keyword_chunk_pairs', 'python_functions', 'code_summary_pairs', 'parse_prox_line',
+           'ProxProgram', 'parse_prox', 'apply_prox', 'number_lines', 'prox', 'answer_in_context', 'synthetic_dedup',
+           'validate_output', 'rouge_l', 'paraphrase_filter', 'critic_filter', 'overgenerate_pairs', 'synth_rows']
 
 # %% ../nbs/41_synth.ipynb #a20f2e63
 @dataclass
@@ -227,6 +227,16 @@ def parse_qa(text: str, job: dict|None=None) -> list[dict]:
     if not pairs: raise ParseError("no 'Question: … Answer: …' pair")
     return [{"question": q.strip(), "answer": a.strip()} for q, a in pairs]
 
+def neighbour_retriever(external: pl.DataFrame, # the external rows (id, context, question, answer)
+                        neighbours: pl.DataFrame, # rows (id, neighbor_id[, score]): seed id -> external id, best first
+                        id_col: str="id", neighbour_col: str="neighbor_id"):
+    "A RADA retriever from precomputed neighbours: `retrieve(seed_row, k)` looks the seed row's id up."
+    def retrieve(row, k):
+        ids = neighbours.filter(pl.col(id_col) == row[id_col])[neighbour_col].head(k)
+        return external.filter(pl.col("id").is_in(ids.implode())).sort(pl.col("id").replace_strict(ids, range(len(ids))))
+    retrieve.by_row = True
+    return retrieve
+
 def _demo(r): return f"Context: {r['context']}\nQuestion: {r['question']}\nAnswer: {r['answer']}"
 
 def rada(df: pl.DataFrame, # the seed QA examples: context, question, answer
@@ -240,7 +250,7 @@ def rada(df: pl.DataFrame, # the seed QA examples: context, question, answer
         if c not in df.columns: raise CuratekitError(f"rada: seed frame needs column {c!r}")
     tpl, rng, jobs = tpl or template("rada_qa"), random.Random(seed), []
     for r in df.iter_rows(named=True):
-        nb = retrieve(r["question"] + " " + r["context"], k)
+        nb = retrieve(r, k) if getattr(retrieve, "by_row", False) else retrieve(r["question"] + " " + r["context"], k)
         pool = [r] + nb.to_dicts()
         for t in nb.to_dicts():
             demos = "\n".join(_demo(d) for d in rng.sample(pool, min(n_demos, len(pool))))

@@ -250,3 +250,55 @@ def test_prox_safeguards():
     assert synth.apply_prox(doc, synth.parse_prox("bogus()\nnope()\nremove_lines(0, 0)")) == (doc, "kept: 2+ program errors")
     text, why = synth.apply_prox(doc, synth.parse_prox("remove_lines(line_start=0, line_end=1)\nnormalize('four', '4')"))
     assert why == "refined" and text.splitlines()[0] == "line 2 has 4 words" and len(text.splitlines()) == 8
+
+# --- local backend and recipes -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    import torch; torch.set_num_threads(1)
+    from curatekit.llm import TransformersBackend
+    return TransformersBackend(tiny_gpt2(tmp_path_factory.mktemp("m")/"tiny"), name="tiny", device="cpu", batch_size=2)
+
+def test_local_backend_uses_the_chat_template_when_there_is_one(local, monkeypatch):
+    msgs = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    assert local.render(msgs) == "System: S\nUser: U\nAssistant:"
+    monkeypatch.setattr(local.tokenizer, "chat_template", "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}<assistant>", raising=False)
+    assert local.render(msgs) == "<system>S<user>U<assistant>"
+    assert local.render("raw text") == "raw text"
+
+def test_local_backend_is_deterministic_and_keeps_prompt_order(local):
+    prompts = ["a", "a much longer prompt about the csv module", "mid length one"]
+    a = local.generate(prompts, max_tokens=6, temperature=1.0, seed=5, cache=False)
+    assert a == local.generate(prompts, max_tokens=6, temperature=1.0, seed=5, cache=False)
+    assert [local.generate([p], max_tokens=6, cache=False)[0] for p in prompts] == local.generate(prompts, max_tokens=6, cache=False)
+
+def test_out_of_memory_batches_are_halved(local, monkeypatch):
+    sizes, real = [], local._generate_batch
+    def fake(texts, params):
+        sizes.append(len(texts))
+        if len(texts) > 1: raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+        return real(texts, params)
+    monkeypatch.setattr(local, "_generate_batch", fake)
+    monkeypatch.setattr("torch.cuda.empty_cache", lambda: None)
+    assert all(c.ok for c in local.complete(["x", "y"], max_tokens=3, cache=False))
+    assert sizes == [2, 1, 1]
+
+def test_synthesize_runs_from_a_yaml_recipe_on_the_command_line(served, cli, tmp_path, home):
+    (tmp_path/"r.yaml").write_text(textwrap.dedent(f"""
+        curatekit: 1
+        steps:
+          - step: synthesize
+            with:
+              generator: wrap
+              backend: {{kind: openai, model: tiny-gpt2, base_url: "{served}"}}
+              params: {{style: easy, allow_truncated: true, max_tokens: 8, seed: 1}}
+          - step: validate_output
+            with: {{min_words: 1}}
+    """))
+    DOCS.write_parquet(tmp_path/"in.parquet")
+    r = cli("run", tmp_path/"r.yaml", tmp_path/"in.parquet", tmp_path/"out.parquet", "-q", env={**os.environ, "CURATEKIT_HOME": str(home)})
+    assert r.returncode == 0, r.stderr
+    out = pl.read_parquet(tmp_path/"out.parquet")
+    gen = synth.synth_rows(out, "synth_wrap")
+    assert out["id"].to_list() == DOCS["id"].to_list() and len(gen) + out["synth_wrap_failures"].list.len().sum() == 3
+    assert set(gen["origin"].struct.field("model")) <= {"tiny-gpt2"}
