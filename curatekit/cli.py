@@ -147,11 +147,8 @@ def _serve_args(s):
     s.add_argument("--max-tokens", type=int, default=1024, help="the largest max_tokens a request may ask for (default: 1024)")
 
 def _cmd_serve(a):
-    from curatekit.llm import TransformersBackend, make_server
-    srv = make_server(TransformersBackend(a.model, name=a.name, device=a.device), a.host, a.port, a.max_tokens)
-    print(f"curatekit: serving {srv.model_name!r} at http://{a.host}:{srv.server_address[1]}/v1 (Ctrl-C to stop)", flush=True)
-    try: srv.serve_forever()
-    finally: srv.server_close()
+    from curatekit.llm import TransformersBackend, serve
+    serve(TransformersBackend(a.model, name=a.name, device=a.device), a.host, a.port, a.max_tokens)
 
 add_command("serve", "serve a local model over the OpenAI API", _serve_args, _cmd_serve,
             "Serve MODEL (a transformers causal LM) at http://HOST:PORT/v1 with /v1/models, /v1/chat/completions and "

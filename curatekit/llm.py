@@ -17,9 +17,9 @@ from fastcore.basics import store_attr, patch
 from .core import CuratekitError, curatekit_home, default_device
 
 # %% auto #0
-__all__ = ['BACKENDS', 'Completion', 'cache_key', 'ResponseCache', 'Backend', 'CallableBackend', 'TransformersBackend',
-           'tiny_gpt2', 'HTTPError', 'OpenAIBackend', 'with_retries', 'RequestError', 'validate_request', 'make_server',
-           'Server', 'start_server', 'serve', 'backend']
+__all__ = ['BACKENDS', 'Completion', 'cache_key', 'ResponseCache', 'response_cache', 'Backend', 'CallableBackend',
+           'TransformersBackend', 'tiny_gpt2', 'HTTPError', 'OpenAIBackend', 'with_retries', 'RequestError',
+           'validate_request', 'make_server', 'Server', 'start_server', 'serve', 'backend']
 
 # %% ../nbs/40_llm.ipynb #a9d8efdd
 @dataclass
@@ -61,6 +61,13 @@ class ResponseCache:
         with self._lock: return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
     def __repr__(self): return f"ResponseCache({str(self.path)!r}, {len(self)} responses)"
 
+_open_caches: dict = {}
+def response_cache() -> ResponseCache:
+    "The default cache, `curatekit_home()/llm-cache.sqlite` (one open connection per path)."
+    path = curatekit_home()/"llm-cache.sqlite"
+    if path not in _open_caches or not path.exists(): _open_caches[path] = ResponseCache(path)
+    return _open_caches[path]
+
 # %% ../nbs/40_llm.ipynb #e8b234e8
 def _check_prompt(p, i):
     if isinstance(p, str): return p
@@ -86,7 +93,7 @@ def complete(self: Backend,
     "Generate for every prompt, serving cache hits from disk; failures come back as `Completion(error=...)`."
     prompts = [_check_prompt(p, i) for i, p in enumerate(prompts)]
     params = {k: v for k, v in params.items() if v is not None}
-    store = (cache if isinstance(cache, ResponseCache) else ResponseCache()) if cache else None
+    store = (cache if isinstance(cache, ResponseCache) else response_cache()) if cache else None
     keys = [cache_key(self.kind, self.model, p, params) for p in prompts]
     out: list[Completion|None] = [None]*len(prompts)
     for i, k in enumerate(keys):
@@ -398,7 +405,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(obj).encode()
         self.send_response(status); self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
-    def _error(self, status, msg): self._send(status, {"error": {"message": msg, "type": "invalid_request_error", "code": status}})
+    def _error(self, status, msg):
+        self.close_connection = True  # the body may be unread; don't reuse the connection
+        self._send(status, {"error": {"message": msg, "type": "invalid_request_error", "code": status}})
     def do_GET(self):
         self.server.requests += 1
         if self.path.rstrip("/") == "/v1/models":
@@ -461,9 +470,9 @@ def start_server(model, # a `Backend`, or a model name/path for `TransformersBac
     "Serve `model` over the OpenAI API on a background thread."
     return Server(make_server(_as_backend(model, **kw), host, port))
 
-def serve(model, host: str="127.0.0.1", port: int=8000, **kw) -> None:
+def serve(model, host: str="127.0.0.1", port: int=8000, max_tokens: int=1024, **kw) -> None:
     "Serve `model` over the OpenAI API until interrupted (`curatekit serve`)."
-    srv = make_server(_as_backend(model, **kw), host, port)
+    srv = make_server(_as_backend(model, **kw), host, port, max_tokens)
     print(f"curatekit: serving {srv.model_name!r} at http://{host}:{srv.server_address[1]}/v1 (Ctrl-C to stop)", flush=True)
     try: srv.serve_forever()
     finally: srv.server_close()

@@ -506,27 +506,25 @@ def number_lines(text: str) -> str:
 
 def _program(text, job): return [{"program": text}]
 
-def prox(df: pl.DataFrame, be: Backend, text_col: str="text", doc_stage: bool=True, max_tokens: int=256, **params) -> Synth:
-    "ProX doc + chunk refinement; returns the input rows with `prox_text`, `prox_keep`, `prox_action` (and failures)."
-    check_text(df, text_col)
-    td, tc, p = template("prox_doc"), template("prox_chunk"), {"temperature": 0, **params, "max_tokens": max_tokens}
-    ids, texts = [str(i) for i in df["id"]], df[text_col].to_list()
-    run = lambda tpl, f, name: run_jobs(be, [dict(prompt=tpl.render(text=f(t or "")), seed_ids=[i]) for i, t in zip(ids, texts)], _program, name, tpl, p, True)
-    progs, fails = {}, []
-    for stage, tpl, f in ([("doc", td, lambda t: t)] if doc_stage else []) + [("chunk", tc, number_lines)]:
-        s = run(tpl, f, f"prox_{stage}")
-        for r in s.frame.iter_rows(named=True): progs.setdefault(r["origin"]["seed_ids"][0], []).append(parse_prox(r["program"]))
-        fails.append(s.failures)
-    res = [_prox_one(t, progs.get(i, []), fails, i) for i, t in zip(ids, texts)]
-    out = df.with_columns(prox_text=pl.Series([r[0] for r in res], dtype=pl.String), prox_action=pl.Series([r[1] for r in res], dtype=pl.String))
-    return Synth(out.with_columns(prox_keep=pl.col("prox_text").is_not_null()), pl.concat(fails, how="diagonal_relaxed"))
+def _stage(be, tpl, rows, name, p) -> tuple[dict, pl.DataFrame]:
+    s = run_jobs(be, [dict(prompt=tpl.render(text=t), seed_ids=[i]) for i, t in rows], _program, name, tpl, p, True)
+    progs = {r["origin"]["seed_ids"][0]: parse_prox(r["program"]) for r in s.frame.iter_rows(named=True)}
+    bad = [dict(generator=name, seed_ids=[i], prompt="", raw="\n".join(g.errors), reason=f"unparseable: {len(g.errors)} program line(s)")
+           for i, g in progs.items() if g.errors]
+    return progs, pl.concat([s.failures, pl.DataFrame(bad, schema=FAILURE_SCHEMA)])
 
-def _prox_one(text, progs, fails, i):
-    if not text: return None, "empty"
-    if not progs: return text, "kept: no program"
-    prog = ProxProgram([o for p in progs for o in p.ops], [e for p in progs for e in p.errors])
-    if prog.errors: fails.append(pl.DataFrame([dict(generator="prox", seed_ids=[i], prompt="", raw="\n".join(prog.errors), reason=f"unparseable: {len(prog.errors)} program line(s)")], schema=FAILURE_SCHEMA))
-    return apply_prox(text, prog)
+def prox(df: pl.DataFrame, be: Backend, text_col: str="text", doc_stage: bool=True, max_tokens: int=256, **params) -> Synth:
+    "ProX doc stage (keep/drop) then chunk stage (line edits) on kept docs; adds `prox_text`, `prox_keep`, `prox_action`."
+    check_text(df, text_col)
+    p = {"temperature": 0, **params, "max_tokens": max_tokens}
+    rows = [(str(i), t) for i, t in zip(df["id"], df[text_col]) if t]
+    docp, f1 = _stage(be, template("prox_doc"), rows, "prox_doc", p) if doc_stage else ({}, pl.DataFrame(schema=FAILURE_SCHEMA))
+    dropped = {i for i, g in docp.items() if any(o[0] == "drop_doc" for o in g.ops)}
+    chunkp, f2 = _stage(be, template("prox_chunk"), [(i, number_lines(t)) for i, t in rows if i not in dropped], "prox_chunk", p)
+    res = [(None, "empty") if not t else (None, "drop_doc") if str(i) in dropped else
+           apply_prox(t, chunkp[str(i)]) if str(i) in chunkp else (t, "kept: no program") for i, t in zip(df["id"], df[text_col])]
+    out = df.with_columns(prox_text=pl.Series([r[0] for r in res], dtype=pl.String), prox_action=pl.Series([r[1] for r in res], dtype=pl.String))
+    return Synth(out.with_columns(prox_keep=pl.col("prox_text").is_not_null()), pl.concat([f1, f2]))
 
 # %% ../nbs/41_synth.ipynb #50b71b02
 def _norm(s: pl.Expr) -> pl.Expr: return s.str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
@@ -561,7 +559,7 @@ def synthetic_dedup(df: pl.DataFrame, seed: str|None=None, # a file of seed/real
 def validate_output(df: pl.DataFrame, min_words: int=1, max_words: int|None=None, pattern: str|None=None, text_col: str="text") -> pl.DataFrame:
     "Adds `validate_output_ok`/`_reason`: word count in [min_words, max_words] and `pattern` (regex) found."
     check_text(df, text_col)
-    n = pl.col(text_col).fill_null("").str.split(" ").list.eval(pl.element().filter(pl.element() != "")).list.len()
+    n = pl.col(text_col).fill_null("").str.count_matches(r"\S+")
     bad = (pl.when(n < min_words).then(pl.lit(f"fewer than {min_words} words"))
            .when(n > (max_words if max_words is not None else 2**62)).then(pl.lit(f"more than {max_words} words"))
            .when(~pl.col(text_col).fill_null("").str.contains(pattern) if pattern else pl.lit(False)).then(pl.lit(f"does not match {pattern!r}")))
@@ -587,8 +585,8 @@ def paraphrase_filter(df: pl.DataFrame, x_col: str="x", y_col: str="y",
     "Impossible Distillation's filters: p(x⇒y), p(y⇒x) ≥ `min_entail` and ROUGE-L ≤ `max_rouge`; adds `paraphrase_*`."
     xs, ys = df[x_col].to_list(), df[y_col].to_list()
     r = [rouge_l(a, b) for a, b in zip(xs, ys)]
-    fw = [entail(a, b) if entail else None for a, b in zip(xs, ys)]
-    bw = [entail(b, a) if entail else None for a, b in zip(xs, ys)]
+    fw = [entail(a, b) if entail and a and b else None for a, b in zip(xs, ys)]
+    bw = [entail(b, a) if entail and a and b else None for a, b in zip(xs, ys)]
     out = df.with_columns(paraphrase_rouge_l=pl.Series(r), paraphrase_entail_xy=pl.Series(fw, dtype=pl.Float64), paraphrase_entail_yx=pl.Series(bw, dtype=pl.Float64))
     reason = (pl.when(pl.col("paraphrase_rouge_l") > max_rouge).then(pl.lit("too similar (ROUGE-L)"))
               .when(pl.col("paraphrase_entail_xy") < min_entail).then(pl.lit("x does not entail y"))
