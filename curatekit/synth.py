@@ -15,7 +15,7 @@ from typing import Any, Callable
 import polars as pl
 import yaml
 from fastcore.basics import store_attr, patch
-from .core import CuratekitError, Step, register, map_step, check_text, add_ids, to_frame, write
+from .core import CuratekitError, Step, register, map_step, global_step, check_text, to_frame
 from .llm import Backend, Completion, backend as make_backend
 
 # %% auto #0
@@ -26,7 +26,8 @@ __all__ = ['FAILURE_SCHEMA', 'WRAP_STYLES', 'REFUSALS', 'BONITO_TASK_TYPES', 'SW
            'bonito', 'parse_instruction', 'agentinstruct', 'parse_summary_query', 'swim_ir', 'paragraph_chunks',
            'qa_pairs', 'keyword_chunk_pairs', 'python_functions', 'code_summary_pairs', 'parse_prox_line',
            'ProxProgram', 'parse_prox', 'apply_prox', 'number_lines', 'prox', 'answer_in_context', 'synthetic_dedup',
-           'validate_output', 'rouge_l', 'paraphrase_filter', 'critic_filter', 'overgenerate_pairs', 'synth_rows']
+           'validate_output', 'rouge_l', 'paraphrase_filter', 'critic_filter', 'paraphrase_diversity',
+           'overgenerate_pairs', 'synth_rows']
 
 # %% ../nbs/41_synth.ipynb #a20f2e63
 @dataclass
@@ -603,6 +604,31 @@ def critic_filter(df: pl.DataFrame, critic: Callable[[str], float], # text -> pr
     return df.with_columns(sc).with_columns(critic_ok=(pl.col("critic_score") >= threshold).fill_null(False))
 
 # %% ../nbs/41_synth.ipynb #9e9ee1db
+def _components(n: int, edges) -> list[int]:
+    parent = list(range(n))
+    def find(i):
+        while parent[i] != i: parent[i] = parent[parent[i]]; i = parent[i]
+        return i
+    for a, b in edges: parent[find(a)] = find(b)
+    return [find(i) for i in range(n)]
+
+@global_step
+def paraphrase_diversity(df: pl.DataFrame, entail: Callable[[str, str], float], group_col: str="ctx",
+                         x_col: str="x", y_col: str="y", tau: float=0.5) -> pl.DataFrame:
+    "Adds `paraphrase_diverse_ok`: one pair per connected component of mutually entailing pairs within a group."
+    score = (df["paraphrase_entail_xy"].fill_null(0) + df["paraphrase_entail_yx"].fill_null(0)).to_list()
+    keep = [False]*len(df)
+    for _, idx in df.with_row_index("_i").group_by(group_col, maintain_order=True).agg("_i").rows():
+        xs, ys = [df[x_col][i] for i in idx], [df[y_col][i] for i in idx]
+        edges = [(a, b) for a, b in itertools.combinations(range(len(idx)), 2)
+                 if entail(xs[a], xs[b]) > tau or entail(ys[a], ys[b]) > tau]
+        best = {}
+        for j, c in enumerate(_components(len(idx), edges)):
+            if c not in best or score[idx[j]] > score[idx[best[c]]]: best[c] = j
+        for j in best.values(): keep[idx[j]] = True
+    return df.with_columns(paraphrase_diverse_ok=pl.Series(keep))
+
+# %% ../nbs/41_synth.ipynb #25a1ac57
 def overgenerate_pairs(be: Backend, contexts: list[str], k: int=8, seed: int=0, **params) -> tuple[pl.DataFrame, pl.DataFrame]:
     "Sample `k` continuations per context (seeds `seed..seed+k-1`); all ordered pairs (x, y), x≠y, of one context; and failures."
     outs, fails = [], []
@@ -615,7 +641,7 @@ def overgenerate_pairs(be: Backend, contexts: list[str], k: int=8, seed: int=0, 
     pairs = s.join(s, on="ctx", suffix="_y").filter(pl.col("sample") != pl.col("sample_y")).select("ctx", x="text", y="text_y")
     return pairs, pl.DataFrame(fails, schema=FAILURE_SCHEMA)
 
-# %% ../nbs/41_synth.ipynb #25a1ac57
+# %% ../nbs/41_synth.ipynb #b3167914
 GENERATORS = dict(wrap=wrap, simplify=simplify, entigraph=entigraph, bonito=bonito, agentinstruct=agentinstruct,
                   swim_ir=swim_ir, qa_pairs=qa_pairs, keyword_chunk_pairs=keyword_chunk_pairs, code_summary_pairs=code_summary_pairs)
 
