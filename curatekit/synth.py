@@ -21,13 +21,13 @@ from .llm import Backend, Completion, backend as make_backend
 # %% auto #0
 __all__ = ['FAILURE_SCHEMA', 'WRAP_STYLES', 'REFUSALS', 'BONITO_TASK_TYPES', 'SWIM_EXEMPLARS', 'PROX_OPS', 'GENERATORS',
            'Synthesize', 'ProxRefine', 'Template', 'template', 'templates', 'ParseError', 'Synth', 'run_jobs',
-           'chunk_text', 'wrap', 'parse_edited', 'simplify', 'parse_lines', 'attribute_values', 'sample_attributes',
-           'attrprompt', 'parse_qa', 'neighbour_retriever', 'rada', 'parse_json_object', 'entigraph', 'targen',
-           'bonito', 'parse_instruction', 'agentinstruct', 'parse_summary_query', 'swim_ir', 'paragraph_chunks',
-           'qa_pairs', 'keyword_chunk_pairs', 'python_functions', 'code_summary_pairs', 'parse_prox_line',
-           'ProxProgram', 'parse_prox', 'apply_prox', 'number_lines', 'prox', 'answer_in_context', 'synthetic_dedup',
-           'validate_output', 'rouge_l', 'paraphrase_filter', 'critic_filter', 'paraphrase_diversity',
-           'overgenerate_pairs', 'synth_rows']
+           'chunk_text', 'wrap', 'parse_edited', 'simplify', 'parse_lines', 'attribute_values', 'similar_classes',
+           'attribute_relevance', 'sample_attributes', 'attrprompt', 'parse_qa', 'neighbour_retriever', 'rada',
+           'parse_json_object', 'entigraph', 'targen', 'bonito', 'parse_instruction', 'agentinstruct',
+           'parse_summary_query', 'swim_ir', 'paragraph_chunks', 'qa_pairs', 'keyword_chunk_pairs', 'python_functions',
+           'code_summary_pairs', 'parse_prox_line', 'ProxProgram', 'parse_prox', 'apply_prox', 'number_lines', 'prox',
+           'answer_in_context', 'synthetic_dedup', 'validate_output', 'rouge_l', 'paraphrase_filter', 'critic_filter',
+           'paraphrase_diversity', 'overgenerate_pairs', 'synth_rows']
 
 # %% ../nbs/41_synth.ipynb #a20f2e63
 @dataclass
@@ -192,7 +192,33 @@ def attribute_values(be: Backend, labels: list[str], attribute: str, n: int=5, s
     s = run_jobs(be, jobs, parse_lines, "attribute_values", tpl, params, allow_truncated=True)
     return Synth(s.frame.rename({"text": "value"}) if "text" in s.frame.columns else s.frame, s.failures)
 
-# %% ../nbs/41_synth.ipynb #6d7c5e3c
+# %% ../nbs/41_synth.ipynb #dc34a82f
+def similar_classes(be: Backend, labels: list[str], n: int=5, domain: str="", source: str="the web", **params) -> dict[str, list[str]]:
+    "Ask for the `n` labels most similar to each label (AttrPrompt's 'similar' attribute); unknown names are dropped."
+    tpl, known = template("attrprompt_similar"), {l.lower(): l for l in labels}
+    jobs = [dict(prompt=tpl.render(n=n, label=l, domain=domain, source=source, classes=", ".join(labels)), seed_ids=[l]) for l in labels]
+    s = run_jobs(be, jobs, parse_lines, "similar_classes", tpl, params, True)
+    out = {l: [] for l in labels}
+    for r in s.frame.iter_rows(named=True):
+        l, c = r["origin"]["seed_ids"][0], known.get(r["text"].strip(" .").lower())
+        if c and c != l and c not in out[l]: out[l].append(c)
+    return out
+
+def _yes_no(text, job):
+    m = re.search(r"\b([01])\b", text)
+    if not m: raise ParseError("no 0/1 answer")
+    return [{"relevant_to_similar": m.group(1) == "1"}]
+
+def attribute_relevance(be: Backend, values: pl.DataFrame, similar: dict[str, list[str]], **params) -> pl.DataFrame:
+    "Adds `relevant_to_similar` to `attribute_values` rows (label, value): does the value fit a similar class?"
+    tpl = template("attrprompt_relevance")
+    jobs = [dict(prompt=tpl.render(value=r["value"], similar=", ".join(similar.get(r["label"], [])) or "none"), seed_ids=[r["id"]], carry=dict(of=r["id"]))
+            for r in values.iter_rows(named=True)]
+    got = run_jobs(be, jobs, _yes_no, "attribute_relevance", tpl, {"temperature": 0, **params}, True).frame
+    got = got.select("of", "relevant_to_similar") if len(got) else pl.DataFrame(schema={"of": pl.String, "relevant_to_similar": pl.Boolean})
+    return values.join(got, left_on="id", right_on="of", how="left", maintain_order="left")
+
+# %% ../nbs/41_synth.ipynb #df31d98f
 def _no_refusal(text, job):
     if any(r in text.lower() for r in REFUSALS): raise ParseError("refusal")
     return [{"text": text.strip()}]
@@ -220,7 +246,7 @@ def attrprompt(be: Backend,
                              seed_ids=[l, str(k)], carry=dict(label=l, **att)))
     return run_jobs(be, jobs, _no_refusal, "attrprompt", tpl, {**params, "seed": seed}, allow_truncated)
 
-# %% ../nbs/41_synth.ipynb #df31d98f
+# %% ../nbs/41_synth.ipynb #bcee7598
 def parse_qa(text: str, job: dict|None=None) -> list[dict]:
     "All `Question: … Answer: …` pairs in the text (the prompt may already end in `Question:`)."
     text = text if re.match(r"\s*Question:", text) else "Question:" + text
@@ -259,7 +285,7 @@ def rada(df: pl.DataFrame, # the seed QA examples: context, question, answer
                              carry=dict(context=t["context"])))
     return run_jobs(be, jobs, parse_qa, "rada", tpl, {**params, "seed": seed}, allow_truncated)
 
-# %% ../nbs/41_synth.ipynb #11d76aba
+# %% ../nbs/41_synth.ipynb #4c5736fc
 def parse_json_object(text: str, job: dict|None=None, keys: tuple=()) -> dict:
     "The first JSON object in `text` (```json fences allowed), with the required `keys`."
     m = re.search(r"\{.*\}", text, flags=re.S)
@@ -274,7 +300,7 @@ def _entities(text, job):
     if not isinstance(obj["entities"], list) or not all(isinstance(e, str) for e in obj["entities"]): raise ParseError("'entities' is not a list of strings")
     return [{"summary": str(obj.get("summary", "")), "entities": list(dict.fromkeys(e.strip() for e in obj["entities"] if e.strip()))}]
 
-# %% ../nbs/41_synth.ipynb #dd2ad7fd
+# %% ../nbs/41_synth.ipynb #82784a5c
 def entigraph(df: pl.DataFrame, be: Backend,
               max_pairs: int|None=None, # pair budget per document (None: all pairs)
               max_triples: int=0, # triple budget per document
@@ -295,7 +321,7 @@ def entigraph(df: pl.DataFrame, be: Backend,
     gen = run_jobs(be, jobs, _keep_text, "entigraph", t3, params, allow_truncated)
     return Synth(gen.frame, pl.concat([ents.failures, gen.failures]))
 
-# %% ../nbs/41_synth.ipynb #82784a5c
+# %% ../nbs/41_synth.ipynb #d22308bc
 def _label_parser(labels):
     def parse(text, job):
         m = re.search(r"Label:\s*\"?([\w\- ]+)", text)
@@ -334,7 +360,7 @@ def _self_correct(be, frame, task, labels, tv, params, fails):
     return out.with_columns(relabelled=pl.col("label_checked").is_not_null() & (pl.col("label_checked") != pl.col("label")),
                             label=pl.coalesce("label_checked", "label"))
 
-# %% ../nbs/41_synth.ipynb #c65c2372
+# %% ../nbs/41_synth.ipynb #4fdef129
 BONITO_TASK_TYPES = {"exqa": "extractive question answering", "mcqa": "multiple-choice question answering",
     "qg": "question generation", "qa": "question answering without choices", "ynqa": "yes-no question answering",
     "coref": "coreference resolution", "paraphrase": "paraphrase generation", "paraphrase_id": "paraphrase identification",
@@ -354,7 +380,7 @@ def bonito(df: pl.DataFrame, be: Backend, task_type: str="exqa", text_col: str="
                  carry=dict(context=t.strip(), task_type=task_type)) for i, t in _text_rows(df, text_col)]
     return run_jobs(be, jobs, _bonito_parse, "bonito", tpl, params, allow_truncated)
 
-# %% ../nbs/41_synth.ipynb #4fdef129
+# %% ../nbs/41_synth.ipynb #b659c336
 def parse_instruction(text: str, job: dict|None=None) -> list[dict]:
     "The `Instruction: … Answer: …` pair in the text."
     m = re.search(r"Instruction:\s*(.+?)\s*Answer:\s*(.+)", text, flags=re.S)
@@ -378,7 +404,7 @@ def agentinstruct(df: pl.DataFrame, be: Backend, transformation: str="an argumen
         out.append(cur.frame); fails.append(cur.failures)
     return Synth(pl.concat([f for f in out if len(f)], how="diagonal_relaxed") if any(len(f) for f in out) else out[0], pl.concat(fails))
 
-# %% ../nbs/41_synth.ipynb #b659c336
+# %% ../nbs/41_synth.ipynb #458a6168
 def parse_summary_query(text: str, job: dict|None=None) -> list[dict]:
     "The summary (the prompt ends in `Summary:`) and the `Query:` after it."
     m = re.search(r"^\s*(.+?)\s*Query:\s*(.+?)\s*(?:Article:|\Z)", text, flags=re.S)
@@ -398,7 +424,7 @@ def swim_ir(df: pl.DataFrame, be: Backend, exemplars: list[dict]=SWIM_EXEMPLARS,
     jobs = [dict(prompt=tpl.render(exemplars=ex, text=t, language=language), seed_ids=[i], carry=dict(passage=t)) for i, t in _text_rows(df, text_col)]
     return run_jobs(be, jobs, parse_summary_query, "swim_ir", tpl, params, allow_truncated)
 
-# %% ../nbs/41_synth.ipynb #458a6168
+# %% ../nbs/41_synth.ipynb #5ed6f785
 @map_step
 def paragraph_chunks(df: pl.DataFrame, # the documents
                      max_words: int=200, # pack paragraphs up to this many words
@@ -423,7 +449,7 @@ def qa_pairs(df: pl.DataFrame, be: Backend, n: int=3, text_col: str="text", allo
     jobs = [dict(prompt=tpl.render(text=t, n=n), seed_ids=[i], carry=dict(context=t)) for i, t in _text_rows(df, text_col)]
     return run_jobs(be, jobs, lambda t, j: parse_qa(t)[:n], "qa_pairs", tpl, params, allow_truncated)
 
-# %% ../nbs/41_synth.ipynb #9d588884
+# %% ../nbs/41_synth.ipynb #4b82bbb3
 def _keywords(text, job):
     kws = [k.strip(" .\"'") for k in text.strip().splitlines()[0].split(",")] if text.strip() else []
     if not (kws := [k for k in kws if k and len(k.split()) <= 6]): raise ParseError("no comma-separated keywords on the first line")
@@ -448,7 +474,7 @@ def code_summary_pairs(df: pl.DataFrame, be: Backend, text_col: str="text", allo
         jobs += [dict(prompt=tpl.render(language="python", code=code), seed_ids=[i], carry=dict(function=name, code=code)) for name, code in python_functions(src)]
     return run_jobs(be, jobs, lambda t, j: [{"summary": t.strip().split("\n\n")[0]}], "code_summary_pairs", tpl, params, allow_truncated)
 
-# %% ../nbs/41_synth.ipynb #4b82bbb3
+# %% ../nbs/41_synth.ipynb #cb825794
 PROX_OPS = {"drop_doc": 0, "keep_doc": 0, "keep_chunk": 0, "remove_lines": 2, "normalize": 2}
 _CALL = re.compile(r"^\s*(\w+)\s*\((.*)\)\s*;?\s*$", flags=re.S)
 
@@ -471,7 +497,7 @@ def parse_prox_line(line: str) -> tuple:
     if name == "normalize" and not all(isinstance(a, str) for a in args): raise ParseError("normalize needs two strings")
     return (name, *args)
 
-# %% ../nbs/41_synth.ipynb #5c324ca5
+# %% ../nbs/41_synth.ipynb #d7b818e7
 @dataclass
 class ProxProgram:
     "A parsed ProX program: whitelisted `ops` and the `errors` of lines that did not parse."
@@ -500,7 +526,7 @@ def apply_prox(text: str, prog: ProxProgram, min_ratio: float=0.05, min_words: i
     if n1 <= min_words or (n0 and n1/n0 <= min_ratio): return None, "dropped: too little left"
     return out, "refined" if prog.ops else "kept"
 
-# %% ../nbs/41_synth.ipynb #d7b818e7
+# %% ../nbs/41_synth.ipynb #50b71b02
 def number_lines(text: str) -> str:
     "Prefix each line with `[NNN]` as ProX's chunk stage does."
     return "\n".join(f"[{i:03d}] {l}" for i, l in enumerate(text.split("\n")))
@@ -527,7 +553,7 @@ def prox(df: pl.DataFrame, be: Backend, text_col: str="text", doc_stage: bool=Tr
     out = df.with_columns(prox_text=pl.Series([r[0] for r in res], dtype=pl.String), prox_action=pl.Series([r[1] for r in res], dtype=pl.String))
     return Synth(out.with_columns(prox_keep=pl.col("prox_text").is_not_null()), pl.concat([f1, f2]))
 
-# %% ../nbs/41_synth.ipynb #50b71b02
+# %% ../nbs/41_synth.ipynb #950baee5
 def _norm(s: pl.Expr) -> pl.Expr: return s.str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
 
 @map_step
@@ -540,7 +566,7 @@ def answer_in_context(df: pl.DataFrame, answer_col: str="answer", context_col: s
     return df.with_columns(answer_in_context_ok=ok.fill_null(False),
                            answer_in_context_reason=pl.when(ok.fill_null(False)).then(None).otherwise(pl.lit("answer not in context")))
 
-# %% ../nbs/41_synth.ipynb #648cd17e
+# %% ../nbs/41_synth.ipynb #318fc95b
 @map_step
 def synthetic_dedup(df: pl.DataFrame, seed: str|None=None, # a file of seed/real texts to exclude (parquet/jsonl/csv)
                     text_col: str="text", seed_texts: list|None=None, # or the texts themselves
@@ -566,7 +592,7 @@ def validate_output(df: pl.DataFrame, min_words: int=1, max_words: int|None=None
            .when(~pl.col(text_col).fill_null("").str.contains(pattern) if pattern else pl.lit(False)).then(pl.lit(f"does not match {pattern!r}")))
     return df.with_columns(validate_output_reason=bad).with_columns(validate_output_ok=pl.col("validate_output_reason").is_null())
 
-# %% ../nbs/41_synth.ipynb #318fc95b
+# %% ../nbs/41_synth.ipynb #e318dc91
 def rouge_l(a: str, b: str) -> float:
     "ROUGE-L F1 between two texts (LCS over lowercase word tokens)."
     x, y = re.findall(r"\w+", (a or "").lower()), re.findall(r"\w+", (b or "").lower())
@@ -594,7 +620,7 @@ def paraphrase_filter(df: pl.DataFrame, x_col: str="x", y_col: str="y",
               .when(pl.col("paraphrase_entail_yx") < min_entail).then(pl.lit("y does not entail x")))
     return out.with_columns(paraphrase_reason=reason).with_columns(paraphrase_ok=pl.col("paraphrase_reason").is_null())
 
-# %% ../nbs/41_synth.ipynb #91cafc9d
+# %% ../nbs/41_synth.ipynb #31cea88f
 @map_step
 def critic_filter(df: pl.DataFrame, critic: Callable[[str], float], # text -> probability the row is good (e.g. "looks real")
                   threshold: float=0.5, text_col: str="text") -> pl.DataFrame:
@@ -603,7 +629,7 @@ def critic_filter(df: pl.DataFrame, critic: Callable[[str], float], # text -> pr
     sc = pl.Series("critic_score", [critic(t) if t else None for t in df[text_col]], dtype=pl.Float64)
     return df.with_columns(sc).with_columns(critic_ok=(pl.col("critic_score") >= threshold).fill_null(False))
 
-# %% ../nbs/41_synth.ipynb #9e9ee1db
+# %% ../nbs/41_synth.ipynb #25a1ac57
 def _components(n: int, edges) -> list[int]:
     parent = list(range(n))
     def find(i):
@@ -628,7 +654,7 @@ def paraphrase_diversity(df: pl.DataFrame, entail: Callable[[str, str], float], 
         for j in best.values(): keep[idx[j]] = True
     return df.with_columns(paraphrase_diverse_ok=pl.Series(keep))
 
-# %% ../nbs/41_synth.ipynb #25a1ac57
+# %% ../nbs/41_synth.ipynb #b3167914
 def overgenerate_pairs(be: Backend, contexts: list[str], k: int=8, seed: int=0, **params) -> tuple[pl.DataFrame, pl.DataFrame]:
     "Sample `k` continuations per context (seeds `seed..seed+k-1`); all ordered pairs (x, y), x≠y, of one context; and failures."
     outs, fails = [], []
@@ -641,7 +667,7 @@ def overgenerate_pairs(be: Backend, contexts: list[str], k: int=8, seed: int=0, 
     pairs = s.join(s, on="ctx", suffix="_y").filter(pl.col("sample") != pl.col("sample_y")).select("ctx", x="text", y="text_y")
     return pairs, pl.DataFrame(fails, schema=FAILURE_SCHEMA)
 
-# %% ../nbs/41_synth.ipynb #b3167914
+# %% ../nbs/41_synth.ipynb #3fbfe4af
 GENERATORS = dict(wrap=wrap, simplify=simplify, entigraph=entigraph, bonito=bonito, agentinstruct=agentinstruct,
                   swim_ir=swim_ir, qa_pairs=qa_pairs, keyword_chunk_pairs=keyword_chunk_pairs, code_summary_pairs=code_summary_pairs)
 
