@@ -80,6 +80,8 @@ class Backend:
     "The generation protocol: `generate(prompts, **params) -> list[str]`; prompts are strings or chat message lists."
     kind = "base"
     model: str = ""
+    @property
+    def cache_kind(self) -> str: return self.kind # what the cache key calls this backend
     def _complete(self, items: list, params: dict, done: Callable[[int, dict], None]) -> None: raise NotImplementedError
     def __repr__(self): return f"{type(self).__name__}({self.model!r})"
 
@@ -94,7 +96,7 @@ def complete(self: Backend,
     prompts = [_check_prompt(p, i) for i, p in enumerate(prompts)]
     params = {k: v for k, v in params.items() if v is not None}
     store = (cache if isinstance(cache, ResponseCache) else response_cache()) if cache else None
-    keys = [cache_key(self.kind, self.model, p, params) for p in prompts]
+    keys = [cache_key(self.cache_kind, self.model, p, params) for p in prompts]
     out: list[Completion|None] = [None]*len(prompts)
     for i, k in enumerate(keys):
         if store is not None and (hit := store.get(k)): out[i] = Completion(hit["text"], hit.get("finish_reason"), cached=True)
@@ -271,6 +273,8 @@ class OpenAIBackend(Backend):
         if endpoint not in ("chat", "completions"): raise CuratekitError(f"OpenAIBackend: endpoint must be 'chat' or 'completions', got {endpoint!r}")
         store_attr(); self.base_url = base_url.rstrip("/")
     def __repr__(self): return f"OpenAIBackend({self.model!r}, {self.base_url!r})"
+    @property
+    def cache_kind(self): return f"openai-{self.endpoint}"  # a string prompt means different things to the two endpoints
 
 # %% ../nbs/40_llm.ipynb #0282bacc
 @patch
