@@ -135,3 +135,20 @@ def _cmd_demo(a):
 add_command("demo", "curate the built-in sample corpus and write a report", _demo_args, _cmd_demo,
             "Build the sample corpus from this Python installation (offline), run the built-in 'demo' recipe on it, and write "
             "input.parquet, recipe.yaml, curated.parquet, curated.ledger.parquet and report.html to --out.")
+
+# %% ../nbs/70_cli.ipynb #e9954193
+def _serve_args(s):
+    s.add_argument("model", metavar="MODEL", help="a Hugging Face model name or a local model directory")
+    s.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only)")
+    s.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    s.add_argument("--name", default=None, help="the model's name in the API (default: MODEL)")
+    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--max-tokens", type=int, default=1024, help="the largest max_tokens a request may ask for (default: 1024)")
+
+def _cmd_serve(a):
+    from curatekit.llm import TransformersBackend, serve
+    serve(TransformersBackend(a.model, name=a.name, device=a.device), a.host, a.port, a.max_tokens)
+
+add_command("serve", "serve a local model over the OpenAI API", _serve_args, _cmd_serve,
+            "Serve MODEL (a transformers causal LM) at http://HOST:PORT/v1 with /v1/models, /v1/chat/completions and "
+            "/v1/completions, so generators and judges can use it offline.")
