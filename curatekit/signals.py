@@ -367,7 +367,7 @@ def word_ngrams(texts: pl.Series, # texts
                 n: int, # words per n-gram
                 short: bool=False, # give a text of fewer than `n` words one n-gram of all its words
                ) -> tuple[np.ndarray, np.ndarray]: # (row position, 64-bit hash) of every n-gram, by row
-    "Hashes of the word n-grams (lowercased `\w+` words) of each text, vectorized."
+    "Hashes of the word n-grams (lower-cased runs of word characters) of each text, vectorized."
     w = (texts.to_frame("t").select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("d"), pl.col("t").str.to_lowercase()
          .str.extract_all(r"\w+")).explode("t").drop_nulls("t"))
     doc, h = w["d"].to_numpy(), w["t"].hash(seed=0x5EED).to_numpy()
