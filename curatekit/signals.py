@@ -41,13 +41,13 @@ def _cls(chars): return "".join(f"\\x{{{ord(c):x}}}" for c in chars)
 def _P(): return _cls(default_thresholds()["punctuation"])
 @cache
 def _T(): return _cls(default_thresholds()["terminal_punctuation"])
-_AFFIX = ",.:;!?¿¡()[]{}<>_#*&\"'`«»“”‘’$£€¥%§—–…。？！，、；：～·"
+_AFFIX = ",.:;!?¿¡()[]{}<>_#*&\"'`«»“”‘’$£€¥%§—–…=─。？！，、；：～·"
 
 @cache
 def word_pattern():
     "The regex of a word: a whitespace chunk with its leading and trailing punctuation split off, one token each."
     S = _cls(_AFFIX)
-    return rf"(?:\p{{L}}\.){{2,}}|n['’]t|['’](?:[sS]|ll|re|ve|d|m)\b|[^\s{S}](?:\S*[^\s{S}])?|\.\.\.|\S"
+    return rf"\):|(?:\p{{L}}\.)+|n['’]t|['’](?:[sS]|ll|re|ve|d|m)\b|[^\s{S}](?:\S*[^\s{S}])?|\.\.\.|\S"
 
 _LINEBREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 
@@ -57,7 +57,7 @@ class CkExpr:
     def __init__(self, expr: pl.Expr): self._e = expr
     def words(self) -> pl.Expr:
         "Word tokens (list[str]): whitespace chunks, leading/trailing symbols split off as tokens of their own."
-        e = self._e.str.replace_all(r"([\p{L}\d])([-:<>=/])(\p{L})", "$1 $2 $3")
+        e = self._e.str.replace_all(r"([\p{L}\d])([-:<>=/])(\p{L})", "$1 $2 $3").str.replace_all(r"(\p{Ll})\.(\p{Lu})", "$1 . $2")
         e = e.str.replace_all(r"(\p{L})(n['’]t|['’](?:[sS]|ll|re|ve|d|m))\b", "$1 $2").str.replace_all(r"\b([Cc]an)(not)\b", "$1 $2")
         return e.str.extract_all(word_pattern())
     def lines(self) -> pl.Expr:
@@ -204,7 +204,7 @@ def c4_quality_signals(text: pl.Series, t: dict, prefix="c4_quality") -> pl.Data
     lorem = (ok & low.str.contains("lorem ipsum", literal=True)) if t["filter_lorem_ipsum"] else no
     js = low.str.contains("javascript", literal=True) if t["filter_javascript"] else no
     curly = (ok & ~js & line.str.contains("{", literal=True)) if t["filter_curly_bracket"] else no
-    policy = pl.any_horizontal([low.str.contains(p, literal=True) for p in t["policy_substrings"]]) if t["filter_policy"] else no
+    policy = low.str.contains_any(t["policy_substrings"]) if t["filter_policy"] else no
     P = _P()
     sents = 1 + line.str.replace_all(r"\.{2,}", "…").str.replace_all(r"(^|[\s\p{P}])(\p{L})\.", "${1}${2}_").str.count_matches(rf"{_SENTENCE_END}[{P}]*\s+[{P}]*[^\s{P}]")
     lg = _long(df, pl.col("text").ck.lines()).with_columns(ok=ok, lorem=lorem, js=js, curly=curly, policy=policy)
@@ -214,11 +214,12 @@ def c4_quality_signals(text: pl.Series, t: dict, prefix="c4_quality") -> pl.Data
         lg = lg.with_columns(bad=long_word).with_columns(ok=pl.col("ok") & ~pl.col("bad"), lorem=pl.col("lorem") & ~pl.col("bad"),
                                                           curly=pl.col("curly") & ~pl.col("bad"))
     lg = lg.with_columns(kept=pl.col("ok") & ~pl.col("js") & ~pl.col("policy"))
-    lg = lg.with_columns(sents=pl.when("kept").then(sents).otherwise(0),
-                         stop=pl.when("lorem").then(pl.lit("lorem_ipsum")).when("curly").then(pl.lit("curly_bracket")))
-    a = lg.group_by("_doc").agg(lines=pl.len(), kept_lines=pl.col("kept").sum(), sentences=pl.col("sents").sum(),
-                                lorem_ipsum=pl.col("lorem").any(), curly_bracket=pl.col("curly").any(),
-                                _first=pl.col("stop").drop_nulls().first())
+    lg = lg.with_columns(stop=pl.when("lorem").then(pl.lit("lorem_ipsum")).when("curly").then(pl.lit("curly_bracket")))
+    sn = lg.filter("kept").select("_doc", s=sents).group_by("_doc").agg(sentences=pl.col("s").sum())  # only kept lines count
+    a = lg.group_by("_doc").agg(lines=pl.len(), kept_lines=pl.col("kept").sum(), lorem_ipsum=pl.col("lorem").any(),
+                                curly_bracket=pl.col("curly").any(), _first=pl.col("stop").drop_nulls().first())
+    a = a.join(sn, on="_doc", how="left").select("_doc", "lines", "kept_lines", pl.col("sentences").fill_null(0), "lorem_ipsum",
+                                                 "curly_bracket", "_first")
     sig = _per_doc(n, a).drop("_doc")
     checks = [("lorem_ipsum", pl.col("_first") == "lorem_ipsum"), ("curly_bracket", pl.col("_first") == "curly_bracket")]
     if t["min_sentences"] not in (None, -1): checks.append(("sentences", pl.col("sentences").fill_null(0) < t["min_sentences"]))
