@@ -71,9 +71,9 @@ class CkExpr:
 def _on(t, k): return t.get(k) is not None
 
 def _long(df: pl.DataFrame, parts: pl.Expr) -> pl.DataFrame:
-    "One row per element of list expression `parts`: `_doc` (row position), `_pos` (position in the doc) and `x`."
+    "One row per element of list expression `parts`: `_doc` (the row position) and `x` (the element)."
     return (df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_doc"), parts.alias("x")).explode("x")
-              .filter(pl.col("x").is_not_null()).with_columns(_pos=pl.int_range(pl.len(), dtype=pl.UInt32).over("_doc")))
+              .filter(pl.col("x").is_not_null()))
 
 def _per_doc(n: int, agg: pl.DataFrame) -> pl.DataFrame:
     "Per-document aggregates for all `n` rows (documents with no elements get nulls)."
@@ -98,25 +98,26 @@ def _ngram_table(tok: pl.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
         g = g * _K + doc[:m].astype(np.uint64)
     return g, doc[n - 1:] == doc[:m]
 
-def _top_ngram(tok, n):
+def _top_ngram(tok, n, ndocs):
     "Characters (joined by spaces) of each doc's most frequent n-gram times its count; ties go to the first seen."
+    out = np.zeros(ndocs)
     g, ok = _ngram_table(tok, n)
     g, doc = g[ok], tok["_doc"].to_numpy()[:len(ok)][ok]
     L = tok["L"].to_numpy()
     cs = np.concatenate([[0], np.cumsum(L)])
     G = (cs[n:n + len(ok)] - cs[:len(ok)])[ok] + (n - 1)
-    if not len(g): return pl.DataFrame({"_doc": doc, "v": G})
-    _, first, inv, cnt = np.unique(g, return_index=True, return_inverse=True, return_counts=True)
-    c = cnt[inv]
-    starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
-    best = np.maximum.reduceat(c, starts)
-    is_first = np.zeros(len(g), bool); is_first[first] = True
-    cand = np.flatnonzero(is_first & (c == np.repeat(best, np.diff(np.r_[starts, len(g)]))))
-    d, at = np.unique(doc[cand], return_index=True)
-    k = cand[at]
-    return pl.DataFrame({"_doc": d, "v": G[k] * c[k]})
+    if not len(g): return out
+    agg = pl.DataFrame({"g": g, "i": np.arange(len(g))}).group_by("g").agg(first=pl.col("i").min(), cnt=pl.len())
+    first, cnt = agg["first"].to_numpy(), agg["cnt"].to_numpy()
+    fd = doc[first]
+    best = np.zeros(ndocs, np.int64); np.maximum.at(best, fd, cnt)
+    top = cnt == best[fd]
+    pick = np.full(ndocs, len(g)); np.minimum.at(pick, fd[top], first[top])
+    d = np.flatnonzero(pick < len(g))
+    out[d] = G[pick[d]] * best[d]
+    return out
 
-def _dup_ngram(tok, n):
+def _dup_ngram(tok, n, ndocs):
     "Characters of the words in repeated n-grams, taken greedily left to right without overlap as datatrove does."
     g, ok = _ngram_table(tok, n)
     rep = np.zeros(len(tok), bool)
@@ -126,7 +127,7 @@ def _dup_ngram(tok, n):
     picked = (rep & ((i - start) % n == 0)).astype(np.int64)
     cs = np.concatenate([[0], np.cumsum(picked)])
     cov = (cs[i + 1] - cs[np.maximum(i - n + 1, 0)]) > 0
-    return tok.select("_doc", v=pl.Series(cov * tok["L"].to_numpy())).group_by("_doc").agg(pl.col("v").sum())
+    return np.bincount(tok["_doc"].to_numpy(), weights=cov * tok["L"].to_numpy(), minlength=ndocs)
 
 # %% ../nbs/10_signals.ipynb #ae891610
 def _finish(prefix: str, text: pl.Series, sig: pl.DataFrame, checks: list) -> pl.DataFrame:
@@ -177,7 +178,7 @@ def gopher_repetition_signals(text: pl.Series, t: dict, prefix="gopher_repetitio
     tok = _long(df, pl.col("text").ck.words()).with_columns(h=pl.col("x").hash(), L=pl.col("x").str.len_chars().cast(pl.Int64))
     for k, f in [("top_{}gram_char_frac", _top_ngram), ("dup_{}gram_char_frac", _dup_ngram)]:
         key = "top_ngram_char_frac" if k.startswith("top") else "dup_ngram_char_frac"
-        for m in t[key]: sig = sig.with_columns(_per_doc(n, f(tok, m)).select(pl.col("v").alias(k.format(m))))
+        sig = sig.with_columns([pl.Series(k.format(m), f(tok, m, n)) for m in t[key]])
     chars = ["dup_para_char_frac", "dup_line_char_frac"] + [c for c in sig.columns if c.startswith(("top_", "dup_")) and "gram" in c]
     sig = sig.with_columns([(pl.col(c).fill_null(0) / pl.col("_L")).alias(c) for c in chars]).drop("_doc", "_L")
     thr = dict(dup_para_frac=t["dup_para_frac"], dup_para_char_frac=t["dup_para_char_frac"], dup_line_frac=t["dup_line_frac"],
