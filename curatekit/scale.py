@@ -99,9 +99,9 @@ def input_shards(input: str|Path) -> list[Shard]:
 class ShardedRunner:
     "Run a recipe shard by shard through a content-addressed cache."
     def __init__(self, recipe: Recipe, shards: list[Shard], cache: StepCache|None=None, batch_size: int=10_000,
-                 progress: bool|None=None, text_col: str='text', engine: str='local'):
+                 progress: bool|None=None, text_col: str='text', engine: str='local', workers: int|None=None):
         if engine not in ("local", "ray"): raise CuratekitError(f"unknown engine {engine!r}; use 'local' or 'ray'")
-        self.recipe, self.shards, self.cache, self.engine = recipe, shards, cache or StepCache(), engine
+        self.recipe, self.shards, self.cache, self.engine, self.workers = recipe, shards, cache or StepCache(), engine, workers
         self.batch_size, self.progress, self.text_col = batch_size, progress, text_col
         self.digests = [step_digest(s) for s in recipe.steps]
     def __repr__(self): return f"ShardedRunner({len(self.shards)} shards, {len(self.recipe)} steps, {self.engine}, {self.cache})"
@@ -186,7 +186,7 @@ def run(self: ShardedRunner) -> list[str]:
     self.ingest()
     for seg in segments(self.recipe):
         if self.recipe.steps[seg[0]].kind != "map": self.run_global_segment(seg[0])
-        elif self.engine == "ray": ray_map_segment(self, seg)
+        elif self.engine == "ray": ray_map_segment(self, seg, self.workers)
         else: self.run_map_segment(seg)
     return [self.key(sh, len(self.recipe) - 1) for sh in self.shards]
 
@@ -352,6 +352,7 @@ def run_recipe(recipe: str|Path|Recipe, # a recipe, a YAML path, or a built-in n
                cache_dir: str|Path|None=None, # the step cache (default `$CURATEKIT_HOME/runs`)
                cache: bool=True, # False: a throw-away cache (nothing reused, no resume)
                overwrite: bool=False, # replace an output directory that holds a different run
+               workers: int|None=None, # Ray: how many concurrent map workers (default: as many as the cluster allows)
                batch_size: int=10_000, # rows per batch for map steps
                progress: bool|None=None, # show progress bars
               ) -> dict: # the manifest: what ran, on what, and the counts
@@ -360,7 +361,7 @@ def run_recipe(recipe: str|Path|Recipe, # a recipe, a YAML path, or a built-in n
     shards = input_shards(input)
     tmp = None if cache else Path(tempfile.mkdtemp(prefix="curatekit-cache-"))
     try:
-        runner = ShardedRunner(recipe, shards, StepCache(tmp or cache_dir), batch_size, progress, engine=engine)
+        runner = ShardedRunner(recipe, shards, StepCache(tmp or cache_dir), batch_size, progress, engine=engine, workers=workers)
         return write_output(runner, output, overwrite) | dict(engine=engine)
     finally:
         if tmp: shutil.rmtree(tmp, ignore_errors=True)
