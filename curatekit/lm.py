@@ -7,7 +7,7 @@ Docs: https://curatekit.github.io/curatekit/lm.html.md"""
 
 # %% ../nbs/12_lm.ipynb #fd06a07c
 from __future__ import annotations
-import os, json, math, time, zlib, hashlib, shutil
+import os, re, json, math, time, zlib, hashlib, shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,8 +19,9 @@ from tqdm.auto import tqdm
 from .core import CuratekitError, map_step, check_text, curatekit_home, default_device, _progress
 
 # %% auto #0
-__all__ = ['LM_SCORES', 'load_lm', 'TokenLogprobs', 'sliding_windows', 'pack_by_length', 'token_logprobs', 'min_k_prob',
-           'min_k_plus_plus', 'score_lm', 'train_reference_lm', 'roc_curve']
+__all__ = ['BUILTIN_LMS', 'LM_SCORES', 'load_lm', 'TokenLogprobs', 'sliding_windows', 'pack_by_length', 'token_logprobs',
+           'min_k_prob', 'min_k_plus_plus', 'score_lm', 'train_reference_lm', 'python_docs_paragraphs', 'builtin_lm',
+           'roc_curve']
 
 # %% ../nbs/12_lm.ipynb #1685c180
 def _transformers():
@@ -30,12 +31,14 @@ def _transformers():
     return transformers
 
 _LOADED: dict = {}
+BUILTIN_LMS: dict = {} # name -> (function returning the training texts, `train_reference_lm` settings); filled below
 
 def load_lm(path_or_name: str|Path, # a `save_pretrained` directory or a Hugging Face model name
             device: str|None=None, # "cuda" or "cpu"; default `default_device()`
             local_files_only: bool=True, # False allows downloading a hub name (needs network, `HF_HUB_OFFLINE` unset)
            ) -> tuple: # (model in eval mode on `device`, tokenizer)
     "Load a causal LM and its tokenizer from a local path or the Hugging Face cache (cached in memory)."
+    if str(path_or_name) in BUILTIN_LMS: path_or_name = builtin_lm(str(path_or_name))
     key = (str(path_or_name), device or default_device(), local_files_only)
     if key not in _LOADED:
         if len(_LOADED) >= 4: _LOADED.pop(next(iter(_LOADED)))
@@ -126,7 +129,7 @@ def _forward(model, rows: list[np.ndarray], device: str, autocast: bool, moments
     ids, mask = ids.to(device), mask.to(device)
     with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
         logits = model(input_ids=ids, attention_mask=mask).logits
-    return _token_stats(logits[:, :-1], ids[:, 1:], moments).cpu().numpy()
+    return _token_stats(logits[:, :-1], ids[:, 1:], moments, 2**28 if ids.is_cuda else 2**26).cpu().numpy()
 
 # %% ../nbs/12_lm.ipynb #32d0edf0
 def _forward_retry(model, rows, device, autocast, moments):
@@ -352,7 +355,29 @@ def _save(model, tok, info, out: Path) -> Path:
     tmp.rename(out)
     return out
 
-# %% ../nbs/12_lm.ipynb #0be6abcf
+# %% ../nbs/12_lm.ipynb #b7e6c68c
+def python_docs_paragraphs(lo: int=200, hi: int=1200) -> list[str]:
+    "The Python reference manual's prose (`pydoc_data.topics`, shipped with CPython) in paragraph groups of `lo`..`hi` characters."
+    from pydoc_data.topics import topics
+    out = []
+    for k in sorted(topics):
+        cur = ""
+        for p in re.split(r"\n\s*\n", topics[k]):
+            cur = f"{cur}\n\n{p}" if cur else p
+            if len(cur) >= lo: out.append(cur[:hi]); cur = ""
+    return out
+
+BUILTIN_LMS["curatekit/python-docs"] = (python_docs_paragraphs, dict(vocab_size=1024, n_ctx=128, n_layer=2, n_head=2,
+                                                                     n_embd=64, batch_size=8, lr=1e-2, epochs=2))
+
+def builtin_lm(name: str="curatekit/python-docs", # a key of `BUILTIN_LMS`
+               progress: bool|None=None) -> Path: # the model directory
+    "Train (once, then from the cache) the built-in reference LM `name`; return its directory."
+    if name not in BUILTIN_LMS: raise CuratekitError(f"no built-in LM {name!r}; built-in: {', '.join(BUILTIN_LMS)}")
+    texts, cfg = BUILTIN_LMS[name]
+    return train_reference_lm(texts(), name=name.split("/")[-1], progress=progress, **cfg)
+
+# %% ../nbs/12_lm.ipynb #e83f240d
 def roc_curve(scores: Sequence[float], # higher = predicted positive; nulls are left out
               labels: Sequence[bool], # True for positives (e.g. training members)
              ) -> tuple[np.ndarray, np.ndarray, float]: # (false positive rates, true positive rates, ROC AUC)

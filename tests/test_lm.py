@@ -118,3 +118,12 @@ steps:
     assert run.frame["lm_truncated"].to_list() == [True, True, True, False]
     assert run.frame["lm_tokens"].max() == 15
     with pytest.raises(CuratekitError, match="unknown score 'perplexity'"): score_lm(df, ref_lm, scores=["perplexity"])
+
+def test_builtin_lm_names_resolve_offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("CURATEKIT_HOME", str(tmp_path))
+    monkeypatch.setitem(lm.BUILTIN_LMS, "curatekit/tiny-test", (lambda: TEXTS * 4, TINY))
+    path = lm.builtin_lm("curatekit/tiny-test")
+    assert path.parent == tmp_path/"lm" and (path/"config.json").exists()
+    out = score_lm(pl.DataFrame({"text": TEXTS}), "curatekit/tiny-test", scores=["ppl"], device="cpu")  # a name, as in a recipe
+    assert out["ppl"].null_count() == 0
+    with pytest.raises(CuratekitError, match="no built-in LM"): lm.builtin_lm("curatekit/nope")
