@@ -18,8 +18,32 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from curatekit import lm  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+def import_lm():
+    "`curatekit.lm`; where curatekit's core dependencies (polars, pyyaml, fastcore) are missing, with a minimal stand-in core."
+    try:
+        from curatekit import lm
+        return lm
+    except ImportError as e:
+        print(f"note: {e}; loading curatekit/lm.py with a stand-in core (the kernel needs only torch + transformers)")
+    import importlib.util, os, types
+    core = types.ModuleType("curatekit.core")
+    core.CuratekitError = type("CuratekitError", (ValueError,), {})
+    core.map_step = lambda f=None, **kw: f if f is not None else (lambda g: g)
+    core.check_text = lambda df, col="text": df
+    core.curatekit_home = lambda: Path(os.environ.get("CURATEKIT_HOME") or Path.home()/".cache"/"curatekit")
+    core.default_device = lambda: "cuda" if torch.cuda.is_available() else "cpu"
+    core._progress = lambda p: bool(p)
+    pkg = types.ModuleType("curatekit"); pkg.__path__ = [str(ROOT/"curatekit")]
+    sys.modules.update({"curatekit": pkg, "curatekit.core": core})
+    if sys.modules.get("polars") is None: sys.modules["polars"] = types.ModuleType("polars")
+    spec = importlib.util.spec_from_file_location("curatekit.lm", ROOT/"curatekit"/"lm.py")
+    lm = importlib.util.module_from_spec(spec); sys.modules["curatekit.lm"] = lm; spec.loader.exec_module(lm)
+    return lm
+
+lm = import_lm()
 
 SIZES = {"small": dict(n_embd=256, n_layer=4, n_head=4, n_positions=256),        # ~5M parameters with vocab 8192
          "gpt2": dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024)}      # GPT-2 small, 124M with vocab 50257

@@ -91,13 +91,15 @@ def sliding_windows(n: int, # tokens in the text
 # %% ../nbs/12_lm.ipynb #fadb3a46
 def pack_by_length(lengths: Sequence[int], # length of each row
                    budget: int, # most tokens per batch, padding included (rows × longest row)
+                   max_waste: float=0.25, # most fraction of a batch that may be padding
                   ) -> list[list[int]]: # row indices per batch
-    "Sort rows longest first and cut them into batches of at most `budget` padded tokens."
+    "Sort rows longest first and cut them into batches of at most `budget` padded tokens, mostly not padding."
     order = np.argsort(-np.asarray(lengths), kind="stable")
-    batches, cur = [], []
+    batches, cur, used = [], [], 0
     for i in order.tolist():
-        if cur and (len(cur) + 1) * lengths[cur[0]] > budget: batches.append(cur); cur = []
-        cur.append(i)
+        size = (len(cur) + 1) * (lengths[cur[0]] if cur else lengths[i])
+        if cur and (size > budget or used + lengths[i] < (1 - max_waste) * size): batches.append(cur); cur, used = [], 0
+        cur.append(i); used += lengths[i]
     return batches + [cur] if cur else batches
 
 # %% ../nbs/12_lm.ipynb #cefddf2e
