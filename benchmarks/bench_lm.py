@@ -5,7 +5,7 @@ sliding window at a time (labels -100 on context tokens), and read `.loss`. Both
 every document with the same windows, so their perplexities must agree; the script reports the tokens/s ratio and the maximum
 relative difference of the per-document perplexities.
 
-    python benchmarks/bench_lm.py                               # CPU: a 5M-parameter GPT-2 from a config, docs from the Python docs
+    python benchmarks/bench_lm.py                               # CPU: a 5M-parameter GPT-2 from a config, docs cut from the Python docs and stdlib
     python benchmarks/bench_lm.py --corpora /work/corpora       # documents sampled from raw.parquet instead
     python benchmarks/bench_lm.py --device cuda --corpora DIR   # GPU: GPT-2 small (124M) from a config, bf16, roofline fraction
 
@@ -48,14 +48,16 @@ lm = import_lm()
 SIZES = {"small": dict(n_embd=256, n_layer=4, n_head=4, n_positions=256),        # ~5M parameters with vocab 8192
          "gpt2": dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024)}      # GPT-2 small, 124M with vocab 50257
 
-def docs_python(n):
-    "Paragraph groups from the Python reference manual (pydoc_data) and stdlib source: on every machine."
+def docs_python(n, max_chars):
+    "`n` documents of mixed length (uniform in 100..`max_chars` characters) cut from the Python reference manual and stdlib source."
     import sysconfig
     from pydoc_data.topics import topics
-    text = list(topics.values()) + [p.read_text(errors="replace") for p in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:60]]
-    paras = [p for t in text for p in re.split(r"\n\s*\n", t) if len(p) > 40]
+    files = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+    text = "\n\n".join(list(topics.values()) + [p.read_text(errors="replace") for p in files])
     rng = np.random.default_rng(0)
-    return [paras[i] for i in rng.choice(len(paras), min(n, len(paras)), replace=False)]
+    lens = rng.integers(100, max(101, max_chars), n)
+    starts = rng.integers(0, len(text) - max_chars, n)
+    return [text[s:s + l] for s, l in zip(starts, lens)]
 
 def docs_corpora(path, n):
     import polars as pl
@@ -107,7 +109,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--corpora", help="directory with raw.parquet (default: text from the Python installation)")
-    p.add_argument("--docs", type=int, help="documents (default 300 on CPU, 3000 on CUDA)")
+    p.add_argument("--docs", type=int, help="documents (default 100 on CPU, 3000 on CUDA)")
     p.add_argument("--max-chars", type=int, default=4000, help="cut each document to this many characters (both sides)")
     p.add_argument("--size", choices=list(SIZES), help="model size from config (default small on CPU, gpt2 on CUDA)")
     p.add_argument("--model", help="a saved model directory instead of a config")
@@ -117,9 +119,9 @@ def main(argv=None):
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args(argv)
     cuda = a.device.startswith("cuda")
-    a.size = a.size or ("gpt2" if cuda else "small"); a.docs = a.docs or (3000 if cuda else 300)
+    a.size = a.size or ("gpt2" if cuda else "small"); a.docs = a.docs or (3000 if cuda else 100)
     if a.threads: torch.set_num_threads(a.threads)
-    texts = docs_corpora(a.corpora, a.docs) if a.corpora else docs_python(a.docs)
+    texts = docs_corpora(a.corpora, a.docs) if a.corpora else docs_python(a.docs, a.max_chars)
     texts = [t[:a.max_chars] for t in texts]
     model, tok, desc = build(a, texts)
     params, context = model.num_parameters(), lm._context(model, None)
