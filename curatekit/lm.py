@@ -134,19 +134,23 @@ def _forward(model, rows: list[np.ndarray], device: str, autocast: bool, moments
     return _token_stats(logits[:, :-1], ids[:, 1:], moments, 2**28 if ids.is_cuda else 2**26).cpu().numpy()
 
 # %% ../nbs/12_lm.ipynb #32d0edf0
-def _forward_retry(model, rows, device, autocast, moments):
+def _forward_retry(model, rows, device, autocast, moments, cap: list):
     "`_forward`, halving the batch on CUDA out-of-memory; yields (rows' start index, scores) pieces."
     import torch
     todo = [(0, rows)]
     while todo:
         at, part = todo.pop(0)
+        size = len(part) * max(map(len, part))
+        if len(part) > 1 and cap[0] and size > cap[0]: todo[:0] = _halves(at, part); continue
         try: yield at, _forward(model, part, device, autocast, moments)
         except torch.cuda.OutOfMemoryError:
             if torch.cuda.is_available(): torch.cuda.empty_cache()
             if len(part) == 1: raise CuratekitError(f"one window of {len(part[0])} tokens does not fit in GPU memory; "
                                                     "pass a smaller max_length") from None
-            h = len(part) // 2
-            todo[:0] = [(at, part[:h]), (at + h, part[h:])]
+            cap[0] = size // 2  # later batches start at the size that fits
+            todo[:0] = _halves(at, part)
+
+def _halves(at, part): h = len(part) // 2; return [(at, part[:h]), (at + h, part[h:])]
 
 # %% ../nbs/12_lm.ipynb #9c7c61f1
 def _context(model, max_length):
@@ -189,9 +193,10 @@ def token_logprobs(model, # a causal LM: Hugging Face name, local path, or model
     toks = [ids[t][s:e] for t, s, e, f in rows]
     out = [[] for _ in rows]
     bar = tqdm(total=sum(map(len, toks)), unit="tok", desc="token_logprobs", disable=not _progress(progress), leave=False)
+    cap = [None]  # padded tokens per batch known to fit, once a batch has run out of memory
     with torch.inference_mode():
         for b in pack_by_length([len(x) for x in toks], budget):
-            for at, sc in _forward_retry(model, [toks[j] for j in b], device, autocast, moments):
+            for at, sc in _forward_retry(model, [toks[j] for j in b], device, autocast, moments, cap):
                 for r, j in enumerate(b[at:at + sc.shape[-2]]):
                     _, s, e, f = rows[j]
                     out[j] = sc[..., r, f - s - 1:e - s - 1]
