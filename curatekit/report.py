@@ -130,7 +130,8 @@ def scored_rows(run: Run, input_df: pl.DataFrame) -> tuple[pl.DataFrame, list[st
     kept = run.frame.with_columns(status=pl.lit("kept"))
     removed = getattr(run, "removed", None)
     df = pl.concat([kept, removed.with_columns(status=pl.lit("removed"))], how="diagonal_relaxed") if removed is not None and len(removed) else kept
-    scores = [c for c, t in df.schema.items() if t.is_numeric() and c not in input_df.columns and c not in _NOT_SCORES]
+    scores = [c for c, t in df.schema.items() if t.is_numeric() and c not in input_df.columns and c not in _NOT_SCORES
+              and df[c].drop_nulls().n_unique() > 1]  # a constant column has nothing to show
     if "source" in input_df.columns: df = df.drop("source", strict=False).join(input_df.select("id", "source"), on="id", how="left")
     else: df = df.with_columns(source=pl.lit("all"))
     return df, scores
