@@ -17,7 +17,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curatekit.core import read
-from curatekit.dsir import dsir_select, hashed_ngrams, bucket_counts, kl_divergence
+from curatekit.dsir import dsir_select, hashed_ngrams, bucket_counts, kl_divergence, wordpunct_tokens
 
 PEER = r'''
 import json, sys, time, numpy as np
@@ -34,6 +34,15 @@ secs = time.perf_counter() - t0
 ids = [json.loads(l)["id"] for p in sorted(__import__("pathlib").Path(work + "/out").glob("*.jsonl")) for l in open(p) if l.strip()]
 print(json.dumps(dict(seconds=secs, ids=ids)))
 '''
+
+def sha256_counts(texts: pl.Series, buckets=10_000) -> np.ndarray:
+    "Bucket counts exactly as data-selection featurizes (SHA-256 of each unigram and space-joined bigram), unique n-grams hashed once."
+    import hashlib
+    t = pl.DataFrame({"t": wordpunct_tokens(texts)}).with_row_index("d").explode("t").drop_nulls()
+    bi = t.with_columns(n=pl.col("t").shift(-1), nd=pl.col("d").shift(-1)).filter(pl.col("nd") == pl.col("d"))
+    grams = pl.concat([t["t"], bi["t"] + " " + bi["n"]]).value_counts()
+    b = [int(hashlib.sha256(g.encode("utf-8")).hexdigest(), 16) % buckets for g in grams[grams.columns[0]].to_list()]
+    return np.bincount(np.array(b, dtype=np.int64), weights=grams["count"].to_numpy(), minlength=buckets)
 
 def generate(n_copies=3):
     "A small raw pool and target from this Python installation: pydoc topics (target/prose) and stdlib source (code)."
@@ -76,22 +85,28 @@ def main():
         peer = json.loads(out.stdout.strip().splitlines()[-1])
     ids = raw["id"].cast(pl.String)
     ours_ids = set(ids.filter(sel["dsir_selected"]).to_list()); peer_ids = set(map(str, peer["ids"]))
-    F = hashed_ngrams(raw["text"]); T = bucket_counts(hashed_ngrams(target["text"]))
-    counts = lambda keep: bucket_counts(F, np.flatnonzero(ids.is_in(list(keep)).to_numpy()))
-    eligible = np.flatnonzero(F.n_tokens >= a.min_tokens)
+    sel_ids = {"curatekit": ours_ids, "data_selection": peer_ids}
+    eligible = np.flatnonzero(hashed_ngrams(raw["text"]).n_tokens >= a.min_tokens)
     rand = np.random.default_rng(a.seed).choice(eligible, k, replace=False)
-    kl = dict(raw=kl_divergence(T, bucket_counts(F)), curatekit=kl_divergence(T, counts(ours_ids)),
-              data_selection=kl_divergence(T, counts(peer_ids)), random=kl_divergence(T, bucket_counts(F, rand)))
+    kls = {}
+    for feat, hs in (("curatekit hash", 0), ("neutral hash (seed 1)", 1), ("SHA-256 (data-selection's)", None)):
+        if hs is None: fc = lambda df: sha256_counts(df["text"])
+        else: fc = lambda df, hs=hs: bucket_counts(hashed_ngrams(df["text"], seed=hs))
+        T = fc(target)
+        kl = {name: kl_divergence(T, fc(raw.filter(ids.is_in(list(keep)).to_numpy()))) for name, keep in sel_ids.items()}
+        kl.update(random=kl_divergence(T, fc(raw[rand])), raw=kl_divergence(T, fc(raw)))
+        kls[feat] = kl
+    kl = kls["curatekit hash"]
     n = len(raw)
     rows = [("corpus", label), ("raw docs / target docs / k", f"{n:,} / {len(target):,} / {k:,}"),
             ("curatekit seconds (read + fit + weights + resample)", f"{ours_s:.2f}"),
             ("data-selection seconds (fit + weights + resample, %d procs)" % a.num_proc, f"{peer['seconds']:.2f}"),
             ("docs/s curatekit / data-selection", f"{n / ours_s:,.0f} / {n / peer['seconds']:,.0f}"),
             ("speed ratio", f"{peer['seconds'] / ours_s:.1f}x"),
-            ("KL(target||selection) curatekit / data-selection / random / raw pool",
-             " / ".join(f"{kl[x]:.4f}" for x in ("curatekit", "data_selection", "random", "raw"))),
-            ("KL ratio curatekit / data-selection", f"{kl['curatekit'] / kl['data_selection']:.4f}"),
-            ("KL reduction curatekit / data-selection (nats)", f"{kl['raw'] - kl['curatekit']:.4f} / {kl['raw'] - kl['data_selection']:.4f}"),
+            *[(f"KL(target||selection) on {f}: curatekit / data-selection / random / raw pool",
+               " / ".join(f"{v[x]:.4f}" for x in ("curatekit", "data_selection", "random", "raw"))) for f, v in kls.items()],
+            *[(f"KL ratio curatekit / data-selection on {f}", f"{v['curatekit'] / v['data_selection']:.4f}") for f, v in kls.items()],
+            ("KL reduction curatekit / data-selection (nats, curatekit hash)", f"{kl['raw'] - kl['curatekit']:.4f} / {kl['raw'] - kl['data_selection']:.4f}"),
             ("selected-id overlap |A∩B|/k", f"{len(ours_ids & peer_ids) / k:.3f}"),
             ("sizes agree", str(len(peer_ids) == k == len(ours_ids)))]
     print("| measure | value |\n|---|---|"); print("\n".join(f"| {r} | {v} |" for r, v in rows))

@@ -262,8 +262,8 @@ def _gain(m, st, cand):
     "Entropy of each candidate's column counts after adding it."
     indptr, codes, cnt, V = m; c, S, T = st
     starts, ends = indptr[cand], indptr[cand + 1]
-    rows = np.repeat(np.arange(len(cand)), ends - starts)
-    pos = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if len(rows) else np.zeros(0, np.int64)
+    lens = ends - starts; rows = np.repeat(np.arange(len(cand)), lens)
+    pos = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(starts, lens)   # the candidates' slices
     old = c[codes[pos]]; new = old + cnt[pos]
     dT = np.bincount(rows, _xlogx(new) - _xlogx(old), minlength=len(cand))
     S2 = S + np.bincount(rows, cnt[pos], minlength=len(cand))

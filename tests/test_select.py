@@ -142,3 +142,17 @@ def test_mixture_bad_input_and_budget():
     assert counts["len"].max() == 1   # each document once per epoch
     assert unimax_weights({"a": 10, "b": 1000}, 100)["a"] == pytest.approx(0.1)
     assert temperature_weights({"a": 1, "b": 1e6}, 1e6)["a"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_mixture_counts_with_a_hf_tokenizer():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0, "a": 1, "b": 2}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()   # splits punctuation too: "a,b" is 3 tokens, 1 whitespace word
+    hf = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+    df = pl.DataFrame({"id": range(4), "text": ["a,b", "a b", "a,b,a", None], "source": ["x", "x", "y", "y"]})
+    from curatekit.mix import count_tokens
+    assert count_tokens(df["text"], hf).tolist() == [3, 2, 5, 0]
+    assert count_tokens(df["text"]).tolist() == [1, 2, 1, 0]
+    m = Mixture.from_frame(df, tokenizer=hf)
+    assert m.phases[0][1] == pytest.approx({"x": 0.5, "y": 0.5})
