@@ -22,7 +22,10 @@ def as_scores(scores, # a polars Series, numpy array, list or torch tensor of nu
               what: str="scores", # how to name the scores in an error (e.g. a column name)
              ) -> np.ndarray: # float64; nulls become -inf (never selected)
     "Scores as a float64 array; a NaN is a `CuratekitError` naming its row."
-    if isinstance(scores, pl.Series): s = scores.cast(pl.Float64, strict=False).fill_null(-np.inf).to_numpy()
+    if isinstance(scores, pl.Series):
+        if not (scores.dtype.is_numeric() or scores.dtype in (pl.Boolean, pl.Null)):
+            raise CuratekitError(f"{what}: scores must be numbers, got {scores.dtype}")
+        s = scores.cast(pl.Float64).fill_null(-np.inf).to_numpy()
     elif isinstance(scores, (list, tuple)): return as_scores(pl.Series(scores, dtype=pl.Float64, strict=False), what)
     elif isinstance(scores, torch.Tensor): s = scores.detach().double().cpu().numpy()
     else: s = np.asarray(scores, dtype=np.float64)
@@ -171,10 +174,12 @@ def stratified(df: pl.DataFrame, # the frame
     if g.null_count(): raise CuratekitError(f"{name}: null group label in {group_col!r} at row {int(g.is_null().arg_true()[0])}")
     k = _check_k(_n_from(len(df), k, fraction, name), len(df), name)
     s = np.zeros(len(df)) if score_col is None else as_scores(_col(df, score_col, name), score_col)
-    labels, inv = np.unique(g.cast(pl.String).to_numpy(), return_inverse=True)
+    codes = g.cast(pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
+    present = np.bincount(codes) > 0; inv = (np.cumsum(present) - 1)[codes]   # dense group code per row
     quota = _group_quota(np.bincount(inv), k, equal)
     t = 1.0 if score_col is None else temperature
-    idx = [np.flatnonzero(inv == j)[gumbel_topk(s[inv == j], int(q), t, seed + j)] for j, q in enumerate(quota)]
+    groups = np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])   # row indices per group
+    idx = [g[gumbel_topk(s[g], int(q), t, seed + j)] for j, (g, q) in enumerate(zip(groups, quota))]
     return _annotate(df, np.concatenate(idx), name)
 
 # %% ../nbs/20_select.ipynb #b01df27d
