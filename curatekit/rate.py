@@ -183,17 +183,17 @@ def qurating_select(df: pl.DataFrame, # the frame
                     seed: int=0, # the seed
                     length_col: str|None=None, # token counts for the budget; default whitespace words
                     text_col: str='text', # the text, when lengths are counted here
-                    name: str='qurating', # the new column is `<name>_selected`
-                   ) -> pl.DataFrame: # `df` with `<name>_selected`
+                    prefix: str='qurating', # the new column is `<prefix>_selected`
+                   ) -> pl.DataFrame: # `df` with `<prefix>_selected`
     "Sample documents with probability ∝ exp(score/τ) without replacement, to k rows or a token budget."
-    s = as_scores(_col(df, score_col, name), score_col)
+    s = as_scores(_col(df, score_col, prefix), score_col)
     if normalize:
         f = np.isfinite(s); sd = s[f].std()
         s = np.where(f, (s - s[f].mean()) / (sd if sd > 0 else 1), s)
     if token_budget is not None:
-        if k is not None or fraction is not None: raise CuratekitError(f"{name}: give one of k, fraction or token_budget")
-        return _annotate(df, budget_order(s, _lengths(df, length_col, text_col, name), token_budget, temperature, seed), name)
-    return _annotate(df, gumbel_topk(s, _n_from(len(df), k, fraction, name), temperature, seed), name)
+        if k is not None or fraction is not None: raise CuratekitError(f"{prefix}: give one of k, fraction or token_budget")
+        return _annotate(df, budget_order(s, _lengths(df, length_col, text_col, prefix), token_budget, temperature, seed), prefix)
+    return _annotate(df, gumbel_topk(s, _n_from(len(df), k, fraction, prefix), temperature, seed), prefix)
 
 # %% ../nbs/22_rate.ipynb #3a1a548b
 @global_step

@@ -55,9 +55,9 @@ def gumbel_topk(scores, # one score (log-weight) per item; -inf or null never se
     return idx[np.lexsort((idx, -keys[idx]))]
 
 # %% ../nbs/20_select.ipynb #92437da3
-def _annotate(df: pl.DataFrame, idx, name: str) -> pl.DataFrame:
+def _annotate(df: pl.DataFrame, idx, prefix: str) -> pl.DataFrame:
     mask = np.zeros(len(df), dtype=bool); mask[np.asarray(idx, dtype=np.int64)] = True
-    return df.with_columns(pl.Series(f"{name}_selected", mask))
+    return df.with_columns(pl.Series(f"{prefix}_selected", mask))
 
 def _col(df, col, where):
     if col not in df.columns: raise CuratekitError(f"{where}: no column {col!r} (columns: {', '.join(df.columns)})")
@@ -77,30 +77,30 @@ def threshold(df: pl.DataFrame, # the frame
               score_col: str, # the score column
               lower: float|None=None, # keep scores >= lower
               upper: float|None=None, # keep scores <= upper
-              name: str='threshold', # the new column is `<name>_selected`
-             ) -> pl.DataFrame: # `df` with `<name>_selected`
+              prefix: str='threshold', # the new column is `<prefix>_selected`
+             ) -> pl.DataFrame: # `df` with `<prefix>_selected`
     "Select rows whose score lies in [lower, upper]; null scores are not selected."
-    s = as_scores(_col(df, score_col, name), score_col)
+    s = as_scores(_col(df, score_col, prefix), score_col)
     ok = np.isfinite(s) | (s == np.inf)
     if lower is not None: ok &= s >= lower
     if upper is not None: ok &= s <= upper
-    return _annotate(df, np.flatnonzero(ok), name)
+    return _annotate(df, np.flatnonzero(ok), prefix)
 
 @global_step
 def top_k(df: pl.DataFrame, # the frame
           score_col: str, # the score column; higher is better
           k: int|None=None, # how many rows to keep
           fraction: float|None=None, # or: which fraction of rows to keep
-          name: str='top_k', # the new column is `<name>_selected`
-         ) -> pl.DataFrame: # `df` with `<name>_selected`
+          prefix: str='top_k', # the new column is `<prefix>_selected`
+         ) -> pl.DataFrame: # `df` with `<prefix>_selected`
     "Select the k (or a fraction of) highest-scoring rows; ties go to the earlier row."
-    k = _n_from(len(df), k, fraction, name)
-    return _annotate(df, gumbel_topk(_col(df, score_col, name), k, temperature=0), name)
+    k = _n_from(len(df), k, fraction, prefix)
+    return _annotate(df, gumbel_topk(_col(df, score_col, prefix), k, temperature=0), prefix)
 
 @global_step
-def keep_fraction(df: pl.DataFrame, score_col: str, fraction: float, name: str='keep_fraction') -> pl.DataFrame:
+def keep_fraction(df: pl.DataFrame, score_col: str, fraction: float, prefix: str='keep_fraction') -> pl.DataFrame:
     "Select the highest-scoring `fraction` of rows."
-    return top_k(df, score_col, fraction=fraction, name=name)
+    return top_k(df, score_col, fraction=fraction, prefix=prefix)
 
 # %% ../nbs/20_select.ipynb #373f1e2c
 @global_step
@@ -110,11 +110,11 @@ def gumbel(df: pl.DataFrame, # the frame
            fraction: float|None=None, # or: which fraction of rows to draw
            temperature: float=1.0, # τ; 0 is top-k
            seed: int=0, # the seed
-           name: str='gumbel', # the new column is `<name>_selected`
-          ) -> pl.DataFrame: # `df` with `<name>_selected`
+           prefix: str='gumbel', # the new column is `<prefix>_selected`
+          ) -> pl.DataFrame: # `df` with `<prefix>_selected`
     "Draw k rows without replacement with probability ∝ exp(score/τ)."
-    k = _n_from(len(df), k, fraction, name)
-    return _annotate(df, gumbel_topk(_col(df, score_col, name), k, temperature, seed), name)
+    k = _n_from(len(df), k, fraction, prefix)
+    return _annotate(df, gumbel_topk(_col(df, score_col, prefix), k, temperature, seed), prefix)
 
 # %% ../nbs/20_select.ipynb #c659dc06
 def _lengths(df, length_col, text_col, where):
@@ -138,12 +138,12 @@ def budget_select(df: pl.DataFrame, # the frame
                   seed: int=0, # the seed
                   length_col: str|None=None, # per-row token counts; default whitespace words of `text_col`
                   text_col: str='text', # the text, when lengths are counted here
-                  name: str='budget', # the new column is `<name>_selected`
-                 ) -> pl.DataFrame: # `df` with `<name>_selected`
+                  prefix: str='budget', # the new column is `<prefix>_selected`
+                 ) -> pl.DataFrame: # `df` with `<prefix>_selected`
     "Select rows in score (or Gumbel) order until the token budget is spent."
-    if budget < 0: raise CuratekitError(f"{name}: budget must be >= 0, got {budget}")
-    lens = _lengths(df, length_col, text_col, name)
-    return _annotate(df, budget_order(_col(df, score_col, name), lens, budget, temperature, seed), name)
+    if budget < 0: raise CuratekitError(f"{prefix}: budget must be >= 0, got {budget}")
+    lens = _lengths(df, length_col, text_col, prefix)
+    return _annotate(df, budget_order(_col(df, score_col, prefix), lens, budget, temperature, seed), prefix)
 
 # %% ../nbs/20_select.ipynb #6f9bd79d
 def _group_quota(sizes: np.ndarray, k: int, equal: bool) -> np.ndarray:
@@ -167,20 +167,20 @@ def stratified(df: pl.DataFrame, # the frame
                equal: bool=False, # equal share per group instead of proportional
                temperature: float=0.0, # τ within a group (0: top-k by score)
                seed: int=0, # the seed
-               name: str='stratified', # the new column is `<name>_selected`
-              ) -> pl.DataFrame: # `df` with `<name>_selected`
+               prefix: str='stratified', # the new column is `<prefix>_selected`
+              ) -> pl.DataFrame: # `df` with `<prefix>_selected`
     "Select k rows spread over the groups of `group_col`, proportionally or equally."
-    g = _col(df, group_col, name)
-    if g.null_count(): raise CuratekitError(f"{name}: null group label in {group_col!r} at row {int(g.is_null().arg_true()[0])}")
-    k = _check_k(_n_from(len(df), k, fraction, name), len(df), name)
-    s = np.zeros(len(df)) if score_col is None else as_scores(_col(df, score_col, name), score_col)
+    g = _col(df, group_col, prefix)
+    if g.null_count(): raise CuratekitError(f"{prefix}: null group label in {group_col!r} at row {int(g.is_null().arg_true()[0])}")
+    k = _check_k(_n_from(len(df), k, fraction, prefix), len(df), prefix)
+    s = np.zeros(len(df)) if score_col is None else as_scores(_col(df, score_col, prefix), score_col)
     codes = g.cast(pl.String).cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
     present = np.bincount(codes) > 0; inv = (np.cumsum(present) - 1)[codes]   # dense group code per row
     quota = _group_quota(np.bincount(inv), k, equal)
     t = 1.0 if score_col is None else temperature
     groups = np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])   # row indices per group
     idx = [g[gumbel_topk(s[g], int(q), t, seed + j)] for j, (g, q) in enumerate(zip(groups, quota))]
-    return _annotate(df, np.concatenate(idx), name)
+    return _annotate(df, np.concatenate(idx), prefix)
 
 # %% ../nbs/20_select.ipynb #b01df27d
 def as_matrix(x, where: str="emb") -> torch.Tensor:
@@ -220,10 +220,10 @@ def kcenter(df: pl.DataFrame, # the frame
             emb_col: str='emb', # the vector column
             seed: int=0, # picks the first center
             normalize: bool=False, # cosine geometry
-            name: str='kcenter', # the new column is `<name>_selected`
-           ) -> pl.DataFrame: # `df` with `<name>_selected`
+            prefix: str='kcenter', # the new column is `<prefix>_selected`
+           ) -> pl.DataFrame: # `df` with `<prefix>_selected`
     "Select k rows that cover the embedding space (k-center greedy)."
-    return _annotate(df, kcenter_greedy(_col(df, emb_col, name), k, seed, normalize)[0], name)
+    return _annotate(df, kcenter_greedy(_col(df, emb_col, prefix), k, seed, normalize)[0], prefix)
 
 # %% ../nbs/20_select.ipynb #77caae16
 def _csr(col: pl.Series, binarised: bool):
@@ -289,10 +289,10 @@ def gme(df: pl.DataFrame, # the frame
         binarised: bool=True, # count each entity once per item
         approx: int|None=None, # random candidates per step
         seed: int=0, # the seed
-        name: str='gme', # the new column is `<name>_selected`
-       ) -> pl.DataFrame: # `df` with `<name>_selected` and `<name>_rank` (pick order, null if not picked)
+        prefix: str='gme', # the new column is `<prefix>_selected`
+       ) -> pl.DataFrame: # `df` with `<prefix>_selected` and `<prefix>_rank` (pick order, null if not picked)
     "Select n rows whose entities are as evenly spread as possible (GME)."
-    cols = {c: _col(df, c, name) for c in ([entity_cols] if isinstance(entity_cols, str) else entity_cols)}
+    cols = {c: _col(df, c, prefix) for c in ([entity_cols] if isinstance(entity_cols, str) else entity_cols)}
     idx, _ = gme_sample(cols, n, selector, binarised, approx, seed)
     rank = np.full(len(df), -1); rank[idx] = np.arange(len(idx))
-    return _annotate(df, idx, name).with_columns(pl.Series(f"{name}_rank", rank).replace(-1, None))
+    return _annotate(df, idx, prefix).with_columns(pl.Series(f"{prefix}_rank", rank).replace(-1, None))

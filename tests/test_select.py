@@ -156,3 +156,31 @@ def test_mixture_counts_with_a_hf_tokenizer():
     assert count_tokens(df["text"]).tolist() == [1, 2, 1, 0]
     m = Mixture.from_frame(df, tokenizer=hf)
     assert m.phases[0][1] == pytest.approx({"x": 0.5, "y": 0.5})
+
+
+def test_rater_recipe_round_trip(tmp_path):
+    rng = np.random.default_rng(1); X = rng.normal(size=(200, 8)).astype(np.float32)
+    true = X @ rng.normal(size=8); P = rng.integers(0, 200, size=(1500, 2))
+    r = train_rater(X, P, (true[P[:, 1]] > true[P[:, 0]]).astype(float), criterion="educational_value")
+    path = r.save(tmp_path / "rater.pt")
+    df = pl.DataFrame({"id": range(200), "text": ["w " * 5] * 200, "emb": X}).with_columns(pl.col("emb").cast(pl.Array(pl.Float32, 8)))
+    recipe = Recipe([make_step("rate", rater=str(path)), make_step("qurating_select", score_col="educational_value", k=30, seed=2),
+                     make_step("curriculum", score_col="educational_value"), Filter("qurating_selected", reason="qurating")])
+    run = Recipe.from_yaml(recipe.to_yaml())(df)
+    assert len(run.frame) == 30 and len(run.ledger) == 170
+    assert run.frame.sort("order")["educational_value"].is_sorted()
+    np.testing.assert_allclose(run.frame["educational_value"].to_numpy(), r.score(run.frame["emb"].to_numpy()), rtol=1e-5)
+
+
+def test_every_selection_step_round_trips_through_yaml():
+    steps = [make_step("threshold", score_col="s", lower=0.0), make_step("top_k", score_col="s", k=3, prefix="best"),
+             make_step("keep_fraction", score_col="s", fraction=0.5), make_step("gumbel", score_col="s", k=3, temperature=2.0),
+             make_step("budget_select", score_col="s", budget=10), make_step("stratified", group_col="g", k=4, equal=True),
+             make_step("qurating_select", score_col="s", k=2), make_step("curriculum", score_col="s")]
+    r2 = Recipe.from_yaml(Recipe(steps).to_yaml())
+    assert [s.name for s in r2.steps] == [s.name for s in steps] and [s.config() for s in r2.steps] == [s.config() for s in steps]
+    df = pl.DataFrame({"id": range(8), "s": np.linspace(-1, 1, 8), "g": list("aabbbbcc"), "text": ["one two"] * 8})
+    out = r2(df).frame
+    assert out["best_selected"].to_list() == [False] * 5 + [True] * 3
+    assert {"threshold_selected", "keep_fraction_selected", "gumbel_selected", "budget_selected", "stratified_selected",
+            "qurating_selected", "order"} <= set(out.columns)
