@@ -231,7 +231,7 @@ def register(cls: type[Step], name: str|None=None) -> type[Step]:
     STEPS[cls.name] = cls
     return cls
 
-# %% ../nbs/00_core.ipynb #406c5728
+# %% ../nbs/00_core.ipynb #d8b8420f
 class FuncStep(Step):
     "The step form of a frame function `fn(df, **params) -> df`; its params are its config."
     fn = None
@@ -250,9 +250,13 @@ class FuncStep(Step):
         if self.kind == "map": return self.map(df)
         return df.join(state, on="id", how="left", maintain_order="left")
 
+_RESERVED = {"name", "kind", "drops", "fn"}
+
 def _func_step(fn, name, kind):
     sig = inspect.signature(fn)
     ps = list(sig.parameters.values())[1:]
+    if clash := _RESERVED & {p.name for p in ps}:
+        raise TypeError(f"{fn.__name__}: parameter {sorted(clash)[0]!r} would shadow a step attribute; rename it (e.g. 'prefix')")
     cls = type(name, (FuncStep,), dict(fn=staticmethod(fn), kind=kind, __doc__=fn.__doc__, __module__=fn.__module__,
                                       __signature__=sig.replace(parameters=ps)))
     return register(cls, name)

@@ -102,3 +102,11 @@ def test_help_and_builtin_recipes(cli):
     assert r.returncode == 0 and Recipe.from_yaml(r.stdout).to_dict()["steps"][0]["step"] == "filter"
     r = cli("recipe", "show", "nonesuch")
     assert r.returncode == 2 and "no built-in recipe 'nonesuch'" in r.stderr
+
+def test_every_builtin_recipe_loads_and_shows(cli):
+    "Each shipped recipe names registered steps with valid parameters (it would fail `curatekit run` otherwise)."
+    from curatekit.core import builtin_recipes, load_recipe
+    for name in builtin_recipes():
+        assert len(load_recipe(name)) > 0
+        r = cli("recipe", "show", name)
+        assert r.returncode == 0 and f"name: {name}" in r.stdout, r.stderr
