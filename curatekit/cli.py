@@ -65,6 +65,7 @@ def _run_args(r):
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
 
 def _cmd_run(a):
+    if a.quiet: os.environ["CURATEKIT_PROGRESS"] = "0"  # every progress bar, the model scorers' too
     t0 = time.perf_counter()
     m = run_recipe(a.recipe, a.input, a.output, engine=a.engine, cache_dir=a.cache_dir, cache=not a.no_cache,
                    overwrite=a.overwrite, batch_size=a.batch_size, progress=False if a.quiet else None)
@@ -101,12 +102,14 @@ def run_demo(out: str|Path="outputs/demo", # the directory to write the five fil
              seed: int=0, # the sample corpus's seed
              progress: bool|None=None, # show progress bars
             ) -> dict[str, Path]: # name -> path of each file written
-    "Curate the sample corpus with the built-in `demo` recipe; write input, recipe, output, ledger and report to `out`."
+    "Curate the sample corpus with the built-in `demo` recipe; write input, DSIR target, recipe, output, ledger and report to `out`."
     from curatekit.data import sample_corpus
     from curatekit.report import trace, run_report
-    out, recipe = Path(out), load_recipe("demo")
-    corpus = sample_corpus(n, seed)
-    paths = dict(input=write(corpus, out/"input.parquet"), recipe=recipe.save(out/"recipe.yaml"))
+    out, corpus = Path(out), sample_corpus(n, seed)
+    target = corpus.filter((pl.col("source") == "prose") & pl.col("corruption").is_null()).select("id", "text")
+    paths = dict(input=write(corpus, out/"input.parquet"), target=write(target, out/"target.parquet"),
+                 recipe=load_recipe("demo").save(out/"recipe.yaml"))
+    recipe = Recipe.load(paths["recipe"])  # its DSIR step names target.parquet, found beside the recipe
     run = trace(recipe, corpus, progress=progress)
     paths["curated"] = write(run.frame, out/"curated.parquet")
     paths["ledger"] = run.ledger.save(ledger_path(out/"curated.parquet"))
@@ -122,6 +125,7 @@ def _demo_args(d):
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
 
 def _cmd_demo(a):
+    if a.quiet: os.environ["CURATEKIT_PROGRESS"] = "0"  # every progress bar, the model scorers' too
     t0 = time.perf_counter()
     paths = run_demo(a.out, a.n, a.seed, progress=False if a.quiet else None)
     if a.quiet: return

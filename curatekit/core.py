@@ -548,10 +548,19 @@ def save(self: Recipe, path: str|Path) -> Path:
     tmp.write_text(self.to_yaml()); os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_core.ipynb #ffcd525e
+# %% ../nbs/00_core.ipynb #2f0484e7
+def _resolve_paths(v, base: Path|None):
+    "Data-file paths in step arguments, relative to `base` (the recipe file's folder) where such a file exists there."
+    if isinstance(v, list): return [_resolve_paths(o, base) for o in v]
+    if isinstance(v, dict): return {k: _resolve_paths(o, base) for k, o in v.items()}
+    if base is None or not isinstance(v, str) or Path(v).is_absolute() or not (base/v).is_file(): return v
+    try: file_format(v)
+    except CuratekitError: return v
+    return str(base/v)
+
 @patch(cls_method=True)
-def from_dict(cls: Recipe, d: Any, where: str="recipe") -> Recipe:
-    "Build a recipe from its plain-data form, validating every step."
+def from_dict(cls: Recipe, d: Any, where: str="recipe", base: Path|None=None) -> Recipe:
+    "Build a recipe from its plain-data form, validating every step; data files named relative to `base` are found there."
     if not isinstance(d, dict) or "steps" not in d:
         raise CuratekitError(f"{where}: a recipe is a mapping with 'curatekit: 1' and a list of 'steps'")
     if d.get("curatekit") != 1: raise CuratekitError(f"{where}: unsupported recipe version {d.get('curatekit')!r} (expected 'curatekit: 1')")
@@ -562,23 +571,23 @@ def from_dict(cls: Recipe, d: Any, where: str="recipe") -> Recipe:
             raise CuratekitError(f"{where}: step {i} must be a mapping with 'step' and optional 'with', got {s!r}")
         params = s.get("with") or {}
         if not isinstance(params, dict): raise CuratekitError(f"{where}: step {i} ({s['step']}): 'with' must be a mapping")
-        try: steps.append(make_step(s["step"], **_from_yaml_value(params)))
+        try: steps.append(make_step(s["step"], **_resolve_paths(_from_yaml_value(params), base)))
         except CuratekitError as e: raise CuratekitError(f"{where}: step {i}: {e}") from None
     return cls(steps, d.get("name"), d.get("description"))
 
 @patch(cls_method=True)
-def from_yaml(cls: Recipe, text: str, where: str="recipe") -> Recipe:
+def from_yaml(cls: Recipe, text: str, where: str="recipe", base: Path|None=None) -> Recipe:
     "Parse and validate a recipe from YAML text."
     try: d = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise CuratekitError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
-    return cls.from_dict(d, where)
+    return cls.from_dict(d, where, base)
 
 @patch(cls_method=True)
 def load(cls: Recipe, path: str|Path) -> Recipe:
-    "Read a recipe from a YAML file."
+    "Read a recipe from a YAML file; data files it names by relative path are looked for beside it first."
     if not Path(path).is_file(): raise CuratekitError(f"{path}: no such recipe file")
-    return cls.from_yaml(Path(path).read_text(), str(path))
+    return cls.from_yaml(Path(path).read_text(), str(path), Path(path).resolve().parent)
 
 # %% ../nbs/00_core.ipynb #a8015413
 def builtin_recipes() -> dict[str, Path]:

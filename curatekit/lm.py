@@ -48,6 +48,7 @@ def load_lm(path_or_name: str|Path, # a `save_pretrained` directory or a Hugging
 def _load_lm(name, device, local_files_only):
     tf, p = _transformers(), Path(name).expanduser()
     src = str(p) if p.exists() else str(name)
+    if not _progress(None): tf.utils.logging.disable_progress_bar()
     try:
         tok = tf.AutoTokenizer.from_pretrained(src, local_files_only=local_files_only)
         model = tf.AutoModelForCausalLM.from_pretrained(src, local_files_only=local_files_only)
