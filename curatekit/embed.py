@@ -195,7 +195,7 @@ def as_matrix(x, # an `Array`/list column, a frame's column name (with `df`), a 
     if isinstance(x, pl.Series):
         if x.null_count(): raise CuratekitError(f"{what}: null embedding at row {x.is_null().arg_true()[0]} (empty text?); filter nulls first")
         x = np.stack(x.to_list()) if isinstance(x.dtype, pl.List) else x.to_numpy()
-    t = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x).float()
+    t = x.float() if isinstance(x, torch.Tensor) else torch.from_numpy(np.require(x, np.float32, ["W", "C"]))
     if t.ndim != 2: raise CuratekitError(f"{what}: expected a 2-d (rows, dim) matrix, got shape {tuple(t.shape)}")
     if normalized: _check_unit(t, what)
     return t
