@@ -276,9 +276,9 @@ def _altair():
 def charts(self: QDCReport):
     "An altair chart: after/before ratio per metric, and text lengths of both frames."
     alt = _altair()
-    t = self.table.filter(pl.col("change").is_not_null() & (pl.col("metric") != "rows")).with_columns(ratio=pl.col("change") + 1)
+    t = self.table.filter(pl.col("change").is_not_null() & (pl.col("metric") != "rows")).with_columns(ratio=pl.col("change") + 1).filter(pl.col("ratio") > 0)
     bars = alt.Chart(t.to_pandas()).mark_bar().encode(
-        x=alt.X("ratio:Q", title=f"{self.names[1]} ÷ {self.names[0]}"), y=alt.Y("metric:N", sort=None, title=None),
+        x=alt.X("ratio:Q", scale=alt.Scale(type="log"), title=f"{self.names[1]} ÷ {self.names[0]} (log scale)"), y=alt.Y("metric:N", sort=None, title=None),
         color=alt.Color("axis:N"), tooltip=["metric", "before", "after", "note"]).properties(width=320, height=alt.Step(14))
     rule = alt.Chart(pl.DataFrame({"x": [1.0]}).to_pandas()).mark_rule(color="black").encode(x="x:Q")
     lens = self.lengths.filter(pl.col("words") > 0).with_columns(log_words=pl.col("words").log10())
