@@ -72,6 +72,23 @@ print(json.dumps(dict(seconds=dt, self_found=ok, anon_mib=peak[0] - base,
                       corpus_mib=rows * dim * 4 / 2**20, gpu_peak_mib=gpu)))
 """
 
+SEM = r"""
+import sys, time, json, numpy as np, polars as pl, torch
+sys.path.insert(0, {root!r})
+from curatekit.dedup import semantic_dedup
+n, dim, dups = {rows}, 384, {rows} // 10
+g = torch.Generator().manual_seed(0)
+X = torch.nn.functional.normalize(torch.randn(n, dim, generator=g), dim=1)
+src = torch.randperm(n - dups, generator=g)[:dups]            # each planted copy perturbs a distinct original
+X[n - dups:] = torch.nn.functional.normalize(X[src] + 0.01 * torch.randn(dups, dim, generator=g), dim=1)
+df = pl.DataFrame({{"id": np.arange(n), "emb": X.numpy()}}, schema={{"id": pl.Int64, "emb": pl.Array(pl.Float32, dim)}})
+t0 = time.perf_counter(); out = semantic_dedup(df, threshold=0.95, device={device!r}); dt = time.perf_counter() - t0
+root = out["semdedup_dup_of"].fill_null(out["id"]).to_numpy()
+found = float((root[n - dups:] == root[src.numpy()]).mean())
+flagged = int(out["semdedup_dup_of"].is_not_null().sum())
+print(json.dumps(dict(seconds=dt, recall=found, flagged=flagged, planted=dups, clusters=int(out["semdedup_cluster"].n_unique()))))
+"""
+
 
 def texts_from(corpora, n, seed=0):
     if corpora and (Path(corpora)/"raw.parquet").exists():
@@ -98,6 +115,7 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--peer-python", default="/work/venv-peers/bin/python")
     ap.add_argument("--amp", action="store_true", help="bf16 autocast for curatekit on CUDA (faster; vectors differ by ~1e-2)")
+    ap.add_argument("--semdedup-rows", type=int, default=100_000)
     ap.add_argument("--skip-embed", action="store_true", help="only the knn part")
     ap.add_argument("--knn-rows", type=int, default=1_000_000)
     ap.add_argument("--knn-queries", type=int, default=1000)
@@ -130,6 +148,12 @@ def knn_part(a, tmp, env):
               f"{r['self_found']}; peak anonymous memory during the search {r['anon_mib']:,.0f} MiB above the start "
               f"(the corpus is read block by block from the memmap and counts as page cache, not process memory)" + (f"; peak GPU memory {r['gpu_peak_mib']:,.0f} MiB" if a.device == "cuda" else ""))
         (tmp/"corpus.npy").unlink()
+    if a.semdedup_rows:
+        r = run(sys.executable, SEM.format(root=str(ROOT), rows=a.semdedup_rows, device=a.device), env)
+        print(f"\n## semantic_dedup: {a.semdedup_rows:,} x 384 random unit vectors with {r['planted']:,} planted near-copies "
+              f"(noise 0.01), threshold 0.95, {r['clusters']} k-means clusters (default round(sqrt(n)))\n")
+        print(f"{r['seconds']:.1f} s ({a.semdedup_rows / r['seconds']:,.0f} rows/s); planted copies grouped with their original: "
+              f"{r['recall']:.3f}; rows flagged as duplicates: {r['flagged']:,} (planted: {r['planted']:,})")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,7 @@ def embed(df: pl.DataFrame, # the frame
           chunk: bool=False, # long texts: mean of windows instead of truncation
           batch_tokens: int=16_384, # most padded tokens per forward pass
           device: str|None=None, # default `default_device()`
+          amp: bool|None=None, # bf16 autocast (default: on CUDA only; vectors then differ from fp32 by ~1e-2)
           prefix: str='', # prepended to the new column's name
          ) -> pl.DataFrame: # `df` plus `<prefix>emb` (null for null/empty text)
     "Add unit-length sentence embeddings of `text_col` as a fixed-size array column."
@@ -184,7 +185,7 @@ def embed(df: pl.DataFrame, # the frame
     texts = df[text_col]
     ok = (texts.is_not_null() & (texts.str.strip_chars().str.len_chars() > 0)).fill_null(False)
     vecs = torch.zeros(len(df), enc.dim)
-    if ok.any(): vecs[torch.tensor(ok.arg_true().to_list(), dtype=torch.long)] = encode(texts.filter(ok).to_list(), enc, chunk, batch_tokens)
+    if ok.any(): vecs[torch.tensor(ok.arg_true().to_list(), dtype=torch.long)] = encode(texts.filter(ok).to_list(), enc, chunk, batch_tokens, amp=amp)
     col = pl.Series(f"{prefix}emb", vecs.numpy(), dtype=pl.Array(pl.Float32, enc.dim))
     return df.with_columns(pl.when(ok).then(col).otherwise(None).alias(f"{prefix}emb"))
 
@@ -207,7 +208,8 @@ def as_matrix(x, # an `Array`/list column, a frame's column name (with `df`), a 
     return t
 
 def _check_unit(t: torch.Tensor, what: str, offset: int=0):
-    bad = ((t.norm(dim=1) - 1).abs() > 1e-3) | ~torch.isfinite(t).all(1)
+    norm = t.norm(dim=1)
+    bad = ~((norm - 1).abs() <= 1e-3)   # also catches NaN and inf, whose norms are not finite
     if bad.any():
         i = int(bad.nonzero()[0, 0])
         raise CuratekitError(f"{what}: row {i + offset} is not a unit vector (norm {float(t[i].norm()):.4g}); "
@@ -227,8 +229,8 @@ def _knn_torch(q, corpus, k, qb, cb, device, exclude_self):
         qq = q[q0:q0+qb].to(device)
         best_s = torch.empty(len(qq), 0, device=device); best_i = torch.empty(len(qq), 0, dtype=torch.long, device=device)
         for c0 in range(0, len(corpus), cb):
-            cc = corpus[c0:c0+cb] if isinstance(corpus, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(corpus[c0:c0+cb], np.float32))
-            _check_unit(cc, "corpus", c0)
+            cc = corpus[c0:c0+cb] if isinstance(corpus, torch.Tensor) else torch.from_numpy(np.require(corpus[c0:c0+cb], np.float32, ["C", "W"]))
+            if q0 == 0: _check_unit(cc, "corpus", c0)   # each corpus block is checked once
             s = qq @ cc.to(device).T
             if exclude_self:
                 r = torch.arange(q0, q0 + len(qq), device=device) - c0
@@ -365,7 +367,7 @@ def kmeans(X, # (n, dim) unit vectors
     C = _kmeanspp(X, k, torch.Generator().manual_seed(seed))
     assign = None
     for _ in range(n_iter):
-        sim, new = knn(X, C, 1, device=device)
+        sim, new = _knn_torch(X, C, 1, 4096, 16_384, device or default_device(), False)
         if assign is not None and torch.equal(new[:, 0], assign): break
         assign = new[:, 0]
         C = torch.zeros_like(C).index_add_(0, assign, X)
