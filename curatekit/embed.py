@@ -19,7 +19,7 @@ import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .core import CuratekitError, check_text, default_device, map_step, _progress
+from .core import CuratekitError, check_text, default_device, global_step, map_step, _progress
 
 # %% auto #0
 __all__ = ['Encoder', 'default_model_path', 'load_encoder', 'length_batches', 'encode', 'embed', 'as_matrix', 'knn',
@@ -291,6 +291,7 @@ def retrieve_demonstrations(df: pl.DataFrame, # queries, with an embedding colum
     return df.with_columns(demo_ids=_ids_lists(pool["id"], i), demo_scores=pl.Series(s.numpy().tolist(), dtype=pl.List(pl.Float32)))
 
 # %% ../nbs/11_embed.ipynb #0f8de745
+@global_step
 def hard_negatives(df: pl.DataFrame, # rows with an embedding and a label
                    k: int=5, # negatives per row
                    label_col: str='label', # the label column
@@ -317,6 +318,7 @@ def hard_negatives(df: pl.DataFrame, # rows with an embedding and a label
                            hard_negative_scores=pl.Series(scores, dtype=pl.List(pl.Float32)))
 
 # %% ../nbs/11_embed.ipynb #f1472a51
+@global_step
 def class_exemplars(df: pl.DataFrame, # rows with an embedding and a label
                     k: int=3, # exemplars per class
                     label_col: str='label', # the label column
