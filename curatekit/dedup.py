@@ -1,4 +1,4 @@
-"""Exact and MinHash-LSH near-duplicate detection that annotates clusters; removal is a `filter`.
+"""Exact, near (MinHash-LSH) and semantic (SemDeDup) duplicates: annotate clusters and survivors; removal is a `filter`.
 
 Docs: https://curatekit.github.io/curatekit/dedup.html.md"""
 
@@ -6,16 +6,18 @@ Docs: https://curatekit.github.io/curatekit/dedup.html.md"""
 
 # %% ../nbs/13_dedup.ipynb #a15085d6
 from __future__ import annotations
+import math
 import numpy as np
 import polars as pl
 import torch
 from .core import CuratekitError, check_text, global_step, default_device
 from .signals import word_ngrams
+from .embed import as_matrix, embed, kmeans
 
 # %% auto #0
 __all__ = ['EMPTY', 'normalize_text', 'exact_dedup', 'shingle_hashes', 'oph_signatures', 'densify', 'minhash_signatures',
            'candidate_probability', 'optimal_bands', 'lsh_candidates', 'estimated_jaccard', 'connected_components',
-           'minhash_dedup']
+           'minhash_dedup', 'semantic_dedup']
 
 # %% ../nbs/13_dedup.ipynb #e3404c71
 def _annotate(df: pl.DataFrame, labels: np.ndarray, keep: str, text_col: str, id_col: str, prefix: str) -> pl.DataFrame:
@@ -190,3 +192,68 @@ def minhash_dedup(df: pl.DataFrame, # the frame
     lab = connected_components(len(df), pairs[estimated_jaccard(sig, pairs) >= threshold])
     lab[~(sig != EMPTY).any(1)] = -1
     return _annotate(df, lab, keep, text_col, id_col, "minhash")
+
+# %% ../nbs/13_dedup.ipynb #0ad488cd
+def _sem_cluster_dups(X: torch.Tensor, # (m, dim) unit vectors of one cluster, in keep order
+                      threshold: float, # cosine above which two rows are duplicates
+                      block: int=2048, # columns per block
+                     ) -> torch.Tensor: # (m,) index of each row's survivor (itself for survivors)
+    "SemDeDup within one cluster: the survivor each row descends from."
+    m = len(X); best_s = torch.full((m,), -torch.inf); best_i = torch.arange(m)
+    for j0 in range(0, m, block):
+        j1 = min(m, j0 + block)
+        S = X[:j1] @ X[j0:j1].T                                  # rows i < j1, columns j in [j0, j1)
+        S[torch.arange(j1)[:, None] >= torch.arange(j0, j1)[None]] = -torch.inf   # keep i < j only
+        best_s[j0:j1], best_i[j0:j1] = S.max(0)
+    root = torch.arange(m)
+    for j in torch.nonzero(best_s > threshold)[:, 0].tolist(): root[j] = root[best_i[j]]
+    return root
+
+# %% ../nbs/13_dedup.ipynb #84ff5936
+def _sem_order(X: torch.Tensor, C: torch.Tensor, assign: torch.Tensor, keep: str) -> torch.Tensor:
+    "Row order: by cluster, then by similarity to the centroid (ascending for 'far', descending for 'near')."
+    if keep not in ("far", "near"): raise CuratekitError(f"semantic_dedup: keep must be 'far' or 'near', not {keep!r}")
+    sim = (X * C[assign]).sum(1).double()
+    key = sim if keep == "far" else -sim
+    return torch.from_numpy(np.lexsort((np.arange(len(X)), key.numpy(), assign.numpy())))
+
+@global_step
+def semantic_dedup(df: pl.DataFrame, # the frame
+                   threshold: float=0.95, # cosine similarity above which two rows are duplicates (SemDeDup's 1 - eps)
+                   n_clusters: int|None=None, # k-means clusters; default round(sqrt(n))
+                   keep: str="far", # survivor of a group: "far" from (paper) or "near" to the cluster centroid
+                   emb_col: str='emb', # embedding column; computed with `model` when missing
+                   model: str|None=None, # encoder for a missing embedding column (None: all-MiniLM-L6-v2)
+                   text_col: str='text', # text to embed when `emb_col` is missing
+                   n_iter: int=20, # k-means iterations
+                   seed: int=0, # k-means seed
+                   device: str|None=None, # default `default_device()`
+                  ) -> pl.DataFrame: # `df` plus `semdedup_cluster` and `semdedup_dup_of`
+    "SemDeDup: k-means on embeddings, then within-cluster duplicates above `threshold`; one survivor per group."
+    if not 0 < threshold <= 1: raise CuratekitError(f"semantic_dedup: threshold must be in (0, 1], got {threshold}")
+    emb = _sem_embeddings(df, emb_col, model, text_col)
+    rows = emb.is_not_null().arg_true().cast(pl.Int64).to_numpy()
+    cluster, dup = np.full(len(df), -1), np.full(len(df), -1)
+    if len(rows):
+        X = as_matrix(emb.gather(rows), what=f"column {emb_col!r}")
+        C, assign = kmeans(X, n_clusters or max(1, round(math.sqrt(len(X)))), n_iter, seed, device)
+        order = _sem_order(X, C, assign, keep)
+        a = assign[order]
+        for c in torch.unique(a).tolist():
+            members = order[a == c]
+            roots = members[_sem_cluster_dups(X[members], threshold)]
+            cluster[rows[members.numpy()]] = c
+            dup[rows[members.numpy()]] = rows[roots.numpy()]
+    return _sem_columns(df, cluster, dup)
+
+def _sem_embeddings(df, emb_col, model, text_col) -> pl.Series:
+    "The embedding column, computed with `model` when it is the missing default `emb`."
+    if emb_col in df.columns: return df[emb_col]
+    if emb_col != "emb": raise CuratekitError(f"semantic_dedup: column {emb_col!r} not found")
+    return embed(df, model, text_col)["emb"]
+
+def _sem_columns(df, cluster, dup):
+    is_dup = (dup >= 0) & (dup != np.arange(len(df)))
+    ids = df["id"].gather(np.where(is_dup, dup, 0))
+    return df.with_columns(semdedup_cluster=pl.Series(cluster, dtype=pl.Int32).replace(-1, None),
+                           semdedup_dup_of=pl.when(pl.Series(is_dup)).then(ids).otherwise(None))
