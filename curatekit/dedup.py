@@ -14,8 +14,8 @@ from .signals import word_ngrams
 
 # %% auto #0
 __all__ = ['EMPTY', 'normalize_text', 'exact_dedup', 'shingle_hashes', 'oph_signatures', 'densify', 'minhash_signatures',
-           'candidate_probability', 'optimal_bands', 'lsh_candidates', 'estimated_jaccard', 'connected_components',
-           'minhash_dedup']
+           'candidate_probability', 'optimal_bands', 'lsh_candidates', 'estimated_jaccard', 'exact_jaccard',
+           'verified_jaccard', 'connected_components', 'minhash_dedup']
 
 # %% ../nbs/13_dedup.ipynb #e3404c71
 def _annotate(df: pl.DataFrame, labels: np.ndarray, keep: str, text_col: str, id_col: str, prefix: str) -> pl.DataFrame:
@@ -97,15 +97,19 @@ def minhash_signatures(texts: pl.Series, # texts
                        seed: int=0, # hash seed
                        device: str|None=None, # torch device (default: cuda if present, else cpu)
                        batch_size: int=20_000, # rows per batch
-                      ) -> np.ndarray: # (len(texts), num_perm) uint32
+                       keep_shingles: bool=False, # also return each row's shingle hashes, for exact verification
+                      ): # (len(texts), num_perm) uint32 signatures; with `keep_shingles`, also `(offsets, hashes)`
     "MinHash signatures of word n-gram shingles, computed in batches of rows."
     device = device or default_device()
-    out = np.empty((len(texts), num_perm), np.uint32)
+    out, xs, counts = np.empty((len(texts), num_perm), np.uint32), [], []
     for s in range(0, len(texts), batch_size):
         part = texts.slice(s, batch_size)
         d, x = shingle_hashes(part, ngram)
         out[s:s + len(part)] = oph_signatures(d, x, len(part), num_perm, seed, device)
-    return out
+        if keep_shingles: xs.append(x); counts.append(np.bincount(d, minlength=len(part)))
+    if not keep_shingles: return out
+    off = np.r_[0, np.cumsum(np.concatenate([np.zeros(0, np.int64)] + counts))].astype(np.int64)
+    return out, (off, np.concatenate([np.zeros(0, np.uint32)] + xs))
 
 # %% ../nbs/13_dedup.ipynb #f2ce5fe1
 def candidate_probability(s, b: int, r: int) -> np.ndarray:
@@ -145,12 +149,51 @@ def lsh_candidates(sig: np.ndarray, b: int, r: int) -> np.ndarray:
         out += [np.stack([rs[first[m]], rs[m]], 1), np.stack([rs[m - 1], rs[m]], 1)]
     if not out: return np.zeros((0, 2), np.int64)
     p = np.concatenate(out).astype(np.int64)
-    return np.unique(p[p[:, 0] != p[:, 1]], axis=0)
+    p = np.sort(p, 1)
+    k = _sorted_unique((p[:, 0].astype(np.uint64) << np.uint64(32)) | p[:, 1].astype(np.uint64))
+    p = np.stack([(k >> np.uint64(32)).astype(np.int64), (k & np.uint64(0xFFFFFFFF)).astype(np.int64)], 1)
+    return p[p[:, 0] != p[:, 1]]
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    "`np.unique` by one sort (NumPy 2's `np.unique` is many times slower on large integer arrays)."
+    a = np.sort(a)
+    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
 
 def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, chunk: int=1 << 16) -> np.ndarray:
     "The share of equal signature positions of each pair of rows."
     return np.concatenate([np.zeros(0)] + [(sig[pairs[s:s + chunk, 0]] == sig[pairs[s:s + chunk, 1]]).mean(1)
                                            for s in range(0, len(pairs), chunk)])
+
+def _pair_keys(off: np.ndarray, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    "Sorted unique `pair index << 32 | shingle hash` of the shingles of `rows[k]`, for every k."
+    n = off[rows + 1] - off[rows]
+    i = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(off[rows], n)
+    return _sorted_unique((np.repeat(np.arange(len(rows), dtype=np.uint64), n) << np.uint64(32)) | x[i])
+
+def exact_jaccard(off: np.ndarray, # row offsets into `x` (length rows + 1)
+                  x: np.ndarray, # 32-bit shingle hashes of all rows, row after row
+                  pairs: np.ndarray, # (m, 2) row pairs
+                 ) -> np.ndarray: # (m,) Jaccard similarity of each pair's shingle sets
+    "Exact Jaccard similarity of each pair's sets of shingle hashes, vectorized over pairs (two sorts)."
+    sh, m = np.uint64(32), len(pairs)
+    za, zb = _pair_keys(off, x, pairs[:, 0]), _pair_keys(off, x, pairs[:, 1])
+    na, nb = (np.bincount((z >> sh).astype(np.int64), minlength=m) for z in (za, zb))
+    z = np.sort(np.concatenate([za, zb]))
+    inter = np.bincount((z[1:][z[1:] == z[:-1]] >> sh).astype(np.int64), minlength=m)
+    return inter / np.maximum(na + nb - inter, 1)
+
+def verified_jaccard(sig: np.ndarray, # (n, num_perm) signatures
+                     pairs: np.ndarray, # (m, 2) candidate pairs
+                     threshold: float, # Jaccard threshold
+                     shingles: tuple|None=None, # `(offsets, hashes)` from `minhash_signatures(keep_shingles=True)`
+                     z: float=4.0, # pairs within z standard errors of the threshold are computed exactly
+                    ) -> np.ndarray: # (m,) similarity used to accept each pair
+    "Estimated Jaccard, replaced by the exact Jaccard for pairs the estimate cannot decide."
+    j = estimated_jaccard(sig, pairs)
+    if shingles is None or not len(pairs): return j
+    close = np.abs(j - threshold) <= z * np.sqrt(threshold * (1 - threshold) / sig.shape[1])
+    j[close] = exact_jaccard(*shingles, pairs[close])
+    return j
 
 def connected_components(n: int, edges: np.ndarray) -> np.ndarray:
     "Component label (smallest member) of each of `n` nodes joined by `edges` (union-find by min-label propagation)."
@@ -173,20 +216,23 @@ def minhash_dedup(df: pl.DataFrame, # the frame
                   ngram: int=5, # words per shingle
                   seed: int=0, # hash seed
                   keep: str="first", # survivor: "first" (lowest id) or "longest"
-                  bands: tuple[int, int]|None=None, # (b, r); default `optimal_bands(threshold, num_perm)`
+                  bands: tuple[int, int]|None=None, # (b, r); default `optimal_bands(threshold, num_perm, 0.02, 0.98)`
+                  verify: str="exact", # accept candidates by "exact" Jaccard where the estimate is unsure, or by the "estimate" alone
                   text_col: str="text", # the column holding the text
                   id_col: str="id", # the row identity
                   device: str|None=None, # torch device for signatures (default: cuda if present)
                   batch_size: int=20_000, # rows per signature batch
                  ) -> pl.DataFrame: # `df` plus `minhash_cluster`, `minhash_dup_of`
-    "Annotate near duplicates found by MinHash-LSH, verified by estimated Jaccard, clustered by union-find."
+    "Annotate near duplicates found by MinHash-LSH, verified by Jaccard, clustered by union-find."
     check_text(df, text_col)
+    if verify not in ("exact", "estimate"): raise CuratekitError(f"minhash_dedup: verify must be 'exact' or 'estimate', not {verify!r}")
     if not 0 < threshold <= 1: raise CuratekitError(f"minhash_dedup: threshold must be in (0, 1], not {threshold}")
     if num_perm < 2: raise CuratekitError(f"minhash_dedup: num_perm must be at least 2, not {num_perm}")
-    b, r = bands or optimal_bands(threshold, num_perm)
+    b, r = bands or optimal_bands(threshold, num_perm, 0.02, 0.98)
     if b * r > num_perm: raise CuratekitError(f"minhash_dedup: bands {b} × {r} need {b * r} > num_perm={num_perm} values")
-    sig = minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size)
+    sig, sh = minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size, keep_shingles=True) if verify == "exact" \
+        else (minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size), None)
     pairs = lsh_candidates(sig, b, r)
-    lab = connected_components(len(df), pairs[estimated_jaccard(sig, pairs) >= threshold])
+    lab = connected_components(len(df), pairs[verified_jaccard(sig, pairs, threshold, sh) >= threshold])
     lab[~(sig != EMPTY).any(1)] = -1
     return _annotate(df, lab, keep, text_col, id_col, "minhash")
