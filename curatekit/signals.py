@@ -380,8 +380,7 @@ def word_ngrams(texts: pl.Series, # texts
     doc, h = w["d"].to_numpy(), w["t"].hash(seed=0x5EED).to_numpy()
     m = max(len(h) - n + 1, 0)
     g = h[:m].copy()
-    with np.errstate(over="ignore"):
-        for i in range(1, n): g = g * _K + h[i:i + m]
+    for i in range(1, n): g *= _K; g += h[i:i + m]  # in place, wrapping uint64 arithmetic
     ok = doc[n - 1:] == doc[:m]
     d, g = doc[:m][ok], g[ok]
     if short: d, g = _short_ngrams(doc, h, n, d, g)
