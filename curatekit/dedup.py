@@ -125,8 +125,8 @@ def candidate_probability(s, b: int, r: int) -> np.ndarray:
 @cache
 def optimal_bands(threshold: float, # Jaccard threshold
                   num_perm: int, # signature length
-                  fp_weight: float=0.2, # weight of the false-positive area (below the threshold)
-                  fn_weight: float=0.8, # weight of the false-negative area (above it)
+                  fp_weight: float=0.02, # weight of the false-positive area (below the threshold)
+                  fn_weight: float=0.98, # weight of the false-negative area (above it)
                  ) -> tuple[int, int]: # (b, r)
     "The (bands, rows) with b·r ≤ num_perm minimising the weighted false-positive and false-negative areas."
     lo, hi = np.linspace(0, threshold, 201), np.linspace(threshold, 1, 201)
@@ -223,7 +223,7 @@ def minhash_dedup(df: pl.DataFrame, # the frame
                   ngram: int=5, # words per shingle
                   seed: int=0, # hash seed
                   keep: str="first", # survivor: "first" (lowest id) or "longest"
-                  bands: tuple[int, int]|None=None, # (b, r); default `optimal_bands(threshold, num_perm, 0.02, 0.98)`
+                  bands: tuple[int, int]|None=None, # (b, r); default `optimal_bands(threshold, num_perm)`
                   verify: str="exact", # accept candidates by "exact" Jaccard where the estimate is unsure, or by the "estimate" alone
                   text_col: str="text", # the column holding the text
                   id_col: str="id", # the row identity
@@ -235,7 +235,7 @@ def minhash_dedup(df: pl.DataFrame, # the frame
     if verify not in ("exact", "estimate"): raise CuratekitError(f"minhash_dedup: verify must be 'exact' or 'estimate', not {verify!r}")
     if not 0 < threshold <= 1: raise CuratekitError(f"minhash_dedup: threshold must be in (0, 1], not {threshold}")
     if num_perm < 2: raise CuratekitError(f"minhash_dedup: num_perm must be at least 2, not {num_perm}")
-    b, r = bands or optimal_bands(threshold, num_perm, 0.02, 0.98)
+    b, r = bands or optimal_bands(threshold, num_perm)
     if b * r > num_perm: raise CuratekitError(f"minhash_dedup: bands {b} × {r} need {b * r} > num_perm={num_perm} values")
     sig, sh = minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size, keep_shingles=True) if verify == "exact" \
         else (minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size), None)
