@@ -72,3 +72,11 @@ def test_kept_shingles_do_not_depend_on_batching():
     s1, (o1, x1) = minhash_signatures(t, device="cpu", batch_size=7, keep_shingles=True)
     s2, (o2, x2) = minhash_signatures(t, device="cpu", keep_shingles=True)
     assert np.array_equal(s1, s2) and np.array_equal(o1, o2) and np.array_equal(x1, x2)
+
+def test_numpy_and_torch_hashing_paths_give_the_same_bits():
+    "The CPU path hashes in NumPy, the CUDA path in torch; `cpu:0` runs the torch path on the CPU."
+    from curatekit.dedup import shingle_hashes, oph_signatures
+    t = _corpus()["text"]
+    d, x = shingle_hashes(t)
+    for seed in (0, 7):
+        assert np.array_equal(oph_signatures(d, x, len(t), 128, seed, "cpu"), oph_signatures(d, x, len(t), 128, seed, "cpu:0"))
