@@ -86,14 +86,16 @@ def densify(sig: np.ndarray, seed: int=0, tries: int=4096) -> np.ndarray:
     "Fill each empty bin from the first non-empty bin on its seeded probe sequence (shared by all rows)."
     K = sig.shape[1]
     filled = sig != EMPTY
-    r, c = np.nonzero(~filled & filled.any(1)[:, None])
+    pos = np.flatnonzero(~filled & filled.any(1)[:, None])  # flat index of each empty bin of a non-empty row
     out, probe = sig.copy(), np.random.default_rng([seed, 1]).integers(0, K, (tries, K))
+    fl, sf, of = filled.ravel(), sig.ravel(), out.reshape(-1)
+    c = pos % K; row0 = pos - c
     for t in range(tries):
-        if not len(r): break
-        src = probe[t, c]
-        ok = filled[r, src]
-        out[r[ok], c[ok]] = sig[r[ok], src[ok]]
-        r, c = r[~ok], c[~ok]
+        if not len(pos): break
+        src = row0 + probe[t, c]
+        ok = fl[src]
+        of[pos[ok]] = sf[src[ok]]
+        pos, row0, c = pos[~ok], row0[~ok], c[~ok]
     return out
 
 # %% ../nbs/13_dedup.ipynb #ba41519c
@@ -147,7 +149,7 @@ def lsh_candidates(sig: np.ndarray, b: int, r: int) -> np.ndarray:
         k = np.zeros(len(rows), np.uint64)
         with np.errstate(over="ignore"):
             for j in range(r): k = k * _K + band[:, j]
-        o = np.lexsort((rows, k))
+        o = np.argsort(k, kind="stable")  # rows ascending within a bucket
         ks, rs = k[o], rows[o]
         same = ks[1:] == ks[:-1]
         if not same.any(): continue
