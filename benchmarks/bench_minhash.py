@@ -131,19 +131,21 @@ def main(argv=None):
         name = f"generated near-dup set ({len(df):,} docs)"
     df.select("id", "text").write_parquet(tmp / "data.parquet")
     truth = {tuple(sorted(r)) for r in pairs.filter(pl.col("j_w5") >= 0.8).select("id_a", "id_b").iter_rows()}
-    res = {}
-    for tool in WORKERS:
-        py = sys.executable if tool.startswith("curatekit") else a.peers
-        if not Path(py).exists(): print(f"skip {tool}: {py} not found"); continue
-        runs = []
-        for _ in range(a.repeats):
-            cp = subprocess.run([py, __file__, "--device", a.device, "--worker", tool, str(tmp / "data.parquet"), str(tmp / f"{tool}.json")],
+    runs, failed = {t: [] for t in WORKERS}, set()
+    for _ in range(a.repeats):  # round robin, so that every tool's best run sees similar machine load
+        for tool in WORKERS:
+            py = sys.executable if tool.startswith("curatekit") else a.peers
+            if tool in failed: continue
+            if not Path(py).exists(): print(f"skip {tool}: {py} not found"); failed.add(tool); continue
+            cp = subprocess.run([py, __file__, "--device", a.device, "--worker", tool, str(tmp / "data.parquet"), str(tmp / "out.json")],
                                 capture_output=True, text=True)
-            if cp.returncode: print(f"{tool} failed:\n{cp.stderr[-2000:]}"); break
-            runs.append(json.loads((tmp / f"{tool}.json").read_text()))
-        if runs:
-            best = min(runs, key=lambda r: r["seconds"])
-            res[tool] = dict(docs_s=len(df) / best["seconds"], peak_mb=max(r["peak_mb"] for r in runs), prf=prf(best["clusters"], truth))
+            if cp.returncode: print(f"{tool} failed:\n{cp.stderr[-2000:]}"); failed.add(tool); continue
+            runs[tool].append(json.loads((tmp / "out.json").read_text()))
+    res = {}
+    for tool, rs in runs.items():
+        if rs:
+            best = min(rs, key=lambda r: r["seconds"])
+            res[tool] = dict(docs_s=len(df) / best["seconds"], peak_mb=max(r["peak_mb"] for r in rs), prf=prf(best["clusters"], truth))
     base = res.get("curatekit", {}).get("docs_s")
     print(f"\n{name}, {len(truth):,} true pairs (exact word-5-gram Jaccard >= 0.8), device {a.device}\n")
     print("| tool | docs/s end to end | curatekit speed-up | peak RSS MB | pair P | pair R | pair F1 |")
