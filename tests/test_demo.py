@@ -8,10 +8,20 @@ from curatekit.core import Recipe, Ledger, read
 
 FILES = ["curated.ledger.parquet", "curated.parquet", "input.parquet", "recipe.yaml", "report.html", "target.parquet"]
 
+@pytest.fixture(scope="session")
+def lm_cache(tmp_path_factory):
+    "The demo's reference LM (`curatekit/python-docs`), trained once per test session rather than once per test."
+    return tmp_path_factory.mktemp("shared-lm")
+
+def fresh_home(path: Path, lm_cache: Path) -> Path:
+    "A new `$CURATEKIT_HOME` at `path`: nothing cached but the session's trained LMs."
+    path.mkdir(parents=True, exist_ok=True); (path/"lm").symlink_to(lm_cache, target_is_directory=True)
+    return path
+
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, lm_cache):
     "A fresh `$CURATEKIT_HOME`, so the demo builds the sample corpus from scratch, as on a new machine."
-    monkeypatch.setenv("CURATEKIT_HOME", str(tmp_path/"home"))
+    monkeypatch.setenv("CURATEKIT_HOME", str(fresh_home(tmp_path/"home", lm_cache)))
     return tmp_path/"home"
 
 def test_demo_writes_five_outputs_and_its_recipe_reruns(cli, tmp_path, home):
@@ -34,12 +44,12 @@ def test_demo_writes_five_outputs_and_its_recipe_reruns(cli, tmp_path, home):
     ledger = Ledger.load(out/"curated.ledger.parquet").frame
     assert len(curated) + len(ledger) == len(corpus) and len(ledger) > 0
 
-def test_demo_sample_is_deterministic_and_report_self_contained(cli, tmp_path, home):
+def test_demo_sample_is_deterministic_and_report_self_contained(cli, tmp_path, home, lm_cache):
     """`--n` curates that many rows; two processes building the corpus from scratch write the same data files; the report has
     charts and reaches for nothing outside."""
     a, b = tmp_path/"a", tmp_path/"b"
     assert cli("demo", "--out", a, "--n", "1500", "-q").returncode == 0
-    env = {**os.environ, "CURATEKIT_HOME": str(tmp_path/"home-b"), "PYTHONHASHSEED": "123"}
+    env = {**os.environ, "CURATEKIT_HOME": str(fresh_home(tmp_path/"home-b", lm_cache)), "PYTHONHASHSEED": "123"}
     assert cli("demo", "--out", b, "--n", "1500", "-q", env=env).returncode == 0
     assert len(read(a/"input.parquet")) == 1500
     for f in ["input.parquet", "curated.parquet", "curated.ledger.parquet"]: assert pl.read_parquet(a/f).equals(pl.read_parquet(b/f))
