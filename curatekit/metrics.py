@@ -374,7 +374,7 @@ def qdc_section(run, # a recipe run (a `TracedRun` also lets the input be scored
     if text_col not in input_df.columns or text_col not in run.frame.columns: return None
     if not len(run.frame): return "<p class='note'>The run kept nothing: there is no output to compare.</p>"
     q = quality_columns(run.frame)
-    scored = _annotate(recipe, _sample(input_df, QDC_SAMPLE, 0).select("id", text_col)) if set(q) - set(input_df.columns) else input_df
+    scored = _annotate(recipe, _sample(input_df, QDC_SAMPLE, 0)) if set(q) - set(input_df.columns) else input_df
     q = [c for c in q if c in input_df.columns or c in scored.columns]
     new = [c for c in q if c not in input_df.columns]
     before = input_df.join(scored.select("id", *new), on="id", how="left") if new else input_df
