@@ -53,3 +53,8 @@ test: browser-deps sync nbtest pytest
 
 demo: setup
 	$(BIN)/curatekit demo
+
+# Every benchmark, one after another (peers from ../shared/peers/setup.sh in .venv-peers or /work/venv-peers).
+BENCH_ARGS ?=
+bench: setup
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f $(BENCH_ARGS) || exit 1; done

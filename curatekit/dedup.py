@@ -7,6 +7,7 @@ Docs: https://curatekit.github.io/curatekit/dedup.html.md"""
 # %% ../nbs/13_dedup.ipynb #a15085d6
 from __future__ import annotations
 import math
+from functools import cache
 import numpy as np
 import polars as pl
 import torch
@@ -16,8 +17,8 @@ from .embed import as_matrix, embed, kmeans
 
 # %% auto #0
 __all__ = ['EMPTY', 'normalize_text', 'exact_dedup', 'shingle_hashes', 'oph_signatures', 'densify', 'minhash_signatures',
-           'candidate_probability', 'optimal_bands', 'lsh_candidates', 'estimated_jaccard', 'connected_components',
-           'minhash_dedup', 'semantic_dedup']
+           'candidate_probability', 'optimal_bands', 'lsh_candidates', 'estimated_jaccard', 'exact_jaccard',
+           'verified_jaccard', 'connected_components', 'minhash_dedup', 'semantic_dedup']
 
 # %% ../nbs/13_dedup.ipynb #e3404c71
 def _annotate(df: pl.DataFrame, labels: np.ndarray, keep: str, text_col: str, id_col: str, prefix: str) -> pl.DataFrame:
@@ -72,8 +73,13 @@ def oph_signatures(doc: np.ndarray, # row position of each shingle
                   ) -> np.ndarray: # (n, num_perm) uint32; rows without shingles are all `EMPTY`
     "One-permutation MinHash (Li et al. 2012) with optimal densification (Shrivastava 2017)."
     a, b = _hash_params(seed)
-    h = ((torch.from_numpy(x.astype(np.int64)).to(device) * a + b) >> 32) & 0xFFFFFFFF
-    idx = torch.from_numpy(doc.astype(np.int64)).to(device) * num_perm + ((h * num_perm) >> 32)
+    if str(device) == "cpu":  # NumPy in place: the same bits, half the time of torch's allocating int64 ops
+        h = x.astype(np.uint64); h *= np.uint64(a); h += np.uint64(b); h >>= np.uint64(32)
+        idx = (h * np.uint64(num_perm)) >> np.uint64(32); idx += doc.astype(np.uint64) * np.uint64(num_perm)
+        h, idx = torch.from_numpy(h.view(np.int64)), torch.from_numpy(idx.view(np.int64))
+    else:
+        h = ((torch.from_numpy(x.astype(np.int64)).to(device) * a + b) >> 32) & 0xFFFFFFFF
+        idx = torch.from_numpy(doc.astype(np.int64)).to(device) * num_perm + ((h * num_perm) >> 32)
     sig = torch.full((n * num_perm,), 2**32 - 1, dtype=torch.int64, device=device)
     sig.scatter_reduce_(0, idx, h, "amin")
     return densify(sig.view(n, num_perm).cpu().numpy().astype(np.uint32), seed)
@@ -82,14 +88,16 @@ def densify(sig: np.ndarray, seed: int=0, tries: int=4096) -> np.ndarray:
     "Fill each empty bin from the first non-empty bin on its seeded probe sequence (shared by all rows)."
     K = sig.shape[1]
     filled = sig != EMPTY
-    r, c = np.nonzero(~filled & filled.any(1)[:, None])
+    pos = np.flatnonzero(~filled & filled.any(1)[:, None])  # flat index of each empty bin of a non-empty row
     out, probe = sig.copy(), np.random.default_rng([seed, 1]).integers(0, K, (tries, K))
+    fl, sf, of = filled.ravel(), sig.ravel(), out.reshape(-1)
+    c = pos % K; row0 = pos - c
     for t in range(tries):
-        if not len(r): break
-        src = probe[t, c]
-        ok = filled[r, src]
-        out[r[ok], c[ok]] = sig[r[ok], src[ok]]
-        r, c = r[~ok], c[~ok]
+        if not len(pos): break
+        src = row0 + probe[t, c]
+        ok = fl[src]
+        of[pos[ok]] = sf[src[ok]]
+        pos, row0, c = pos[~ok], row0[~ok], c[~ok]
     return out
 
 # %% ../nbs/13_dedup.ipynb #ba41519c
@@ -99,25 +107,30 @@ def minhash_signatures(texts: pl.Series, # texts
                        seed: int=0, # hash seed
                        device: str|None=None, # torch device (default: cuda if present, else cpu)
                        batch_size: int=20_000, # rows per batch
-                      ) -> np.ndarray: # (len(texts), num_perm) uint32
+                       keep_shingles: bool=False, # also return each row's shingle hashes, for exact verification
+                      ): # (len(texts), num_perm) uint32 signatures; with `keep_shingles`, also `(offsets, hashes)`
     "MinHash signatures of word n-gram shingles, computed in batches of rows."
     device = device or default_device()
-    out = np.empty((len(texts), num_perm), np.uint32)
+    out, xs, counts = np.empty((len(texts), num_perm), np.uint32), [], []
     for s in range(0, len(texts), batch_size):
         part = texts.slice(s, batch_size)
         d, x = shingle_hashes(part, ngram)
         out[s:s + len(part)] = oph_signatures(d, x, len(part), num_perm, seed, device)
-    return out
+        if keep_shingles: xs.append(x); counts.append(np.bincount(d, minlength=len(part)))
+    if not keep_shingles: return out
+    off = np.r_[0, np.cumsum(np.concatenate([np.zeros(0, np.int64)] + counts))].astype(np.int64)
+    return out, (off, np.concatenate([np.zeros(0, np.uint32)] + xs))
 
 # %% ../nbs/13_dedup.ipynb #f2ce5fe1
 def candidate_probability(s, b: int, r: int) -> np.ndarray:
     "Probability that a pair of Jaccard similarity `s` shares at least one of `b` bands of `r` rows."
     return 1 - (1 - np.asarray(s, float) ** r) ** b
 
+@cache
 def optimal_bands(threshold: float, # Jaccard threshold
                   num_perm: int, # signature length
-                  fp_weight: float=0.2, # weight of the false-positive area (below the threshold)
-                  fn_weight: float=0.8, # weight of the false-negative area (above it)
+                  fp_weight: float=0.02, # weight of the false-positive area (below the threshold)
+                  fn_weight: float=0.98, # weight of the false-negative area (above it)
                  ) -> tuple[int, int]: # (b, r)
     "The (bands, rows) with b·r ≤ num_perm minimising the weighted false-positive and false-negative areas."
     lo, hi = np.linspace(0, threshold, 201), np.linspace(threshold, 1, 201)
@@ -138,7 +151,7 @@ def lsh_candidates(sig: np.ndarray, b: int, r: int) -> np.ndarray:
         k = np.zeros(len(rows), np.uint64)
         with np.errstate(over="ignore"):
             for j in range(r): k = k * _K + band[:, j]
-        o = np.lexsort((rows, k))
+        o = np.argsort(k, kind="stable")  # rows ascending within a bucket
         ks, rs = k[o], rows[o]
         same = ks[1:] == ks[:-1]
         if not same.any(): continue
@@ -147,12 +160,51 @@ def lsh_candidates(sig: np.ndarray, b: int, r: int) -> np.ndarray:
         out += [np.stack([rs[first[m]], rs[m]], 1), np.stack([rs[m - 1], rs[m]], 1)]
     if not out: return np.zeros((0, 2), np.int64)
     p = np.concatenate(out).astype(np.int64)
-    return np.unique(p[p[:, 0] != p[:, 1]], axis=0)
+    p = np.sort(p, 1)
+    k = _sorted_unique((p[:, 0].astype(np.uint64) << np.uint64(32)) | p[:, 1].astype(np.uint64))
+    p = np.stack([(k >> np.uint64(32)).astype(np.int64), (k & np.uint64(0xFFFFFFFF)).astype(np.int64)], 1)
+    return p[p[:, 0] != p[:, 1]]
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    "`np.unique` by one sort (NumPy 2's `np.unique` is many times slower on large integer arrays)."
+    a = np.sort(a)
+    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
 
 def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, chunk: int=1 << 16) -> np.ndarray:
     "The share of equal signature positions of each pair of rows."
     return np.concatenate([np.zeros(0)] + [(sig[pairs[s:s + chunk, 0]] == sig[pairs[s:s + chunk, 1]]).mean(1)
                                            for s in range(0, len(pairs), chunk)])
+
+def _pair_keys(off: np.ndarray, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    "Sorted unique `pair index << 32 | shingle hash` of the shingles of `rows[k]`, for every k."
+    n = off[rows + 1] - off[rows]
+    i = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(off[rows], n)
+    return _sorted_unique((np.repeat(np.arange(len(rows), dtype=np.uint64), n) << np.uint64(32)) | x[i])
+
+def exact_jaccard(off: np.ndarray, # row offsets into `x` (length rows + 1)
+                  x: np.ndarray, # 32-bit shingle hashes of all rows, row after row
+                  pairs: np.ndarray, # (m, 2) row pairs
+                 ) -> np.ndarray: # (m,) Jaccard similarity of each pair's shingle sets
+    "Exact Jaccard similarity of each pair's sets of shingle hashes, vectorized over pairs (two sorts)."
+    sh, m = np.uint64(32), len(pairs)
+    za, zb = _pair_keys(off, x, pairs[:, 0]), _pair_keys(off, x, pairs[:, 1])
+    na, nb = (np.bincount((z >> sh).astype(np.int64), minlength=m) for z in (za, zb))
+    z = np.sort(np.concatenate([za, zb]))
+    inter = np.bincount((z[1:][z[1:] == z[:-1]] >> sh).astype(np.int64), minlength=m)
+    return inter / np.maximum(na + nb - inter, 1)
+
+def verified_jaccard(sig: np.ndarray, # (n, num_perm) signatures
+                     pairs: np.ndarray, # (m, 2) candidate pairs
+                     threshold: float, # Jaccard threshold
+                     shingles: tuple|None=None, # `(offsets, hashes)` from `minhash_signatures(keep_shingles=True)`
+                     z: float=3.0, # pairs within z standard errors of the threshold are computed exactly
+                    ) -> np.ndarray: # (m,) similarity used to accept each pair
+    "Estimated Jaccard, replaced by the exact Jaccard for pairs the estimate cannot decide."
+    j = estimated_jaccard(sig, pairs)
+    if shingles is None or not len(pairs): return j
+    close = np.abs(j - threshold) <= z * np.sqrt(threshold * (1 - threshold) / sig.shape[1])
+    j[close] = exact_jaccard(*shingles, pairs[close])
+    return j
 
 def connected_components(n: int, edges: np.ndarray) -> np.ndarray:
     "Component label (smallest member) of each of `n` nodes joined by `edges` (union-find by min-label propagation)."
@@ -176,20 +228,23 @@ def minhash_dedup(df: pl.DataFrame, # the frame
                   seed: int=0, # hash seed
                   keep: str="first", # survivor: "first" (lowest id) or "longest"
                   bands: tuple[int, int]|None=None, # (b, r); default `optimal_bands(threshold, num_perm)`
+                  verify: str="exact", # accept candidates by "exact" Jaccard where the estimate is unsure, or by the "estimate" alone
                   text_col: str="text", # the column holding the text
                   id_col: str="id", # the row identity
                   device: str|None=None, # torch device for signatures (default: cuda if present)
                   batch_size: int=20_000, # rows per signature batch
                  ) -> pl.DataFrame: # `df` plus `minhash_cluster`, `minhash_dup_of`
-    "Annotate near duplicates found by MinHash-LSH, verified by estimated Jaccard, clustered by union-find."
+    "Annotate near duplicates found by MinHash-LSH, verified by Jaccard, clustered by union-find."
     check_text(df, text_col)
+    if verify not in ("exact", "estimate"): raise CuratekitError(f"minhash_dedup: verify must be 'exact' or 'estimate', not {verify!r}")
     if not 0 < threshold <= 1: raise CuratekitError(f"minhash_dedup: threshold must be in (0, 1], not {threshold}")
     if num_perm < 2: raise CuratekitError(f"minhash_dedup: num_perm must be at least 2, not {num_perm}")
     b, r = bands or optimal_bands(threshold, num_perm)
     if b * r > num_perm: raise CuratekitError(f"minhash_dedup: bands {b} × {r} need {b * r} > num_perm={num_perm} values")
-    sig = minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size)
+    sig, sh = minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size, keep_shingles=True) if verify == "exact" \
+        else (minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size), None)
     pairs = lsh_candidates(sig, b, r)
-    lab = connected_components(len(df), pairs[estimated_jaccard(sig, pairs) >= threshold])
+    lab = connected_components(len(df), pairs[verified_jaccard(sig, pairs, threshold, sh) >= threshold])
     lab[~(sig != EMPTY).any(1)] = -1
     return _annotate(df, lab, keep, text_col, id_col, "minhash")
 

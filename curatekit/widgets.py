@@ -13,13 +13,18 @@ from typing import Any, Callable
 import numpy as np
 import polars as pl
 from fastcore.basics import store_attr, patch
-from .core import CuratekitError, Filter, Recipe, Run, global_step, to_frame, check_text
+from .core import CuratekitError, Filter, Recipe, Run, to_frame, check_text
+from .rate import bradley_terry
+from .report import funnel_rows, funnel_chart, funnel_section
+from .metrics import QDCReport, qdc_report
+from .lm import load_lm
+from .mix import Mixture, domain_tokens, mixture_plan, normalize_weights
 
 # %% auto #0
 __all__ = ['numeric_columns', 'score_problem', 'message_html', 'top_groups', 'histogram', 'svg', 'in_kernel', 'hist_chart',
-           'ScoreExplorer', 'table_html', 'SampleBrowser', 'token_heatmap', 'domain_problem', 'domain_tokens',
-           'MixtureEditor', 'mixture', 'PairwiseAnnotator', 'bradley_terry_mm', 'key_catcher', 'funnel', 'FunnelView',
-           'qdc_view']
+           'ScoreExplorer', 'table_html', 'SampleBrowser', 'token_heatmap', 'token_pieces', 'domain_problem',
+           'domain_table', 'MixtureEditor', 'PairwiseAnnotator', 'judgment_pairs', 'bt_scores', 'key_catcher',
+           'FunnelView', 'qdc_view']
 
 # %% ../nbs/50_widgets.ipynb #4cb45060
 def numeric_columns(df: pl.DataFrame) -> list[str]:
@@ -328,8 +333,9 @@ class SampleBrowser:
                  frame, # a polars frame (or anything `to_frame` takes)
                  text_col: str='text', # the text column
                  page_size: int=10, # rows per page
-                 tokens_col: str='tokens', # a list[str] column of tokens, if present
-                 logprobs_col: str='token_logprobs', # a list[float] column of per-token log-probs, if present
+                 logprobs_col: str='lm_logprobs', # per-token log-probs of every token after the first (`score_lm(keep_logprobs=True)`)
+                 tokens_col: str='lm_token_strings', # a list[str] column of each text's tokens, if present
+                 tokenizer=None, # else: the LM (path or name, as given to `score_lm`) or its tokenizer, to find the tokens
                  k: float=0.2, # fraction of lowest-probability tokens highlighted (Min-K%)
                  fold: int=400, # characters shown before a text is folded
                 ):
@@ -403,16 +409,40 @@ def token_heatmap(tokens: list[str], # the tokens, in order (their concatenation
     return f'<div class="ck-text">{"".join(spans)}</div>'
 
 # %% ../nbs/50_widgets.ipynb #88693541
+def token_pieces(texts, # strings (a list or polars Series)
+                 tokenizer, # a Hugging Face tokenizer, or the LM's path or name (its tokenizer is loaded)
+                ) -> list[list[str]]: # each text's tokens as pieces of the text, in order
+    "Each text's tokens as the pieces of text they cover, tokenized as `curatekit.lm.score_lm` tokenizes."
+    if isinstance(tokenizer, (str, Path)): tokenizer = load_lm(tokenizer)[1]
+    texts = [t or "" for t in texts]
+    enc = tokenizer(texts, add_special_tokens=True, return_offsets_mapping=True, verbose=False)
+    out = []
+    for t, offs in zip(texts, enc["offset_mapping"]):
+        prev, pieces = 0, []
+        for _, e in offs:
+            pieces.append(t[prev:e] if e > prev else ""); prev = max(prev, e)
+        out.append(pieces if t else [])
+    return out
+
+def _align(tokens: list, logprobs: list) -> list:
+    "Log-probs beside `tokens`: the first token unscored, any tokens past the scored ones (truncation) unscored."
+    if len(logprobs) > len(tokens) - 1:
+        raise CuratekitError(f"token heat map: {len(logprobs)} log-probs for {len(tokens)} tokens; is the tokenizer the scoring LM's?")
+    return [None] + list(logprobs) + [None] * (len(tokens) - 1 - len(logprobs))
+
+# %% ../nbs/50_widgets.ipynb #1ab7eadd
 @patch
 def page_html(self: SampleBrowser) -> str:
     "The current page as an HTML table: scores, then the (folded or heat-mapped) text."
     df = self.rows()
-    heat = self.tokens_col in df.columns and self.logprobs_col in df.columns
     shown = [c for c in df.columns if c not in (self.tokens_col, self.logprobs_col)]
     t = table_html(df.select(shown), (self.text_col,), self.fold)
-    if not heat: return t
-    maps = "".join(f"<h4>id {html.escape(str(i))}</h4>" + (token_heatmap(tk, lp, self.k) if tk is not None and lp is not None else "<i>no tokens</i>")
-                   for i, tk, lp in df.select("id", self.tokens_col, self.logprobs_col).iter_rows())
+    if self.logprobs_col not in df.columns: return t
+    if self.tokens_col in df.columns: toks = df[self.tokens_col].to_list()
+    elif self.tokenizer is not None: toks = token_pieces(df[self.text_col], self.tokenizer)
+    else: return t + message_html(f"pass tokenizer= (the LM given to score_lm) or a {self.tokens_col!r} column to see {self.logprobs_col!r} as a heat map")
+    maps = "".join(f"<h4>id {html.escape(str(i))}</h4>" + (token_heatmap(tk, _align(tk, lp), self.k) if tk and lp is not None else "<i>no tokens</i>")
+                   for i, tk, lp in zip(df["id"], toks, df[self.logprobs_col].to_list()))
     return t + maps
 
 @patch
@@ -420,7 +450,7 @@ def _repr_html_(self: SampleBrowser) -> str:
     if self.error: return message_html(self.error, "SampleBrowser:")
     return f'{_CSS}<div class="ck-w"><b>{html.escape(repr(self))}</b>{self.page_html()}</div>'
 
-# %% ../nbs/50_widgets.ipynb #91c53d02
+# %% ../nbs/50_widgets.ipynb #01c2d23b
 @patch
 def view(self: SampleBrowser):
     "The interactive view: sort, filter and page."
@@ -448,23 +478,23 @@ def _repr_mimebundle_(self: SampleBrowser, **kw):
         except Exception: pass
     return b
 
-# %% ../nbs/50_widgets.ipynb #149a5afc
+# %% ../nbs/50_widgets.ipynb #e02c6719
 def domain_problem(df: pl.DataFrame, by: str, max_domains: int=50) -> str|None:
     "Why `df[by]` cannot serve as mixture domains, or None."
     if by not in df.columns: return f"column {by!r} not found; the frame has columns {df.columns}"
     if len(df) == 0: return "the frame is empty: there are no domains to mix"
+    if (k := df[by].null_count()): return f"column {by!r} has {k:,} null values; give every row a domain first"
     n = df[by].n_unique()
     if n == 1: return f"column {by!r} has a single value ({df[by][0]!r}): there is only one domain, nothing to mix"
     if n > max_domains: return f"column {by!r} has {n:,} values; a mixture needs a few domains (at most {max_domains}): map them to coarser groups first"
     return None
 
-def domain_tokens(df: pl.DataFrame, by: str, token_col: str|None=None, text_col: str='text') -> pl.DataFrame:
-    "Rows and tokens available per domain (`token_col`, or whitespace words of `text_col`)."
-    t = pl.col(token_col) if token_col else pl.col(text_col).str.count_matches(r"\S+")
-    return (df.group_by(pl.col(by).cast(pl.String).alias("domain")).agg(pl.len().alias("rows"), t.fill_null(0).sum().cast(pl.Int64).alias("available"))
-            .sort("domain"))
+def domain_table(df: pl.DataFrame, by: str='source', text_col: str='text', length_col: str|None=None) -> pl.DataFrame:
+    "Rows and tokens available per domain, counted by `curatekit.mix.domain_tokens`."
+    return (domain_tokens(df, by, text_col, length_col=length_col).group_by("domain")
+            .agg(pl.len().alias("rows"), pl.col("tokens").sum().cast(pl.Int64).alias("available")).sort("domain"))
 
-# %% ../nbs/50_widgets.ipynb #203af06a
+# %% ../nbs/50_widgets.ipynb #617bded0
 class MixtureEditor:
     "Choose mixture weights per domain under a token budget; see intended vs available tokens and epochs; `to_step()`."
     def __init__(self,
@@ -472,18 +502,20 @@ class MixtureEditor:
                  by: str='source', # the domain column
                  budget: int|None=None, # training tokens (default: all available tokens)
                  weights: dict|None=None, # domain -> weight (normalised); default: proportional to available tokens
-                 token_col: str|None=None, # a per-row token count column (default: whitespace words of `text_col`)
+                 length_col: str|None=None, # a per-row token count column (default: whitespace words of `text_col`)
                  text_col: str='text', # the text column
                  max_epochs: float=4.0, # warn when a domain would repeat more often than this
-                 seed: int=0, # seed of the exported step's row choice
-                 final_weights: dict|None=None, # weights at the end of training, for a linear schedule (None: constant)
+                 seed: int=0, # seed of the plan's shuffling
+                 final_weights: dict|None=None, # weights for the end of training (domain upsampling), or None
+                 final_from: float=0.8, # training progress at which `final_weights` take over
                 ):
         store_attr()
         self.frame = to_frame(frame)
         self.error = domain_problem(self.frame, by)
-        if self.error is None and token_col and token_col not in self.frame.columns: self.error = f"column {token_col!r} not found"
+        if self.error is None and length_col and length_col not in self.frame.columns: self.error = f"column {length_col!r} not found"
+        if self.error is None and text_col not in self.frame.columns and not length_col: self.error = f"column {text_col!r} not found"
         if self.error: return
-        self.domains = domain_tokens(self.frame, by, token_col, text_col)
+        self.domains = domain_table(self.frame, by, text_col, length_col)
         if self.budget is None: self.budget = int(self.domains["available"].sum())
         avail = dict(zip(self.domains["domain"], self.domains["available"]))
         self.weights = _normalise(weights or avail, list(avail))
@@ -492,15 +524,13 @@ class MixtureEditor:
     def __repr__(self):
         if self.error: return f"MixtureEditor({self.error})"
         w = ", ".join(f"{d}: {v:.2f}" for d, v in self.weights.items())
-        return f"MixtureEditor({self.budget:,} tokens; {w})"
+        return f"MixtureEditor({self.budget:,} tokens; {w}" + (f"; final from {self.final_from:.0%}" if self.final_weights else "") + ")"
 
 def _normalise(w: dict, domains: list) -> dict:
+    "`w` over all `domains` (missing ones 0), rescaled by `mix.normalize_weights`; unknown domains are an error."
     unknown = [d for d in w if d not in domains]
     if unknown: raise CuratekitError(f"mixture weights: unknown domain {unknown[0]!r}; domains are {domains}")
-    if any(v < 0 for v in w.values()): raise CuratekitError("mixture weights must not be negative")
-    total = sum(w.values())
-    if total <= 0: raise CuratekitError("mixture weights: at least one weight must be positive")
-    return {d: w.get(d, 0) / total for d in domains}
+    return normalize_weights({d: float(w.get(d, 0)) for d in domains})
 
 @patch
 def set_weight(self: MixtureEditor, domain: str, w: float) -> MixtureEditor:
@@ -512,57 +542,42 @@ def set_weight(self: MixtureEditor, domain: str, w: float) -> MixtureEditor:
     self.weights = {d: (w if d == domain else (1 - w) * (rest[d] / s if s else 1 / len(rest))) for d in self.weights}
     return self
 
-# %% ../nbs/50_widgets.ipynb #ff43abae
+@patch
+def mixture(self: MixtureEditor) -> Mixture:
+    "The chosen weights (and final phase) as a `curatekit.mix.Mixture`."
+    if self.error: raise CuratekitError(f"MixtureEditor: {self.error}")
+    return Mixture(self.weights, [(self.final_from, self.final_weights)] if self.final_weights else None)
+
+# %% ../nbs/50_widgets.ipynb #ac724c47
 @patch
 def plan(self: MixtureEditor) -> pl.DataFrame:
     "Per domain: weight, intended and available tokens, epochs, and a warning above `max_epochs`."
-    if self.error: raise CuratekitError(f"MixtureEditor: {self.error}")
-    w = pl.DataFrame({"domain": list(self.weights), "weight": list(self.weights.values())})
-    return (self.domains.join(w, on="domain").with_columns(intended=(pl.col("weight") * self.budget).round().cast(pl.Int64))
+    m = self.mixture()
+    bounds = [s for s, _ in m.phases] + [1.0]
+    share = {d: sum((bounds[i + 1] - s) * w.get(d, 0.0) for i, (s, w) in enumerate(m.phases)) for d in self.weights}
+    w = pl.DataFrame({"domain": list(self.weights), "weight": list(self.weights.values()), "_share": [share[d] for d in self.weights]})
+    return (self.domains.join(w, on="domain").with_columns(intended=(pl.col("_share") * self.budget).round().cast(pl.Int64))
             .with_columns(epochs=pl.col("intended") / pl.col("available"))
             .with_columns(too_many_epochs=pl.col("epochs") > self.max_epochs)
             .select("domain", "weight", "intended", "available", "epochs", "too_many_epochs", "rows"))
 
-# %% ../nbs/50_widgets.ipynb #19483767
-@global_step
-def mixture(df: pl.DataFrame, # the frame
-            weights: dict, # domain -> weight (normalised here)
-            budget: int, # training tokens
-            by: str='source', # the domain column
-            token_col: str|None=None, # a per-row token count column (default: whitespace words of `text_col`)
-            text_col: str='text', # the text column
-            seed: int=0, # seed of the remainder's row order
-           ) -> pl.DataFrame: # `df` plus `mixture_repeats` (Int64): times each row is drawn
-    "Add how many times each row is drawn so each domain contributes `weight * budget` tokens."
-    if by not in df.columns: raise CuratekitError(f"mixture: column {by!r} not found; the frame has columns {df.columns}")
-    doms = df[by].cast(pl.String).unique().drop_nulls().to_list()
-    w = _normalise(weights, doms)
-    t = pl.col(token_col) if token_col else pl.col(text_col).str.count_matches(r"\S+")
-    d = df.select(pl.int_range(pl.len()).alias("_i"), "id", pl.col(by).cast(pl.String).alias("_d"), t.fill_null(0).cast(pl.Int64).alias("_t"))
-    need = pl.DataFrame({"_d": list(w), "_n": [w[k] * budget for k in w]})
-    d = (d.join(need, on="_d", how="left").with_columns(pl.col("_n").fill_null(0), _a=pl.col("_t").sum().over("_d"))
-         .with_columns(_full=pl.when(pl.col("_a") > 0).then((pl.col("_n") // pl.col("_a"))).otherwise(0))
-         .with_columns(_rem=pl.col("_n") - pl.col("_full") * pl.col("_a"))
-         .sort("_d", pl.col("id").hash(seed))
-         .with_columns(_before=pl.col("_t").cum_sum().over("_d") - pl.col("_t"))
-         .with_columns(mixture_repeats=(pl.col("_full") + ((pl.col("_before") < pl.col("_rem")) & (pl.col("_rem") > 0))).cast(pl.Int64))
-         .sort("_i"))
-    return df.with_columns(d["mixture_repeats"])
-
+# %% ../nbs/50_widgets.ipynb #f44711ef
 @patch
-def to_step(self: MixtureEditor):
-    "The `mixture` step with these weights, budget and seed."
+def to_step(self: MixtureEditor, plan_path: str|None=None # where `mixture_plan` writes the plan (None: not written)
+           ):
+    "`curatekit.mix`'s `mixture_plan` step with these weights, final phase, budget and seed."
     if self.error: raise CuratekitError(f"MixtureEditor: {self.error}")
-    return mixture.step(weights=dict(self.weights), budget=int(self.budget), by=self.by, token_col=self.token_col,
-                        text_col=self.text_col, seed=self.seed)
+    phases = [[self.final_from, dict(self.final_weights)]] if self.final_weights else None
+    return mixture_plan.step(weights=dict(self.weights), budget=int(self.budget), plan_path=plan_path, phases=phases,
+                             seed=self.seed, domain_col=self.by, text_col=self.text_col, length_col=self.length_col)
 
-# %% ../nbs/50_widgets.ipynb #8fa8df03
+# %% ../nbs/50_widgets.ipynb #aa56a118
 @patch
-def schedule(self: MixtureEditor, points: int=11) -> pl.DataFrame:
-    "Weights per domain at `points` evenly spaced moments of training (linear from `weights` to `final_weights`)."
-    end = self.final_weights or self.weights
-    ps = np.linspace(0, 1, points)
-    return pl.DataFrame([{"progress": float(p), "domain": d, "weight": (1 - p) * self.weights[d] + p * end[d]} for p in ps for d in self.weights])
+def schedule(self: MixtureEditor, points: int=21) -> pl.DataFrame:
+    "Weights per domain at `points` evenly spaced moments of training (`Mixture.weights_at`)."
+    m = self.mixture()
+    return pl.DataFrame([{"progress": float(p), "domain": d, "weight": w} for p in np.linspace(0, 1, points)
+                         for d, w in m.weights_at(float(p)).items()])
 
 @patch
 def chart(self: MixtureEditor):
@@ -574,7 +589,9 @@ def chart(self: MixtureEditor):
     bars = alt.Chart(long).mark_bar().encode(y=alt.Y("kind:N", title=None), x=alt.X("tokens:Q", stack=True),
                                              color="domain:N", tooltip=["domain", "kind", "tokens"]).properties(width=480, height=70)
     if not self.final_weights: return bars
-    sched = alt.Chart(self.schedule()).mark_area().encode(x="progress:Q", y=alt.Y("weight:Q", stack="normalize"), color="domain:N").properties(width=480, height=120)
+    sched = (alt.Chart(self.schedule()).mark_area(interpolate="step-after")
+             .encode(x=alt.X("progress:Q", title="training progress", axis=alt.Axis(format="%")),
+                     y=alt.Y("weight:Q", stack="normalize", title="weight"), color="domain:N").properties(width=480, height=120))
     return alt.vconcat(bars, sched)
 
 @patch
@@ -585,7 +602,7 @@ def _repr_html_(self: MixtureEditor) -> str:
                    for d, e in p.filter("too_many_epochs").select("domain", "epochs").iter_rows())
     return f'{_CSS}<div class="ck-w"><div><b>{html.escape(repr(self))}</b></div><div>{svg(self.chart())}</div>{warn}{table_html(p)}</div>'
 
-# %% ../nbs/50_widgets.ipynb #73126bf9
+# %% ../nbs/50_widgets.ipynb #459e9d10
 @patch
 def view(self: MixtureEditor):
     "The interactive view: a slider per domain, the budget, bars, epochs and warnings."
@@ -617,7 +634,7 @@ def _repr_mimebundle_(self: MixtureEditor, **kw):
         except Exception: pass
     return b
 
-# %% ../nbs/50_widgets.ipynb #ec4d79a7
+# %% ../nbs/50_widgets.ipynb #70365513
 class PairwiseAnnotator:
     "Judge pairs of texts (A / B / tie / skip), saved to JSONL as you go; fit Bradley-Terry scores."
     choices = ("A", "B", "tie", "skip")
@@ -627,7 +644,7 @@ class PairwiseAnnotator:
                  text_col: str='text', # the text shown
                  annotator: str='me', # recorded with each judgment
                  seed: int=0, # order of the pairs
-                 fit: Callable|None=None, # judgments frame -> scores frame (default: `bradley_terry_mm`)
+                 fit: Callable|None=None, # judgments frame -> `id`, `bt_score` frame (default: `bt_scores`)
                 ):
         store_attr()
         self.frame, self.path = to_frame(frame), Path(path)
@@ -643,7 +660,7 @@ class PairwiseAnnotator:
         if self.error: return f"PairwiseAnnotator({self.error})"
         return f"PairwiseAnnotator({len(self.judgments):,} judgments in {self.path})"
 
-# %% ../nbs/50_widgets.ipynb #23aa254d
+# %% ../nbs/50_widgets.ipynb #d499bf4e
 @patch
 def _records(self: PairwiseAnnotator) -> list[dict]:
     if not self.path.exists(): return []
@@ -686,39 +703,29 @@ def judge(self: PairwiseAnnotator, choice: str) -> tuple|None:
     self._seen.add((a, b))
     return self.next_pair()
 
-# %% ../nbs/50_widgets.ipynb #57000f31
-def bradley_terry_mm(judgments: pl.DataFrame, # `a`, `b`, `winner` ('A', 'B', 'tie'; 'skip' is ignored)
-                     iters: int=500, # maximum MM iterations
-                     tol: float=1e-9, # stop when no log-strength moves more than this
-                    ) -> pl.DataFrame: # `id`, `bt_score` (centred log-strength), `n_judgments`
-    "Fit Bradley-Terry strengths to pairwise judgments with Hunter's MM updates and a virtual-tie prior."
-    j = judgments.filter(pl.col("winner") != "skip")
-    ids = pl.concat([j["a"], j["b"]]).unique(maintain_order=True).to_list()
-    if not ids: return pl.DataFrame(schema={"id": judgments.schema["a"], "bt_score": pl.Float64, "n_judgments": pl.UInt32})
-    ix = {v: k for k, v in enumerate(ids)}
-    a, b = np.array([ix[v] for v in j["a"]]), np.array([ix[v] for v in j["b"]])
-    wa = np.select([j["winner"] == "A", j["winner"] == "B"], [1.0, 0.0], 0.5)
-    n = len(ids)
-    wins = np.bincount(a, wa, n) + np.bincount(b, 1 - wa, n) + 0.5  # + half of the virtual tie
-    p = np.ones(n)
-    for _ in range(iters):
-        d = 1 / (p[a] + p[b])
-        new = wins / (np.bincount(a, d, n) + np.bincount(b, d, n) + 1 / (p + 1.0))
-        done = np.abs(np.log(new) - np.log(p)).max() < tol
-        p = new
-        if done: break
-    s = np.log(p)
-    return pl.DataFrame({"id": ids, "bt_score": s - s.mean(), "n_judgments": np.bincount(a, minlength=n) + np.bincount(b, minlength=n)},
-                        schema_overrides={"id": judgments.schema["a"], "n_judgments": pl.UInt32}).sort("bt_score", descending=True)
+# %% ../nbs/50_widgets.ipynb #be52747d
+def judgment_pairs(judgments: pl.DataFrame, # `a`, `b`, `winner` ('A', 'B', 'tie' or 'skip')
+                  ) -> pl.DataFrame: # `a`, `b`, `p` = P(b ≻ a), the input of `curatekit.rate.bradley_terry`
+    "Pairwise judgments as `rate.bradley_terry` pairs: A → p=0, B → p=1, tie → p=0.5; skips dropped."
+    bad = judgments.filter(~pl.col("winner").is_in(PairwiseAnnotator.choices))
+    if len(bad): raise CuratekitError(f"judgment_pairs: winner {bad['winner'][0]!r} is not one of {PairwiseAnnotator.choices}")
+    p = pl.col("winner").replace_strict({"A": 0.0, "B": 1.0, "tie": 0.5}, default=None, return_dtype=pl.Float64)
+    return judgments.filter(pl.col("winner") != "skip").select("a", "b", p.alias("p"))
 
-# %% ../nbs/50_widgets.ipynb #382bb07b
+def bt_scores(judgments: pl.DataFrame) -> pl.DataFrame:
+    "`id`, `bt_score`, `wins`, `comparisons`: `rate.bradley_terry` fitted to pairwise judgments."
+    pairs = judgment_pairs(judgments)
+    if len(pairs) == 0: raise CuratekitError("Bradley-Terry: no judgments to fit yet (skips do not count)")
+    return bradley_terry(pairs).rename({"item": "id", "score": "bt_score"}).sort("bt_score", descending=True)
+
+# %% ../nbs/50_widgets.ipynb #a3358c11
 @patch
 def scores(self: PairwiseAnnotator) -> pl.DataFrame:
-    "The frame's judged rows with their Bradley-Terry `bt_score` and `n_judgments`, best first."
-    s = (self.fit or bradley_terry_mm)(self.judgments)
+    "The frame's judged rows with their Bradley-Terry `bt_score`, `wins` and `comparisons`, best first."
+    s = (self.fit or bt_scores)(self.judgments)
     return self.frame.join(s, on="id").sort("bt_score", descending=True)
 
-# %% ../nbs/50_widgets.ipynb #a78f76d6
+# %% ../nbs/50_widgets.ipynb #ccf6db5d
 @patch
 def pair_html(self: PairwiseAnnotator) -> str:
     "The current pair, side by side."
@@ -771,7 +778,10 @@ def view(self: PairwiseAnnotator):
     buttons = [W.Button(description=c, tooltip=f"judge {c}") for c in self.choices]
     for bt, c in zip(buttons, self.choices): bt.on_click(click(c))
     fitb = W.Button(description="fit Bradley-Terry", button_style="info")
-    fitb.on_click(lambda _: setattr(result, "value", _CSS + table_html(self.scores().head(20), (self.text_col,), 200)))
+    def fit(_):
+        try: result.value = _CSS + table_html(self.scores().head(20), (self.text_col,), 200)
+        except CuratekitError as e: result.value = message_html(str(e))
+    fitb.on_click(fit)
     keys = key_catcher(lambda c: click(c)(None))
     show()
     box = W.VBox([pair, W.HBox(buttons + [fitb]), keys, status, result])
@@ -786,37 +796,30 @@ def _repr_mimebundle_(self: PairwiseAnnotator, **kw):
         except Exception: pass
     return b
 
-# %% ../nbs/50_widgets.ipynb #7bcc0cc6
-def funnel(run: Run, top: int=3) -> pl.DataFrame:
-    "Per step: rows in, rows out, removed, and the `top` reasons from the ledger."
-    led = run.ledger.frame
-    reasons = (led.group_by("step_index", "reason").len().sort("len", descending=True)
-               .group_by("step_index", maintain_order=True).agg(pl.format("{} ({})", "reason", "len").head(top).str.join("; ").alias("reasons")))
-    return (run.stats.select("step_index", "step", "rows_in", "rows_out", removed=pl.col("rows_in") - pl.col("rows_out"))
-            .join(reasons.with_columns(pl.col("step_index").cast(pl.Int32)), on="step_index", how="left").with_columns(pl.col("reasons").fill_null("")))
-
+# %% ../nbs/50_widgets.ipynb #dc85ae90
 class FunnelView:
-    "A run's per-step funnel: a bar chart of rows out per step, and the reasons table."
-    def __init__(self, run: Run): store_attr(); self.table = funnel(run)
+    "A run's per-step funnel as `curatekit.report` draws it: a bar per step, and rows, removals and reasons per step."
+    def __init__(self, run: Run): store_attr()
     def __repr__(self): return f"FunnelView({self.run!r})"
+    @property
+    def table(self) -> pl.DataFrame:
+        "`report.funnel_rows` as a frame (formatted for reading)."
+        return pl.DataFrame(funnel_rows(self.run))
     def chart(self):
-        alt = _alt()
-        t = self.table.with_columns(label=pl.format("{}:{}", "step_index", "step"))
-        return alt.Chart(t).mark_bar().encode(y=alt.Y("label:N", sort=None, title="step"), x=alt.X("rows_out:Q", title="rows after the step"),
-                                              tooltip=["step", "rows_in", "rows_out", "removed", "reasons"]).properties(width=420, height=22 * max(1, len(t)))
+        "`report.funnel_chart` of the run."
+        return funnel_chart(self.run)
     def _repr_html_(self):
-        if len(self.table) == 0: return message_html("the recipe has no steps", "FunnelView:")
-        return f'{_CSS}<div class="ck-w"><div><b>{html.escape(repr(self.run))}</b></div><div>{svg(self.chart())}</div>{table_html(self.table)}</div>'
+        if len(self.run.stats) == 0: return message_html("the recipe has no steps", "FunnelView:")
+        return f'{_CSS}<div class="ck-w"><div><b>{html.escape(repr(self.run))}</b></div>{funnel_section(self.run, None)}</div>'
 
-# %% ../nbs/50_widgets.ipynb #2f64f9e1
-def qdc_view(before: pl.DataFrame, after: pl.DataFrame, **kw):
-    "The before/after QDC report from `curatekit.metrics`, or a message when it is not available."
-    try: from curatekit.metrics import qdc_report
-    except ImportError: return _Message("qdc_view: the QDC report needs curatekit.metrics (30_metrics), which is not available")
-    return qdc_report(before, after, **kw)
-
-class _Message:
-    "A message that renders as a notice."
-    def __init__(self, msg): self.msg = msg
-    def __repr__(self): return self.msg
-    def _repr_html_(self): return message_html(self.msg)
+# %% ../nbs/50_widgets.ipynb #b084a77b
+def qdc_view(before_df: pl.DataFrame, # the frame before curation
+             after, # the frame after curation, or the `Run` of a recipe on `before_df`
+             quality: list[str]|None=None, # quality columns to summarise (pass flags or scores), as in `qdc_report`
+             names: tuple=("before", "after"), # how the report names the two frames
+             sample: int=1000, # rows per frame for set-level diversity
+             **kw, # more `qdc_report` arguments: text_col, emb_col, label_col, n_clusters, model, seed
+            ) -> QDCReport:
+    "The before/after QDC report of `curatekit.metrics`, for a frame and a run (or two frames)."
+    after_df = after.frame if isinstance(after, Run) else to_frame(after)
+    return qdc_report(before_df, after_df, quality=quality, names=names, sample=sample, **kw)

@@ -38,3 +38,45 @@ def test_keep_longest_and_input_order_independence():
 def test_exact_dedup_normalises_case_and_whitespace():
     out = exact_dedup(pl.DataFrame({"id": ["b", "a", "c"], "text": ["Hi  there\n", "hi there", "other"]}))
     assert out["exact_dup_of"].to_list() == ["a", None, None]
+
+def _pairs_near_threshold(seed=1, groups=120):
+    "Originals with one copy each whose drop rate puts its word-5-gram Jaccard near 0.8 (between about 0.7 and 0.9)."
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(600)]
+    rows = []
+    for g in range(groups):
+        o = [rng.choice(vocab) for _ in range(rng.randint(200, 300))]
+        rate = rng.choice([0.01, 0.015, 0.02, 0.025, 0.03, 0.04])
+        rows += [(f"g{g:03d}-0", " ".join(o)), (f"g{g:03d}-1", " ".join(w for w in o if rng.random() >= rate))]
+    return pl.DataFrame(rows, schema=["id", "text"], orient="row")
+
+def _jaccard(a, b, n=5):
+    sa, sb = ({" ".join(w[i:i + n]) for i in range(len(w) - n + 1)} for w in (a.split(), b.split()))
+    return len(sa & sb) / len(sa | sb)
+
+def test_exact_verification_has_no_false_pairs_near_the_threshold():
+    df = _pairs_near_threshold()
+    texts = dict(zip(df["id"], df["text"]))
+    js = {g: _jaccard(texts[f"{g}-0"], texts[f"{g}-1"]) for g in {k[:4] for k in texts}}
+    assert min(js.values()) < 0.78 and max(js.values()) > 0.82  # the set straddles the threshold
+    dup = dict(zip(*minhash_dedup(df)[["id", "minhash_dup_of"]]))
+    found = {g for g in js if dup[f"{g}-1"] == f"{g}-0"}
+    assert all(js[g] >= 0.8 for g in found)  # exact verification: no pair below the threshold
+    true = {g for g in js if js[g] >= 0.8}
+    assert len(found & true) >= 0.95 * len(true)
+    est = dict(zip(*minhash_dedup(df, verify="estimate")[["id", "minhash_dup_of"]]))
+    assert sum((est[f"{g}-1"] == f"{g}-0") != (js[g] >= 0.8) for g in js) >= sum((g in found) != (js[g] >= 0.8) for g in js)
+
+def test_kept_shingles_do_not_depend_on_batching():
+    t = _corpus()["text"]
+    s1, (o1, x1) = minhash_signatures(t, device="cpu", batch_size=7, keep_shingles=True)
+    s2, (o2, x2) = minhash_signatures(t, device="cpu", keep_shingles=True)
+    assert np.array_equal(s1, s2) and np.array_equal(o1, o2) and np.array_equal(x1, x2)
+
+def test_numpy_and_torch_hashing_paths_give_the_same_bits():
+    "The CPU path hashes in NumPy, the CUDA path in torch; `cpu:0` runs the torch path on the CPU."
+    from curatekit.dedup import shingle_hashes, oph_signatures
+    t = _corpus()["text"]
+    d, x = shingle_hashes(t)
+    for seed in (0, 7):
+        assert np.array_equal(oph_signatures(d, x, len(t), 128, seed, "cpu"), oph_signatures(d, x, len(t), 128, seed, "cpu:0"))

@@ -46,3 +46,14 @@ def test_decontaminate_reads_eval_file(tmp_path):
     out = decontaminate(pl.DataFrame({"text": [PROSE, "nothing here at all"]}), str(ev))
     assert out["decon_contaminated"].to_list() == [True, False]
     with pytest.raises(CuratekitError, match="unknown types"): pii(pl.DataFrame({"text": ["x"]}), types=["ssn"])
+
+def test_lang_id_reads_only_max_chars_and_keeps_rows():
+    from curatekit.signals import lang_id
+    de = "Der Hund schläft im Garten, während die Kinder in der Schule lernen und die Eltern arbeiten. "
+    en = "The dog sleeps in the garden while the children learn at school and their parents work. "
+    df = pl.DataFrame({"id": [3, 1, 2, 0], "text": [de * 40_000, en + "\n" + de * 200, "   ", None]})
+    out = lang_id(df)
+    assert out["id"].to_list() == [3, 1, 2, 0] and out.columns == ["id", "text", "lang", "lang_score"]
+    assert out["lang"].to_list() == ["de", "de", None, None]  # 1,000 chars of the second text are mostly German
+    assert lang_id(df, max_chars=len(en))["lang"][1] == "en"  # only the English opening is read
+    assert out["lang_score"].null_count() == 2 and (out["lang_score"].drop_nulls() <= 1).all()

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 from curatekit.core import CuratekitError, Recipe, read, write
 from curatekit.widgets import (ScoreExplorer, SampleBrowser, MixtureEditor, PairwiseAnnotator, FunnelView, histogram,
-                               mixture, bradley_terry_mm, score_problem)
+                               bt_scores, judgment_pairs, score_problem, token_pieces)
 
 @pytest.fixture(scope="module")
 def big():
@@ -85,10 +85,26 @@ def test_sample_browser_sorts_filters_and_pages(big):
     assert "cannot evaluate" in v.children[1].children[2].value
 
 def test_sample_browser_heat_map_marks_the_lowest_tokens():
-    df = pl.DataFrame({"text": ["a b c d e"], "tokens": [["a", " b", " c", " d", " e"]],
-                       "token_logprobs": [[None, -0.1, -9.0, -0.2, -5.0]]})
+    "`lm_logprobs` (every token after the first, as score_lm keeps them) beside `lm_token_strings`."
+    df = pl.DataFrame({"text": ["a b c d e"], "lm_token_strings": [["a", " b", " c", " d", " e"]],
+                       "lm_logprobs": [[-0.1, -9.0, -0.2, -5.0]]})
     html = SampleBrowser(df, k=0.5).page_html()
     assert html.count("rgba(214,39,40") == 2 and 'title="log p = -9.00"' in html
+    with pytest.raises(CuratekitError, match="is the tokenizer the scoring LM's"):
+        SampleBrowser(df.with_columns(lm_logprobs=pl.Series([[-1.0] * 5])), k=0.5).page_html()
+
+def test_sample_browser_heat_map_from_a_real_lm(tmp_path, monkeypatch):
+    "score_lm(keep_logprobs=True) output plus the model path: the browser tokenizes the page and draws the heat map."
+    from curatekit.lm import train_reference_lm, score_lm
+    monkeypatch.setenv("CURATEKIT_HOME", str(tmp_path))
+    texts = [f"The {w} sat on the mat number {i}. It was a quiet {w}." for i, w in enumerate(["cat", "dog", "owl", "fox"] * 10)]
+    lm = train_reference_lm(texts, vocab_size=300, n_ctx=64, n_layer=1, n_head=1, n_embd=32, epochs=1, progress=False)
+    df = score_lm(pl.DataFrame({"text": ["The zebra sat on the mat.", "", "A quiet owl."]}), lm, scores=["mink"], keep_logprobs=True, progress=False)
+    pieces = token_pieces(df["text"], lm)
+    assert ["".join(p) for p in pieces] == df["text"].to_list()
+    assert [len(p) - 1 for p in pieces if p] == [n for n in df["lm_tokens"].to_list() if n]
+    html = SampleBrowser(df, tokenizer=lm).page_html()
+    assert html.count("<h4>id") == 3 and "rgba(214,39,40" in html and "<i>no tokens</i>" in html
 
 @pytest.mark.parametrize("by,says", [("one", "only one domain"), ("id", "map them to coarser groups"), ("nope", "not found")])
 def test_mixture_editor_bad_domains_render_a_message(big, by, says):
@@ -106,18 +122,33 @@ def test_mixture_editor_sliders_stay_normalised_and_step_meets_the_budget(big, t
     assert plan.filter(pl.col("weight") > 0.5)["too_many_epochs"][0]
     out = me.to_step()(big)
     tokens = big["text"].str.count_matches(r"\S+")
-    got = out.with_columns(t=tokens).group_by("source").agg((pl.col("mixture_repeats") * pl.col("t")).sum())
+    got = out.with_columns(t=tokens).group_by("source").agg((pl.col("mix_count") * pl.col("t")).sum())
     for d, t in got.iter_rows():
         want = plan.filter(pl.col("domain") == d)["intended"][0]
-        assert want <= t <= want + tokens.max()
+        assert want - 1 <= t <= want + tokens.max()
     write(big, tmp_path/"in.parquet")
     Recipe([me.to_step()]).save(tmp_path/"mix.yaml")
     r = cli("run", tmp_path/"mix.yaml", tmp_path/"in.parquet", tmp_path/"out.parquet")
     assert r.returncode == 0, r.stderr
-    assert read(tmp_path/"out.parquet")["mixture_repeats"].to_list() == out["mixture_repeats"].to_list()
+    assert read(tmp_path/"out.parquet")["mix_count"].to_list() == out["mix_count"].to_list()
+
+def test_mixture_editor_exports_mix_mixture_plan_with_its_schedule(big, tmp_path):
+    "to_step is curatekit.mix's mixture_plan: the plan it writes follows the editor's phases, and its Mixture is the editor's."
+    from curatekit.mix import Mixture
+    me = MixtureEditor(big, "source", budget=500_000, final_weights={"code": 1.0}, final_from=0.75)
+    step = me.to_step(plan_path=str(tmp_path/"plan.parquet"))
+    assert step.name == "mixture_plan" and step.config()["phases"] == [[0.75, {"books": 0.0, "code": 1.0, "web": 0.0}]]
+    out = step(big)
+    plan = read(tmp_path/"plan.parquet")
+    assert out["mix_count"].sum() == len(plan)
+    late = plan.filter(pl.col("phase") == 1)
+    assert set(late["domain"]) == {"code"} and late["tokens"].sum() >= 0.25 * 500_000
+    assert isinstance(me.mixture(), Mixture) and me.mixture().weights_at(0.9) == {"books": 0.0, "code": 1.0, "web": 0.0}
+    assert me.plan().filter(pl.col("domain") == "code")["intended"][0] == round(500_000 * (0.75 * me.weights["code"] + 0.25))
 
 def test_mixture_rejects_unknown_domains(big):
-    with pytest.raises(CuratekitError, match="unknown domain 'news'"): mixture(big, {"news": 1.0}, 100)
+    with pytest.raises(CuratekitError, match="unknown domain 'news'"): MixtureEditor(big, weights={"news": 1.0})
+    with pytest.raises(CuratekitError, match="unknown domain 'news'"): MixtureEditor(big).set_weight("news", 0.5)
 
 def test_pairwise_annotator_survives_a_restart(tmp_path):
     "Judgments are on disk as soon as they are made; a new annotator resumes without repeating a pair."
@@ -140,6 +171,8 @@ def test_pairwise_view_buttons_write_judgments(tmp_path):
     df = pl.DataFrame({"text": ["short", "a much longer text", "medium text"]})
     a = PairwiseAnnotator(df, tmp_path/"j.jsonl")
     v = a.view()
+    v.children[1].children[-1].click()  # fit, before any judgment: a message, not a traceback
+    assert "no judgments to fit yet" in v.children[4].value
     v.children[1].children[0].click()  # "A"
     assert [json.loads(l)["winner"] for l in (tmp_path/"j.jsonl").read_text().splitlines()] == ["A"]
     v.children[1].children[-1].click()  # fit
@@ -151,15 +184,21 @@ def test_pairwise_annotator_bad_input():
     assert "needs at least 2" in PairwiseAnnotator(pl.DataFrame({"text": ["one"]}), "/nonexistent/j.jsonl")._repr_html_()
 
 def test_bradley_terry_ties_and_skips():
+    "Judgments become rate.bradley_terry pairs (A: p=0, B: p=1, tie: 0.5, skip dropped); the fit ranks the winner first."
     j = pl.DataFrame({"a": [0, 0, 1, 2], "b": [1, 2, 2, 0], "winner": ["A", "tie", "skip", "B"]})
-    s = bradley_terry_mm(j).sort("id")
+    assert judgment_pairs(j)["p"].to_list() == [0.0, 0.5, 1.0]
+    s = bt_scores(j).sort("id")
     assert s["bt_score"][0] == s["bt_score"].max() and abs(s["bt_score"].sum()) < 1e-9
-    assert s["n_judgments"].to_list() == [3, 1, 2]
+    assert s["comparisons"].to_list() == [3, 1, 2]
+    with pytest.raises(CuratekitError, match="no judgments to fit"): bt_scores(j.filter(pl.col("winner") == "skip"))
+    with pytest.raises(CuratekitError, match="'C' is not one of"): judgment_pairs(j.with_columns(winner=pl.lit("C")))
 
 def test_funnel_view_shows_reasons(big):
     ex = ScoreExplorer(big, "score", lo=3.0)
-    fv = FunnelView(Recipe([ex.to_step()])(big))
-    assert fv.table["removed"][0] == len(big) - ex.n_kept
+    run = Recipe([ex.to_step()])(big)
+    fv = FunnelView(run)
+    assert run.stats["rows_out"][0] == ex.n_kept and fv.table["rows_out"][0] == f"{ex.n_kept:,}"
+    assert fv.table["removed"][0].startswith(f"{len(big) - ex.n_kept:,} (")
     assert "score outside [3, inf]" in fv.table["reasons"][0] and "<svg" in fv._repr_html_()
 
 def test_explorer_groups_a_by_column_with_thousands_of_values(big):
@@ -179,3 +218,13 @@ def test_explorer_view_pages_samples(big):
     assert page.value == "page 2" and v.children[4].value != first
     prev.click()
     assert v.children[4].value == first
+
+def test_qdc_view_of_a_run_draws_its_charts(big):
+    "qdc_view takes a frame and a Run; frames of thousands of rows still draw (the length chart stays under altair's limit)."
+    from curatekit.widgets import qdc_view
+    before = big.head(6000)
+    ex = ScoreExplorer(before, "score", lo=1.0)
+    q = qdc_view(before, Recipe([ex.to_step()])(before), sample=20, names=("input", "kept"))
+    rows = q.table.filter(pl.col("metric") == "rows")
+    assert (rows["before"][0], rows["after"][0]) == (6000, ex.n_kept) and q.names == ("input", "kept")
+    assert q._repr_html_().count("<svg") >= 1
