@@ -284,6 +284,7 @@ def qdc_report(before_df: pl.DataFrame, # the first frame (before a recipe, or r
     rows += _lexical_rows(sa[text_col], sb[text_col])
     rows += _embedding_rows(_emb_of(sa, emb_col, text_col, model), _emb_of(sb, emb_col, text_col, model), emb_col, label_col, n_clusters, seed)
     rows += _complexity_rows(ca, cb)
+    rows += _kl_rows(before_df, after_df, target, text_col, kl_options, names, seed)
     lengths = pl.concat([_sample(c.select(pl.lit(nm).alias("frame"), pl.col("complexity_words").alias("words")).with_row_index("id"), 2500, seed)  # two frames stay within altair's 5,000-row limit
                          .drop("id") for nm, c in zip(names, (ca, cb))])
     return QDCReport(_qdc_rows(rows), tuple(names), lengths)
