@@ -105,6 +105,7 @@ def run_demo(out: str|Path="outputs/demo", # the directory to write the five fil
     "Curate the sample corpus with the built-in `demo` recipe; write input, DSIR target, recipe, output, ledger and report to `out`."
     from curatekit.data import sample_corpus
     from curatekit.report import trace, run_report
+    import curatekit.metrics  # registers the report's quality / diversity / complexity section
     out, corpus = Path(out), sample_corpus(n, seed)
     target = corpus.filter((pl.col("source") == "prose") & pl.col("corruption").is_null()).select("id", "text")
     paths = dict(input=write(corpus, out/"input.parquet"), target=write(target, out/"target.parquet"),

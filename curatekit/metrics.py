@@ -9,6 +9,7 @@ Docs: https://curatekit.github.io/curatekit/metrics.html.md"""
 from __future__ import annotations
 import gzip, html, math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -17,11 +18,13 @@ import torch
 from fastcore.basics import patch
 from .core import CuratekitError, add_ids, check_text, map_step
 from .embed import as_matrix, embed, encode, kmeans, knn, load_encoder
+from .dsir import _targets, bucket_counts, hashed_ngrams, kl_divergence, kl_reduction
+from .report import register_section
 
 # %% auto #0
-__all__ = ['aps', 'vocabulary_size', 'distinct_n', 'compression_ratio', 'average_pairwise_similarity', 'vendi_score',
-           'cluster_entropy', 'complexity', 'quality_summary', 'familiarity_per_label', 'familiarity', 'QDCReport',
-           'qdc_report', 'chart_svg']
+__all__ = ['aps', 'QDC_SAMPLE', 'vocabulary_size', 'distinct_n', 'compression_ratio', 'average_pairwise_similarity',
+           'vendi_score', 'cluster_entropy', 'complexity', 'quality_summary', 'familiarity_per_label', 'familiarity',
+           'QDCReport', 'qdc_report', 'chart_svg', 'quality_columns', 'qdc_section']
 
 # %% ../nbs/30_metrics.ipynb #cba6a54d
 def _texts(texts) -> pl.Series:
@@ -195,8 +198,8 @@ _SCHEMA = dict(axis=pl.String, metric=pl.String, before=pl.Float64, after=pl.Flo
 
 def _qdc_rows(rows: list[tuple]) -> pl.DataFrame:
     recs = [dict(axis=a, metric=m, before=None if b is None else float(b), after=None if v is None else float(v),
-                 change=(v / b - 1) if b not in (None, 0) and v is not None else None, note=_NOTES.get(m, ""))
-            for a, m, b, v in rows]
+                 change=(v / b - 1) if b not in (None, 0) and v is not None else None, note=n[0] if n else _NOTES.get(m, ""))
+            for a, m, b, v, *n in rows]  # a row may carry its own note
     return pl.DataFrame(recs, schema=_SCHEMA)
 
 @patch
@@ -232,6 +235,23 @@ def _embedding_rows(a: pl.DataFrame, b: pl.DataFrame, emb_col, label_col, n_clus
 _CX = dict(complexity_words="words per text", complexity_sentence_words="words per sentence",
            complexity_depth="bracket depth", complexity_long_words="long-word share", complexity_word_chars="characters per word")
 
+_KL_OPTIONS = dict(ngrams=2, num_buckets=10_000, hash_seed=0, smoothing=1.0)  # DSIR's featurizer defaults
+
+def _kl_rows(a: pl.DataFrame, b: pl.DataFrame, target, text_col: str, kl_options: dict|None, names, seed: int) -> list[tuple]:
+    "KL(target ‖ each frame) on DSIR's hashed n-grams, per target, and DSIR's KL reduction (`dsir.kl_reduction`)."
+    if target is None: return []
+    bad = set(kl_options or {}) - set(_KL_OPTIONS)
+    if bad: raise CuratekitError(f"qdc_report: kl_options takes {sorted(_KL_OPTIONS)}, not {sorted(bad)}")
+    o, ts = {**_KL_OPTIONS, **(kl_options or {})}, _targets(target)
+    feat = lambda df: bucket_counts(hashed_ngrams(check_text(df, text_col)[text_col], o["ngrams"], o["num_buckets"], o["hash_seed"]))
+    ca, cb = feat(a), feat(b)
+    rows = [("target", "KL(target ‖ ·) (nats)" if len(ts) == 1 else f"KL({k} ‖ ·) (nats)", kl_divergence(t, ca, o["smoothing"]),
+             kl_divergence(t, cb, o["smoothing"]), "lower = closer to the target") for k, t in ((k, feat(t)) for k, t in ts.items())]
+    red, note = kl_reduction(ts, a, b, text_col, **o), f"KL(target ‖ {names[0]}) − KL(target ‖ {names[1]})"
+    if len(b) < len(a):  # a smaller set's KL rises by sampling alone: the baseline is a random subset of the same size
+        note += f"; a random {len(b):,} rows of {names[0]}: {kl_reduction(ts, a, _sample(add_ids(a), len(b), seed), text_col, **o):+.3g}"
+    return rows + [("target", "KL reduction (nats)", None, red, note)]
+
 def _complexity_rows(a: pl.DataFrame, b: pl.DataFrame) -> list[tuple]:
     ma, mb = a.select(pl.col(list(_CX)).mean()), b.select(pl.col(list(_CX)).mean())
     return [("complexity", name, ma[c][0], mb[c][0]) for c, name in _CX.items()]
@@ -248,6 +268,8 @@ def qdc_report(before_df: pl.DataFrame, # the first frame (before a recipe, or r
                n_clusters: int=16, # k-means clusters for cluster entropy
                model=None, # encoder when embeddings are missing (None: all-MiniLM-L6-v2)
                seed: int=0, # sampling and k-means seed
+               target=None, # what a selection aimed at: a frame or file path, or several as `dsir_select` takes them
+               kl_options: dict|None=None, # the KL's featurizer: ngrams, num_buckets, hash_seed, smoothing (DSIR's defaults)
               ) -> QDCReport:
     "Compare quality, diversity and complexity of two frames side by side."
     for df in (before_df, after_df): check_text(df, text_col)
@@ -262,6 +284,7 @@ def qdc_report(before_df: pl.DataFrame, # the first frame (before a recipe, or r
     rows += _lexical_rows(sa[text_col], sb[text_col])
     rows += _embedding_rows(_emb_of(sa, emb_col, text_col, model), _emb_of(sb, emb_col, text_col, model), emb_col, label_col, n_clusters, seed)
     rows += _complexity_rows(ca, cb)
+    rows += _kl_rows(before_df, after_df, target, text_col, kl_options, names, seed)
     lengths = pl.concat([_sample(c.select(pl.lit(nm).alias("frame"), pl.col("complexity_words").alias("words")).with_row_index("id"), 2500, seed)  # two frames stay within altair's 5,000-row limit
                          .drop("id") for nm, c in zip(names, (ca, cb))])
     return QDCReport(_qdc_rows(rows), tuple(names), lengths)
@@ -276,9 +299,10 @@ def _altair():
 def charts(self: QDCReport):
     "An altair chart: after/before ratio per metric, and text lengths of both frames."
     alt = _altair()
-    t = self.table.filter(pl.col("change").is_not_null() & (pl.col("metric") != "rows")).with_columns(ratio=pl.col("change") + 1).filter(pl.col("ratio") > 0)
+    t = self.table.filter(pl.col("change").is_not_null() & (pl.col("metric") != "rows")).with_columns(ratio=pl.col("change") + 1, one=pl.lit(1.0)).filter(pl.col("ratio") > 0)
     bars = alt.Chart(t.to_pandas()).mark_bar().encode(
-        x=alt.X("ratio:Q", scale=alt.Scale(type="log"), title=f"{self.names[1]} ÷ {self.names[0]} (log scale)"), y=alt.Y("metric:N", sort=None, title=None),
+        x=alt.X("ratio:Q", scale=alt.Scale(type="log", nice=False), title=f"{self.names[1]} ÷ {self.names[0]} (log scale)"), x2="one:Q",  # bars grow from 1, not 0 (log)
+        y=alt.Y("metric:N", sort=None, title=None),
         color=alt.Color("axis:N"), tooltip=["metric", "before", "after", "note"]).properties(width=320, height=alt.Step(14))
     rule = alt.Chart(pl.DataFrame({"x": [1.0]}).to_pandas()).mark_rule(color="black").encode(x="x:Q")
     lens = self.lengths.filter(pl.col("words") > 0).with_columns(log_words=pl.col("words").log10())
@@ -308,11 +332,61 @@ def _table_html(t: pl.DataFrame, names) -> str:
     return f"<table class='qdc'>{head}{body}</table>"
 
 @patch
-def to_html(self: QDCReport, charts: bool=True) -> str:
+def to_html(self: QDCReport, charts: bool=True, heading: bool=True) -> str:
     "An HTML fragment (heading, table, inline SVG charts) for notebooks and the run report."
     svg = f"<div>{chart_svg(self.charts())}</div>" if charts else ""
-    return (f"<section class='qdc-report'><h3>Quality, diversity, complexity: {html.escape(self.names[0])} vs "
-            f"{html.escape(self.names[1])}</h3>{_table_html(self.table, self.names)}{svg}</section>")
+    h = f"<h3>Quality, diversity, complexity: {html.escape(self.names[0])} vs {html.escape(self.names[1])}</h3>" if heading else ""
+    return f"<section class='qdc-report'>{h}{_table_html(self.table, self.names)}{svg}</section>"
 
 @patch
 def _repr_html_(self: QDCReport): return self.to_html()
+
+# %% ../nbs/30_metrics.ipynb #a1f0c0d4
+QDC_SAMPLE = 500 # rows per side the run report's QDC section samples for diversity (and for the input's quality)
+
+def quality_columns(df: pl.DataFrame) -> list[str]:
+    "Plug-in quality columns of a frame: rule verdicts (boolean `*_ok`) and model scores (numeric `ppl`, `*_score`)."
+    return [c for c, t in df.schema.items() if (t == pl.Boolean and c.endswith("_ok")) or (t.is_numeric() and (c == "ppl" or c.endswith("_score")))]
+
+def _annotate(recipe, df: pl.DataFrame) -> pl.DataFrame:
+    "`df` put through the recipe's annotating steps (map steps that drop nothing); one that cannot run on these rows is left out."
+    for s in (recipe.steps if recipe is not None else []):
+        if s.kind == "map" and not s.drops:
+            try: df = s.map(df)
+            except Exception: pass  # it needs a column an earlier global step adds: its scores stay off the input side
+    return df
+
+def _dsir_step(recipe):
+    "The recipe's first `dsir_select` step, or None."
+    return next((s for s in (recipe.steps if recipe is not None else []) if s.name == "dsir_select"), None)
+
+# %% ../nbs/30_metrics.ipynb #a1f0c0d5
+def _target_name(t) -> str:
+    return html.escape(Path(t).name if isinstance(t, (str, Path)) else "the target frame")
+
+@register_section(title="Quality, diversity, complexity", order=15)
+def qdc_section(run, # a recipe run (a `TracedRun` also lets the input be scored and its DSIR target be found)
+                input_df: pl.DataFrame, # the corpus the run was given
+               ) -> str|None:
+    "The run report's QDC section: input vs output with the run's quality plug-ins and, with a DSIR step, its KL reduction."
+    recipe, d = getattr(run, "recipe", None), _dsir_step(getattr(run, "recipe", None))
+    text_col = d.text_col if d is not None else "text"
+    if text_col not in input_df.columns or text_col not in run.frame.columns: return None
+    if not len(run.frame): return "<p class='note'>The run kept nothing: there is no output to compare.</p>"
+    q = quality_columns(run.frame)
+    scored = _annotate(recipe, _sample(input_df, QDC_SAMPLE, 0)) if set(q) - set(input_df.columns) else input_df
+    q = [c for c in q if c in input_df.columns or c in scored.columns]
+    new = [c for c in q if c not in input_df.columns]
+    before = input_df.join(scored.select("id", *new), on="id", how="left") if new else input_df
+    kl = dict(ngrams=d.ngrams, num_buckets=d.num_buckets, hash_seed=d.hash_seed) if d is not None else None
+    rep = qdc_report(before, run.frame, text_col=text_col, quality=q, names=("input", "output"), sample=QDC_SAMPLE,
+                     target=d.target_df if d is not None else None, kl_options=kl)
+    n = min(len(input_df), len(run.frame), QDC_SAMPLE)
+    how = [f"Rows and complexity on the whole frames ({len(input_df):,} input rows, {len(run.frame):,} output rows)."]
+    if new: how.append(f"Quality ({', '.join(map(html.escape, q))}): the output's on every row; the input's on a seeded sample of "
+                       f"{len(scored):,} rows put through the recipe's annotating steps.")
+    elif q: how.append(f"Quality ({', '.join(map(html.escape, q))}) on the whole frames.")
+    how.append(f"Diversity on seeded samples of <b>{n:,} rows per side</b> (embeddings: all-MiniLM-L6-v2 unless the frames carry <code>emb</code>).")
+    if d is not None: how.append(f"KL to the DSIR target ({_target_name(d.target_df)}) over its hashed n-gram buckets, on the whole frames; "
+                                 "the KL reduction is KL(target ‖ input) − KL(target ‖ output), the whole recipe's doing, not DSIR's alone.")
+    return f"<p class='note'>{' '.join(how)}</p>{rep.to_html(heading=False)}"

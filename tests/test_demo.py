@@ -55,6 +55,8 @@ def test_demo_sample_is_deterministic_and_report_self_contained(cli, tmp_path, h
     for f in ["input.parquet", "curated.parquet", "curated.ledger.parquet"]: assert pl.read_parquet(a/f).equals(pl.read_parquet(b/f))
     page = (a/"report.html").read_text()
     assert page.count("<svg") >= 2 and "Funnel" in page and "too short" in page
+    assert "<h2>Quality, diversity, complexity</h2>" in page and "rows per side" in page
+    assert "KL reduction (nats)" in page and "KL(target ‖ ·) (nats)" in page and "target.parquet" in page
     for outside in ["<script", "<link", "src=\"http", "src='http", "@import", "url(http"]: assert outside not in page, outside
 
 def _png_size(path):
@@ -73,7 +75,8 @@ def test_report_renders_in_headless_chromium(cli, tmp_path, home):
     assert cli("demo", "--out", out, "--n", "3000", "-q").returncode == 0
     url = (out/"report.html").resolve().as_uri()
     dom = subprocess.run([CHROMIUM, *FLAGS, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-    for part in ["<svg", "<h2>Funnel</h2>", "<h2>Scores</h2>", "<h2>Examples</h2>", "class=\"ex\""]: assert part in dom, part
+    for part in ["<svg", "<h2>Funnel</h2>", "<h2>Quality, diversity, complexity</h2>", "KL reduction (nats)", "<h2>Scores</h2>",
+                 "<h2>Examples</h2>", "class=\"ex\""]: assert part in dom, part
     shot = tmp_path/"report.png"
     subprocess.run([CHROMIUM, *FLAGS, f"--screenshot={shot}", "--window-size=1280,2000", url], capture_output=True, timeout=120)
     assert _png_size(shot) == (1280, 2000)

@@ -3,7 +3,7 @@ import itertools, math, random
 import numpy as np, polars as pl, pytest, torch
 from curatekit.core import CuratekitError
 from curatekit.metrics import (average_pairwise_similarity, vendi_score, distinct_n, vocabulary_size, cluster_entropy,
-                               _familiarity_one, qdc_report, complexity)
+                               _familiarity_one, qdc_report, complexity, qdc_section, quality_columns)
 
 
 def unit(n, d, seed=0):
@@ -68,3 +68,44 @@ def test_qdc_report_html_is_offline_and_complete():
     html = rep.to_html()
     assert "<svg" in html and "<script" not in html and "http" not in html.split("<svg")[0]
     with pytest.raises(CuratekitError, match="label column 'label' not found"): qdc_report(a, b, label_col="label")
+
+
+def _docs(n, seed, words):
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(words) for _ in range(12)) + "." for _ in range(n)]
+
+def test_qdc_report_kl_rows_are_dsir_kl_reduction(tmp_path):
+    "With a target (frame or path), the report shows KL(target ‖ each side) and their difference, dsir.kl_reduction's value."
+    from curatekit.dsir import kl_reduction
+    prose, code = "the of a model data text is and to".split(), "def return self x if else for in".split()
+    pool = pl.DataFrame({"text": _docs(40, 0, prose) + _docs(40, 1, code)}).with_row_index("id")
+    pool = pool.with_columns(emb=unit(80, 8).numpy())
+    after = pool.filter(pl.col("id") < 40)
+    target = pl.DataFrame({"text": _docs(30, 2, prose)})
+    target.write_parquet(tmp_path/"t.parquet")
+    for t in (target, str(tmp_path/"t.parquet")):
+        tab = qdc_report(pool, after, target=t, n_clusters=2).table.filter(pl.col("axis") == "target")
+        kl, red = tab.row(0, named=True), tab.row(1, named=True)
+        assert kl["after"] < kl["before"] and red["before"] is None
+        assert red["after"] == pytest.approx(kl_reduction(target, pool, after)) == pytest.approx(kl["before"] - kl["after"])
+    assert "KL reduction" not in qdc_report(pool, after, n_clusters=2).table["metric"].to_list()
+    with pytest.raises(CuratekitError, match="kl_options"): qdc_report(pool, after, target=target, kl_options={"buckets": 5})
+
+def test_qdc_section_scores_the_input_and_finds_the_dsir_target(tmp_path):
+    "The run report's section: quality plug-ins scored on an input sample, KL to the recipe's DSIR target, sample size stated."
+    from curatekit.core import Recipe, Filter, map_step
+    from curatekit.dsir import dsir_select
+    from curatekit.report import trace, run_report
+    prose, code = "the of a model data text is and to".split(), "def return self x if else for in".split()
+    df = pl.DataFrame({"text": _docs(60, 0, prose) + _docs(60, 1, code)}).with_row_index("id").with_columns(emb=unit(120, 8).numpy())
+    pl.DataFrame({"text": _docs(30, 2, prose)}).write_parquet(tmp_path/"target.parquet")
+    def has_the(df): return df.with_columns(has_the_ok=pl.col("text").str.contains(r"\bthe\b"))
+    recipe = Recipe([Filter("text IS NOT NULL"), map_step(has_the).step(),
+                     dsir_select.step(target_df=str(tmp_path/"target.parquet"), k=40), Filter("dsir_selected")])
+    run = trace(recipe, df, progress=False)
+    assert quality_columns(run.frame) == ["has_the_ok"]
+    html = qdc_section(run, df)
+    assert "has_the_ok" in html and "KL reduction (nats)" in html and "target.parquet" in html and "40 rows per side" in html
+    page = run_report(run, df)
+    assert "Quality, diversity, complexity" in page.sections
+    assert qdc_section(trace(Recipe([Filter("text IS NULL")]), df, progress=False), df).startswith("<p class='note'>The run kept nothing")
