@@ -327,6 +327,7 @@ def ray_map_segment(runner: ShardedRunner, seg: list[int], concurrency: int|None
     num_gpus = max(getattr(runner.recipe.steps[i], "num_gpus", 0) for i in seg)
     ds = ray.data.read_parquet([str(runner.cache.path(k)/"frame.parquet") for k in src], include_paths=True,
                                override_num_blocks=len(src))
+    ds = ds.repartition(max(len(src), concurrency or 1), shuffle=False)  # Ray may read small files as one block
     out = ds.map_batches(_segment_batch, fn_kwargs=dict(recipe=runner.recipe.to_dict(), seg=seg,
                                                        names={k: str(sh.path) for k, sh in src.items()}),
                          batch_format="pyarrow", batch_size=runner.batch_size, num_gpus=num_gpus or None, concurrency=concurrency)
