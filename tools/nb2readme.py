@@ -8,7 +8,8 @@ from pathlib import Path
 def _src(cell): return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 def _output_text(out):
-    if out["output_type"] == "stream": return "".join(out["text"]), "text"
+    if out["output_type"] == "stream":  # stdout only: stderr holds progress bars and warnings
+        return ("".join(out["text"]).replace("\r", ""), "text") if out.get("name") != "stderr" else (None, None)
     data = out.get("data", {})
     if "text/markdown" in data: return "".join(data["text/markdown"]), "markdown"
     if "text/plain" in data: return "".join(data["text/plain"]), "text"
@@ -35,6 +36,6 @@ if __name__ == "__main__":
     nb, readme = sys.argv[1], Path(sys.argv[2])
     md = notebook_markdown(nb)
     if "--check" in sys.argv:
-        if not readme.exists() or readme.read_text() != md:
+        if not readme.exists() or readme.read_bytes().decode() != md:
             sys.exit(f"{readme} is stale: it differs from what {nb} gives; run 'make readme' and commit it")
     else: readme.write_text(md)
