@@ -92,7 +92,7 @@ class _Html(str): "A string already in HTML."
 
 def _reasons(run: Run, i: int, top: int=5) -> str:
     c = run.ledger.counts().filter(pl.col("step_index") == i)
-    parts = [f"{_esc(r)} ({n:,})" for r, n in zip(c["reason"][:top], c["rows"][:top])]
+    parts = [f"{r} ({n:,})" for r, n in zip(c["reason"][:top], c["rows"][:top])]  # plain text: `_table` escapes
     return ", ".join(parts) + (f", … {len(c) - top} more" if len(c) > top else "")
 
 def step_label(run: Run, i: int) -> str:
