@@ -175,34 +175,41 @@ def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, chunk: int=1 << 16) ->
     return np.concatenate([np.zeros(0)] + [(sig[pairs[s:s + chunk, 0]] == sig[pairs[s:s + chunk, 1]]).mean(1)
                                            for s in range(0, len(pairs), chunk)])
 
-def _pair_keys(off: np.ndarray, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    "Sorted unique `pair index << 32 | shingle hash` of the shingles of `rows[k]`, for every k."
+def _gather(off: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Positions in the flat array of the elements of `rows[k]`, row after row, and each row's count (`off`: row offsets)."
     n = off[rows + 1] - off[rows]
-    i = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(off[rows], n)
-    return _sorted_unique((np.repeat(np.arange(len(rows), dtype=np.uint64), n) << np.uint64(32)) | x[i])
+    return np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n) + np.repeat(off[rows], n), n
 
 def exact_jaccard(off: np.ndarray, # row offsets into `x` (length rows + 1)
                   x: np.ndarray, # 32-bit shingle hashes of all rows, row after row
                   pairs: np.ndarray, # (m, 2) row pairs
                  ) -> np.ndarray: # (m,) Jaccard similarity of each pair's shingle sets
-    "Exact Jaccard similarity of each pair's sets of shingle hashes, vectorized over pairs (two sorts)."
+    "Exact Jaccard similarity of each pair's sets of shingle hashes, vectorized over pairs (one sort, one binary search)."
     sh, m = np.uint64(32), len(pairs)
-    za, zb = _pair_keys(off, x, pairs[:, 0]), _pair_keys(off, x, pairs[:, 1])
-    na, nb = (np.bincount((z >> sh).astype(np.int64), minlength=m) for z in (za, zb))
-    z = np.sort(np.concatenate([za, zb]))
-    inter = np.bincount((z[1:][z[1:] == z[:-1]] >> sh).astype(np.int64), minlength=m)
+    if not m: return np.zeros(0)
+    rows, inv = np.unique(pairs, return_inverse=True)  # sort and deduplicate each row's set once, however many pairs it is in
+    i, n = _gather(off, rows)
+    z = _sorted_unique((np.repeat(np.arange(len(rows), dtype=np.uint64), n) << sh) | x[i])
+    h, o = z & np.uint64(0xFFFFFFFF), np.r_[0, np.cumsum(np.bincount((z >> sh).astype(np.int64), minlength=len(rows)))]
+    (ia, na), (ib, nb) = (_gather(o, c) for c in inv.reshape(m, 2).T)
+    za = (np.repeat(np.arange(m, dtype=np.uint64), na) << sh) | h[ia]  # sorted already: pair by pair, hashes ascending within
+    zb = (np.repeat(np.arange(m, dtype=np.uint64), nb) << sh) | h[ib]
+    hit = za[np.minimum(np.searchsorted(za, zb), len(za) - 1)] == zb
+    inter = np.bincount((zb[hit] >> sh).astype(np.int64), minlength=m)
     return inter / np.maximum(na + nb - inter, 1)
 
 def verified_jaccard(sig: np.ndarray, # (n, num_perm) signatures
                      pairs: np.ndarray, # (m, 2) candidate pairs
                      threshold: float, # Jaccard threshold
                      shingles: tuple|None=None, # `(offsets, hashes)` from `minhash_signatures(keep_shingles=True)`
-                     z: float=3.0, # pairs within z standard errors of the threshold are computed exactly
+                     z: float=3.0, # pairs within z standard errors of the threshold (and pairs with a short row) are computed exactly
                     ) -> np.ndarray: # (m,) similarity used to accept each pair
     "Estimated Jaccard, replaced by the exact Jaccard for pairs the estimate cannot decide."
     j = estimated_jaccard(sig, pairs)
     if shingles is None or not len(pairs): return j
     close = np.abs(j - threshold) <= z * np.sqrt(threshold * (1 - threshold) / sig.shape[1])
+    n = np.diff(shingles[0])  # a row with fewer shingles than bins has densified, correlated bins: its estimate is noisier
+    close |= n[pairs].min(1) < sig.shape[1]
     j[close] = exact_jaccard(*shingles, pairs[close])
     return j
 

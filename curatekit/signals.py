@@ -19,7 +19,7 @@ from .core import CuratekitError, check_text, map_step, to_frame
 __all__ = ['PII_PATTERNS', 'default_thresholds', 'rules', 'word_pattern', 'CkExpr', 'gopher_quality_signals',
            'gopher_repetition_signals', 'c4_quality_signals', 'fineweb_quality_signals', 'gopher_quality',
            'gopher_repetition', 'c4_quality', 'fineweb_quality', 'lang_id', 'luhn_ok', 'pii', 'redact_pii',
-           'word_ngrams', 'decontaminate', 'contamination_report']
+           'word_hashes', 'word_ngrams', 'decontaminate', 'contamination_report']
 
 # %% ../nbs/10_signals.ipynb #b5fb6b1b
 @cache
@@ -371,14 +371,25 @@ def _replace_each(text: pl.Series, found: pl.Series, token: str) -> pl.Series:
     return pl.Series(text.name, vals, pl.String)
 
 # %% ../nbs/10_signals.ipynb #ed78479e
+def word_hashes(texts: pl.Series, # texts
+                min_rows: int=2_000, # rows per parallel slice, at least
+               ) -> tuple[np.ndarray, np.ndarray]: # (row position, 64-bit hash) of every word, in order
+    "Row position and hash of every lower-cased `\\w+` word, tokenized in parallel slices of rows."
+    k = max(1, min(pl.thread_pool_size(), len(texts) // min_rows))
+    step = -(-len(texts) // k) if len(texts) else 1
+    def part(s):  # a lazy query per slice: `collect_all` runs them on polars' thread pool (one eager query uses one core)
+        return (texts.slice(s, step).to_frame("t").lazy()
+                .select(pl.int_range(s, s + pl.len(), dtype=pl.UInt32).alias("d"), pl.col("t").str.to_lowercase().str.extract_all(r"\w+"))
+                .explode("t").drop_nulls("t").select("d", h=pl.col("t").hash(seed=0x5EED)))
+    w = pl.concat(pl.collect_all([part(s) for s in range(0, max(len(texts), 1), step)]))
+    return w["d"].to_numpy(), w["h"].to_numpy()
+
 def word_ngrams(texts: pl.Series, # texts
                 n: int, # words per n-gram
                 short: bool=False, # give a text of fewer than `n` words one n-gram of all its words
                ) -> tuple[np.ndarray, np.ndarray]: # (row position, 64-bit hash) of every n-gram, by row
     "Hashes of the word n-grams (lower-cased runs of word characters) of each text, vectorized."
-    w = (texts.to_frame("t").select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("d"), pl.col("t").str.to_lowercase()
-         .str.extract_all(r"\w+")).explode("t").drop_nulls("t"))
-    doc, h = w["d"].to_numpy(), w["t"].hash(seed=0x5EED).to_numpy()
+    doc, h = word_hashes(texts)
     m = max(len(h) - n + 1, 0)
     g = h[:m].copy()
     for i in range(1, n): g *= _K; g += h[i:i + m]  # in place, wrapping uint64 arithmetic

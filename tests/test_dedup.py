@@ -80,3 +80,26 @@ def test_numpy_and_torch_hashing_paths_give_the_same_bits():
     d, x = shingle_hashes(t)
     for seed in (0, 7):
         assert np.array_equal(oph_signatures(d, x, len(t), 128, seed, "cpu"), oph_signatures(d, x, len(t), 128, seed, "cpu:0"))
+
+def test_word_hashes_in_parallel_slices_equal_one_query():
+    "Cutting the rows into per-thread lazy queries changes nothing: same rows, same hashes, same order (nulls, empties, Unicode)."
+    from curatekit.signals import word_hashes
+    texts = pl.Series(["Déjà vu: Ünïcode words", None, "", "Ελληνικά και English", "第一行 第二行"] * 500 + _corpus()["text"].to_list())
+    one = texts.to_frame("t").select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("d"), pl.col("t").str.to_lowercase()
+                                     .str.extract_all(r"\w+")).explode("t").drop_nulls("t")
+    for min_rows in (1, 7, 1000, 10**9):
+        d, h = word_hashes(texts, min_rows=min_rows)
+        assert np.array_equal(d, one["d"].to_numpy()) and np.array_equal(h, one["t"].hash(seed=0x5EED).to_numpy())
+    d, h = word_hashes(pl.Series([], dtype=pl.String))
+    assert len(d) == len(h) == 0
+
+def test_short_rows_are_verified_exactly():
+    "Pairs with a row shorter than num_perm shingles are decided by exact Jaccard, never by the (noisier) densified estimate."
+    from curatekit.dedup import verified_jaccard, exact_jaccard, lsh_candidates
+    rng = random.Random(1)
+    base = [" ".join(rng.choice("abcdefghij") + str(i) for i in range(rng.randint(12, 25))) for _ in range(200)]
+    texts = pl.Series(base + [t + " share this page" for t in base])
+    sig, sh = minhash_signatures(texts, device="cpu", keep_shingles=True)
+    pairs = lsh_candidates(sig, 17, 7)
+    assert len(pairs)
+    assert np.array_equal(verified_jaccard(sig, pairs, 0.8, sh), exact_jaccard(*sh, pairs))
