@@ -339,7 +339,7 @@ class Filter(Step):
                  keep:str|pl.Expr, # a boolean column, a SQL predicate, or a polars expression
                  reason:str|None=None, # a string column giving each row's reason, or a literal reason
                  keep_null:bool=False, # keep rows where `keep` is null
-                 text_col:str='text', # rows whose text is null or empty get the reason `empty` when `keep` is null
+                 text_col:str='text', # rows whose text is null, empty or only whitespace get the reason `empty` when `keep` is null
                 ): store_attr()
 
 # %% ../nbs/00_core.ipynb #ef0cb5ab
@@ -370,7 +370,7 @@ def _reasons(self: Filter, df: pl.DataFrame) -> pl.Series:
     default = self.keep if isinstance(self.keep, str) else str(self.keep)
     r = pl.col(self.reason) if self.reason in df.columns else pl.lit(self.reason or default)
     keep = as_expr(self.keep, df)
-    if self.text_col in df.columns: empty = pl.col(self.text_col).is_null() | (pl.col(self.text_col) == "")
+    if self.text_col in df.columns: empty = pl.col(self.text_col).is_null() | (pl.col(self.text_col).str.strip_chars() == "")
     else: empty = pl.lit(False)
     return df.select(pl.when(empty).then(pl.lit("empty")).when(keep.is_null()).then(pl.lit("null"))
                      .otherwise(r.cast(pl.String).fill_null(default)))[:, 0]

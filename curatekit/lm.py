@@ -169,13 +169,13 @@ def _resolve(model, tokenizer, device):
 
 def _tokenize(tokenizer, texts, max_tokens):
     ids = tokenizer([t or "" for t in texts], add_special_tokens=True, return_attention_mask=False, verbose=False)["input_ids"]
-    ids = [np.asarray(i if t else [], dtype=np.int64) for i, t in zip(ids, texts)]
+    ids = [np.asarray(i if t and not t.isspace() else [], dtype=np.int64) for i, t in zip(ids, texts)]  # blank texts are empty
     if not max_tokens: return ids, [False] * len(ids)
     return [i[:max_tokens] for i in ids], [len(i) > max_tokens for i in ids]
 
 # %% ../nbs/12_lm.ipynb #31ebdae8
 def token_logprobs(model, # a causal LM: Hugging Face name, local path, or model object
-                   texts: Sequence[str|None], # the texts; None or "" give empty results
+                   texts: Sequence[str|None], # the texts; None, "" or only whitespace give empty results
                    tokenizer=None, # the model's tokenizer (needed with a model object)
                    moments: bool=False, # also return Min-K%++'s per-position mean and std of log p
                    max_length: int|None=None, # window length; default the model's context
@@ -232,7 +232,7 @@ def min_k_plus_plus(tl: TokenLogprobs, k: float=0.2) -> float:
 # %% ../nbs/12_lm.ipynb #a74e3e4b
 LM_SCORES = ("ppl", "nll", "mink", "minkpp", "zlib", "moore_lewis")
 
-def _text_bytes(t): return len(t.encode()) if t else 0
+def _text_bytes(t): return len(t.encode()) if t and not t.isspace() else 0
 
 def _scores_of(tl: TokenLogprobs, text: str|None, k: float, ref: TokenLogprobs|None) -> dict:
     if not len(tl): return {}

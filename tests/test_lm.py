@@ -65,11 +65,14 @@ def test_oom_halves_and_retries(ref_lm, monkeypatch):
     for g, w in zip(got, want): np.testing.assert_allclose(g.logp, w.logp, atol=1e-6)
 
 def test_empty_and_null_texts_get_null_scores(ref_lm):
-    df = pl.DataFrame({"id": ["a", "b", "c"], "text": [TEXTS[0], "", None]})
+    df = pl.DataFrame({"id": ["a", "b", "c", "d"], "text": [TEXTS[0], "", None, "   \n\t"]})
     out = score_lm(df, ref_lm, device="cpu", progress=False)
     assert out.select("id", "text").equals(df)  # inputs untouched, only columns added
-    for c in ("ppl", "nll", "mink", "minkpp", "zlib"): assert out[c].is_null().to_list() == [False, True, True]
-    assert out["lm_tokens"].to_list()[1:] == [0, 0]
+    for c in ("ppl", "nll", "mink", "minkpp", "zlib"): assert out[c].is_null().to_list() == [False, True, True, True]
+    assert out["lm_tokens"].to_list()[1:] == [0, 0, 0]
+    from curatekit.core import Filter  # a blank text is empty for the filter too: its reason says so
+    kept, dropped = Filter("ppl < 1e9", reason="high_perplexity").split(out)
+    assert kept["id"].to_list() == ["a"] and dropped["reason"].to_list() == ["empty"] * 3
 
 def test_scores_follow_their_definitions(ref_lm):
     tl = token_logprobs(ref_lm, TEXTS[:1], moments=True, device="cpu")[0]
