@@ -132,7 +132,7 @@ def _dup_ngram(tok, n, ndocs):
 # %% ../nbs/10_signals.ipynb #ae891610
 def _finish(prefix: str, text: pl.Series, sig: pl.DataFrame, checks: list) -> pl.DataFrame:
     "Signal columns (null for empty texts), `<prefix>_ok` and `<prefix>_reason` (the first failing check, or 'empty')."
-    empty = text.is_null() | (text.str.len_chars() == 0)
+    empty = text.is_null() | (text.str.strip_chars().str.len_chars() == 0)
     reason = pl.when(pl.lit(empty)).then(pl.lit("empty"))
     for r, fail in checks: reason = reason.when(fail.fill_null(False)).then(pl.lit(r))
     reason = reason.otherwise(pl.lit(None, pl.String))
@@ -317,6 +317,7 @@ PII_PATTERNS = {
     # a phone number may not touch another digit group, so long numbers (cards, order numbers) are not read as phones
     "phone": r"(^|[^\d\s]\s*)((?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4})($|[^\d ]| [^\d]| $)",
 }
+_ORDER = ["email", "ip", "card", "phone"]  # e-mails first (they hold digits); cards before phones (phones match card groups)
 
 def luhn_ok(e: pl.Expr) -> pl.Expr:
     "Whether the digits of each string pass the Luhn checksum (payment-card numbers do)."
@@ -339,13 +340,14 @@ def pii(df: pl.DataFrame, # the frame
     check_text(df, text_col)
     bad = set(types) - set(PII_PATTERNS)
     if bad: raise CuratekitError(f"pii: unknown types {sorted(bad)}; known: {list(PII_PATTERNS)}")
-    t = pl.col(text_col)
-    out = df.with_columns([_found(t, k).list.len().alias(f"pii_{k}") for k in types])
+    t, n = pl.col(text_col), {}
+    for k in [k for k in _ORDER if k in types]:  # in redact_pii's order, e-mails and IPs masked, so no text counts twice
+        n[k] = _found(t, k).list.len().alias(f"pii_{k}")
+        if k in ("email", "ip"): t = t.str.replace_all(PII_PATTERNS[k], f"<{k.upper()}>")
+    out = df.with_columns([n[k] for k in types])
     return out.with_columns(pl.sum_horizontal([f"pii_{k}" for k in types]).alias("pii_total").cast(pl.UInt32))
 
 # %% ../nbs/10_signals.ipynb #ebedccf9
-_ORDER = ["email", "ip", "card", "phone"]  # e-mails first (they hold digits); cards before phones (phones match card groups)
-
 @map_step
 def redact_pii(df: pl.DataFrame, # the frame
                text_col: str="text", # the column holding the text
