@@ -443,7 +443,7 @@ def decontaminate(df: pl.DataFrame, # the frame
     lk = _leaks(df[text_col], eval_texts, n).group_by("_doc").agg(
         decon_ngrams=pl.col("shared_ngrams").sum(), decon_eval=pl.col("eval_index").sort())
     res = pl.DataFrame({"_doc": pl.int_range(len(df), dtype=pl.UInt32, eager=True)}).join(lk, on="_doc", how="left")
-    empty = df[text_col].is_null() | (df[text_col].str.len_chars() == 0)
+    empty = df[text_col].is_null() | (df[text_col].str.strip_chars().str.len_chars() == 0)
     res = res.with_columns(decon_ngrams=pl.when(~pl.lit(empty)).then(pl.col("decon_ngrams").fill_null(0)),
                            decon_eval=pl.when(~pl.lit(empty)).then(pl.col("decon_eval").fill_null([])))
     return df.with_columns(res["decon_ngrams"], res["decon_eval"], (res["decon_ngrams"] > 0).alias("decon_contaminated"))
