@@ -70,10 +70,17 @@ class CkExpr:
 # %% ../nbs/10_signals.ipynb #03779d2e
 def _on(t, k): return t.get(k) is not None
 
-def _long(df: pl.DataFrame, parts: pl.Expr) -> pl.DataFrame:
-    "One row per element of list expression `parts`: `_doc` (the row position) and `x` (the element)."
-    return (df.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_doc"), parts.alias("x")).explode("x")
-              .filter(pl.col("x").is_not_null()))
+def _slices(n: int, min_rows: int=256) -> list[tuple[int, int]]:
+    "(start, length) of `n` rows cut into one slice per thread of polars' pool, each at least `min_rows` long."
+    k = max(1, min(pl.thread_pool_size(), n // min_rows))
+    step = -(-n // k) if n else 1
+    return [(s, step) for s in range(0, max(n, 1), step)]
+
+def _long(df: pl.DataFrame, parts: pl.Expr, min_rows: int=256) -> pl.DataFrame:
+    "One row per element of list expression `parts`: `_doc` (the row position) and `x` (the element), in row order."
+    q = [df.slice(s, m).lazy().select(pl.int_range(s, s + pl.len(), dtype=pl.UInt32).alias("_doc"), parts.alias("x"))
+         .explode("x").filter(pl.col("x").is_not_null()) for s, m in _slices(len(df), min_rows)]
+    return pl.concat(pl.collect_all(q))  # the slices' queries run side by side on polars' thread pool
 
 def _per_doc(n: int, agg: pl.DataFrame) -> pl.DataFrame:
     "Per-document aggregates for all `n` rows (documents with no elements get nulls)."
@@ -98,30 +105,33 @@ def _ngram_table(tok: pl.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
         g = g * _K + doc[:m].astype(np.uint64)
     return g, doc[n - 1:] == doc[:m]
 
-def _top_ngram(tok, n, ndocs):
+def _top_query(g: np.ndarray, ok: np.ndarray) -> pl.LazyFrame:
+    "Each distinct in-doc n-gram's first position and count, by first position."
+    return pl.LazyFrame({"g": g[ok]}).with_row_index("i").group_by("g").agg(first=pl.col("i").min(), cnt=pl.len()).sort("first")
+
+def _top_ngram(tok, n, ndocs, ok: np.ndarray, agg: pl.DataFrame) -> np.ndarray:
     "Characters (joined by spaces) of each doc's most frequent n-gram times its count; ties go to the first seen."
     out = np.zeros(ndocs)
-    g, ok = _ngram_table(tok, n)
-    g, doc = g[ok], tok["_doc"].to_numpy()[:len(ok)][ok]
-    L = tok["L"].to_numpy()
-    cs = np.concatenate([[0], np.cumsum(L)])
-    G = (cs[n:n + len(ok)] - cs[:len(ok)])[ok] + (n - 1)
-    if not len(g): return out
-    agg = pl.DataFrame({"g": g, "i": np.arange(len(g))}).group_by("g").agg(first=pl.col("i").min(), cnt=pl.len())
-    first, cnt = agg["first"].to_numpy(), agg["cnt"].to_numpy()
-    fd = doc[first]
-    best = np.zeros(ndocs, np.int64); np.maximum.at(best, fd, cnt)
-    top = cnt == best[fd]
-    pick = np.full(ndocs, len(g)); np.minimum.at(pick, fd[top], first[top])
-    d = np.flatnonzero(pick < len(g))
-    out[d] = G[pick[d]] * best[d]
+    if not len(agg): return out
+    doc, cs = tok["_doc"].to_numpy()[:len(ok)][ok], np.concatenate([[0], np.cumsum(tok["L"].to_numpy())])
+    G = (cs[n:n + len(ok)] - cs[:len(ok)])[ok] + (n - 1)  # characters of each n-gram, spaces included
+    first, cnt = agg["first"].to_numpy().astype(np.int64), agg["cnt"].to_numpy().astype(np.int64)
+    fd = doc[first]  # sorted by first position, so each doc's n-grams are one run
+    seg = np.flatnonzero(np.r_[True, fd[1:] != fd[:-1]])
+    best = np.maximum.reduceat(cnt, seg)
+    top = np.flatnonzero(cnt == np.repeat(best, np.diff(np.r_[seg, len(fd)])))
+    sid = np.searchsorted(seg, top, side="right") - 1
+    pick = top[np.r_[True, sid[1:] != sid[:-1]]]  # the first-seen most frequent n-gram of each doc
+    out[fd[seg]] = G[first[pick]] * best
     return out
 
-def _dup_ngram(tok, n, ndocs):
+def _dup_query(g: np.ndarray) -> pl.LazyFrame:
+    return pl.LazyFrame({"g": g}).select(pl.col("g").is_first_distinct())
+
+def _dup_ngram(tok, n, ndocs, ok: np.ndarray, first_distinct: pl.DataFrame) -> np.ndarray:
     "Characters of the words in repeated n-grams, taken greedily left to right without overlap as datatrove does."
-    g, ok = _ngram_table(tok, n)
     rep = np.zeros(len(tok), bool)
-    rep[:len(g)] = ok & ~pl.Series(g).is_first_distinct().to_numpy()
+    rep[:len(ok)] = ok & ~first_distinct["g"].to_numpy()
     i = np.arange(len(tok))
     start = np.maximum.accumulate(np.where(rep & ~np.r_[False, rep[:-1]], i, 0))
     picked = (rep & ((i - start) % n == 0)).astype(np.int64)
@@ -176,9 +186,11 @@ def gopher_repetition_signals(text: pl.Series, t: dict, prefix="gopher_repetitio
     sig = sig.with_columns(_per_doc(n, p).select(dup_para_frac=pl.col("dup_n") / pl.col("n"), dup_para_char_frac=pl.col("dup_chars")))
     sig = sig.with_columns(_per_doc(n, l).select(dup_line_frac=pl.col("dup_n") / pl.col("n"), dup_line_char_frac=pl.col("dup_chars")))
     tok = _long(df, pl.col("text").ck.words()).with_columns(h=pl.col("x").hash(), L=pl.col("x").str.len_chars().cast(pl.Int64))
-    for k, f in [("top_{}gram_char_frac", _top_ngram), ("dup_{}gram_char_frac", _dup_ngram)]:
-        key = "top_ngram_char_frac" if k.startswith("top") else "dup_ngram_char_frac"
-        sig = sig.with_columns([pl.Series(k.format(m), f(tok, m, n)) for m in t[key]])
+    tops, dups = list(t["top_ngram_char_frac"]), list(t["dup_ngram_char_frac"])
+    tabs = {m: _ngram_table(tok, m) for m in {*tops, *dups}}
+    res = pl.collect_all([_top_query(*tabs[m]) for m in tops] + [_dup_query(tabs[m][0]) for m in dups])  # side by side
+    sig = sig.with_columns([pl.Series(f"top_{m}gram_char_frac", _top_ngram(tok, m, n, tabs[m][1], r)) for m, r in zip(tops, res)]
+                           + [pl.Series(f"dup_{m}gram_char_frac", _dup_ngram(tok, m, n, tabs[m][1], r)) for m, r in zip(dups, res[len(tops):])])
     chars = ["dup_para_char_frac", "dup_line_char_frac"] + [c for c in sig.columns if c.startswith(("top_", "dup_")) and "gram" in c]
     sig = sig.with_columns([(pl.col(c).fill_null(0) / pl.col("_L")).alias(c) for c in chars]).drop("_doc", "_L")
     thr = dict(dup_para_frac=t["dup_para_frac"], dup_para_char_frac=t["dup_para_char_frac"], dup_line_frac=t["dup_line_frac"],
@@ -374,17 +386,11 @@ def _replace_each(text: pl.Series, found: pl.Series, token: str) -> pl.Series:
 
 # %% ../nbs/10_signals.ipynb #ed78479e
 def word_hashes(texts: pl.Series, # texts
-                min_rows: int=2_000, # rows per parallel slice, at least
+                min_rows: int=256, # rows per parallel slice, at least
                ) -> tuple[np.ndarray, np.ndarray]: # (row position, 64-bit hash) of every word, in order
     "Row position and hash of every lower-cased `\\w+` word, tokenized in parallel slices of rows."
-    k = max(1, min(pl.thread_pool_size(), len(texts) // min_rows))
-    step = -(-len(texts) // k) if len(texts) else 1
-    def part(s):  # a lazy query per slice: `collect_all` runs them on polars' thread pool (one eager query uses one core)
-        return (texts.slice(s, step).to_frame("t").lazy()
-                .select(pl.int_range(s, s + pl.len(), dtype=pl.UInt32).alias("d"), pl.col("t").str.to_lowercase().str.extract_all(r"\w+"))
-                .explode("t").drop_nulls("t").select("d", h=pl.col("t").hash(seed=0x5EED)))
-    w = pl.concat(pl.collect_all([part(s) for s in range(0, max(len(texts), 1), step)]))
-    return w["d"].to_numpy(), w["h"].to_numpy()
+    w = _long(texts.to_frame("t"), pl.col("t").str.to_lowercase().str.extract_all(r"\w+"), min_rows)
+    return w["_doc"].to_numpy(), w["x"].hash(seed=0x5EED).to_numpy()
 
 def word_ngrams(texts: pl.Series, # texts
                 n: int, # words per n-gram
