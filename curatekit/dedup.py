@@ -166,8 +166,8 @@ def lsh_candidates(sig: np.ndarray, b: int, r: int) -> np.ndarray:
     return p[p[:, 0] != p[:, 1]]
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
-    "`np.unique` by one sort (NumPy 2's `np.unique` is many times slower on large integer arrays)."
-    a = np.sort(a)
+    "`np.unique` by one sort: polars' parallel sort (NumPy 2's `np.unique` is many times slower, `np.sort` 4× slower on 2 cores)."
+    a = pl.Series(a).sort().to_numpy() if len(a) else a
     return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
 
 def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, chunk: int=1 << 16) -> np.ndarray:
