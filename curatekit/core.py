@@ -18,11 +18,11 @@ from fastcore.basics import store_attr, patch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['STEPS', 'LEDGER_SCHEMA', 'CuratekitError', 'add_ids', 'check_ids', 'check_text', 'file_format', 'file_stem',
-           'read_file', 'shard_files', 'read', 'write', 'to_frame', 'to_hf', 'Step', 'register', 'FuncStep', 'map_step',
-           'global_step', 'zscore', 'get_step', 'make_step', 'word_count', 'Filter', 'as_expr', 'SelectColumns',
-           'map_batches', 'Ledger', 'check_partition', 'Recipe', 'Run', 'builtin_recipes', 'load_recipe',
-           'curatekit_home', 'default_device']
+__all__ = ['STEPS', 'LEDGER_SCHEMA', 'CuratekitError', 'add_ids', 'check_ids', 'check_text', 'is_empty_text', 'file_format',
+           'file_stem', 'read_file', 'shard_files', 'read', 'write', 'to_frame', 'to_hf', 'Step', 'register',
+           'FuncStep', 'map_step', 'global_step', 'zscore', 'get_step', 'make_step', 'word_count', 'Filter', 'as_expr',
+           'SelectColumns', 'map_batches', 'Ledger', 'check_partition', 'Recipe', 'Run', 'builtin_recipes',
+           'load_recipe', 'curatekit_home', 'default_device']
 
 # %% ../nbs/00_core.ipynb #24e13f04
 class CuratekitError(ValueError):
@@ -62,6 +62,10 @@ def check_text(df: pl.DataFrame, text_col: str='text') -> pl.DataFrame:
     if dt not in (pl.String, pl.Null):
         raise CuratekitError(f"column {text_col!r} must hold strings, but its type is {dt}")
     return df
+
+def is_empty_text(text: pl.Expr|pl.Series) -> pl.Expr|pl.Series:
+    "Whether each text is empty in curatekit's sense: null, `\"\"` or only whitespace. No step scores such a text."
+    return text.is_null() | (text.str.strip_chars().str.len_chars() == 0)
 
 # %% ../nbs/00_core.ipynb #efcd5206
 _SUFFIXES = {".parquet": ("parquet", None), ".jsonl": ("jsonl", None), ".ndjson": ("jsonl", None),
@@ -370,7 +374,7 @@ def _reasons(self: Filter, df: pl.DataFrame) -> pl.Series:
     default = self.keep if isinstance(self.keep, str) else str(self.keep)
     r = pl.col(self.reason) if self.reason in df.columns else pl.lit(self.reason or default)
     keep = as_expr(self.keep, df)
-    if self.text_col in df.columns: empty = pl.col(self.text_col).is_null() | (pl.col(self.text_col).str.strip_chars() == "")
+    if self.text_col in df.columns: empty = is_empty_text(pl.col(self.text_col))
     else: empty = pl.lit(False)
     return df.select(pl.when(empty).then(pl.lit("empty")).when(keep.is_null()).then(pl.lit("null"))
                      .otherwise(r.cast(pl.String).fill_null(default)))[:, 0]

@@ -11,7 +11,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 import torch
-from .core import CuratekitError, check_text, global_step, default_device
+from .core import CuratekitError, check_text, global_step, default_device, is_empty_text
 from .signals import word_ngrams
 from .embed import as_matrix, embed, kmeans
 
@@ -47,7 +47,7 @@ def exact_dedup(df: pl.DataFrame, # the frame
                ) -> pl.DataFrame: # `df` plus `exact_cluster`, `exact_dup_of`
     "Annotate exact duplicates (equal normalised text) with their cluster and survivor."
     check_text(df, text_col)
-    f = df.select(h=normalize_text(pl.col(text_col)).hash(seed=0x5EED), empty=normalize_text(pl.col(text_col)).str.len_chars().fill_null(0) == 0)
+    f = df.select(h=normalize_text(pl.col(text_col)).hash(seed=0x5EED), empty=is_empty_text(pl.col(text_col)))
     lab = f.with_row_index("row").select(pl.when(~pl.col("empty")).then(pl.col("row").min().over("h").cast(pl.Int64)).otherwise(-1))
     return _annotate(df, lab.to_series().to_numpy(), keep, text_col, id_col, "exact")
 

@@ -19,7 +19,7 @@ import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .core import CuratekitError, check_text, default_device, global_step, map_step, _progress
+from .core import CuratekitError, check_text, default_device, global_step, is_empty_text, map_step, _progress
 
 # %% auto #0
 __all__ = ['Encoder', 'default_model_path', 'load_encoder', 'length_batches', 'encode', 'embed', 'as_matrix', 'knn',
@@ -183,7 +183,7 @@ def embed(df: pl.DataFrame, # the frame
     check_text(df, text_col)
     enc = load_encoder(model, device)
     texts = df[text_col]
-    ok = (texts.is_not_null() & (texts.str.strip_chars().str.len_chars() > 0)).fill_null(False)
+    ok = ~is_empty_text(texts)
     vecs = torch.zeros(len(df), enc.dim)
     if ok.any(): vecs[torch.tensor(ok.arg_true().to_list(), dtype=torch.long)] = encode(texts.filter(ok).to_list(), enc, chunk, batch_tokens, amp=amp)
     col = pl.Series(f"{prefix}emb", vecs.numpy(), dtype=pl.Array(pl.Float32, enc.dim))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import yaml
-from .core import CuratekitError, check_text, map_step, to_frame
+from .core import CuratekitError, check_text, is_empty_text, map_step, to_frame
 
 # %% auto #0
 __all__ = ['PII_PATTERNS', 'default_thresholds', 'rules', 'word_pattern', 'CkExpr', 'gopher_quality_signals',
@@ -142,7 +142,7 @@ def _dup_ngram(tok, n, ndocs, ok: np.ndarray, first_distinct: pl.DataFrame) -> n
 # %% ../nbs/10_signals.ipynb #ae891610
 def _finish(prefix: str, text: pl.Series, sig: pl.DataFrame, checks: list) -> pl.DataFrame:
     "Signal columns (null for empty texts), `<prefix>_ok` and `<prefix>_reason` (the first failing check, or 'empty')."
-    empty = text.is_null() | (text.str.strip_chars().str.len_chars() == 0)
+    empty = is_empty_text(text)
     reason = pl.when(pl.lit(empty)).then(pl.lit("empty"))
     for r, fail in checks: reason = reason.when(fail.fill_null(False)).then(pl.lit(r))
     reason = reason.otherwise(pl.lit(None, pl.String))
@@ -449,7 +449,7 @@ def decontaminate(df: pl.DataFrame, # the frame
     lk = _leaks(df[text_col], eval_texts, n).group_by("_doc").agg(
         decon_ngrams=pl.col("shared_ngrams").sum(), decon_eval=pl.col("eval_index").sort())
     res = pl.DataFrame({"_doc": pl.int_range(len(df), dtype=pl.UInt32, eager=True)}).join(lk, on="_doc", how="left")
-    empty = df[text_col].is_null() | (df[text_col].str.strip_chars().str.len_chars() == 0)
+    empty = is_empty_text(df[text_col])
     res = res.with_columns(decon_ngrams=pl.when(~pl.lit(empty)).then(pl.col("decon_ngrams").fill_null(0)),
                            decon_eval=pl.when(~pl.lit(empty)).then(pl.col("decon_eval").fill_null([])))
     return df.with_columns(res["decon_ngrams"], res["decon_eval"], (res["decon_ngrams"] > 0).alias("decon_contaminated"))
