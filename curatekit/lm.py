@@ -167,9 +167,11 @@ def _resolve(model, tokenizer, device):
     if tokenizer is None: raise CuratekitError("token_logprobs: a model object needs its tokenizer= (or pass the model's path)")
     return model, tokenizer, device or str(next(model.parameters()).device)
 
+def _blank(t) -> bool: return not t or t.isspace()  # `core.is_empty_text` for one Python string
+
 def _tokenize(tokenizer, texts, max_tokens):
     ids = tokenizer([t or "" for t in texts], add_special_tokens=True, return_attention_mask=False, verbose=False)["input_ids"]
-    ids = [np.asarray(i if t and not t.isspace() else [], dtype=np.int64) for i, t in zip(ids, texts)]  # blank texts are empty
+    ids = [np.asarray([] if _blank(t) else i, dtype=np.int64) for i, t in zip(ids, texts)]
     if not max_tokens: return ids, [False] * len(ids)
     return [i[:max_tokens] for i in ids], [len(i) > max_tokens for i in ids]
 
@@ -232,7 +234,7 @@ def min_k_plus_plus(tl: TokenLogprobs, k: float=0.2) -> float:
 # %% ../nbs/12_lm.ipynb #a74e3e4b
 LM_SCORES = ("ppl", "nll", "mink", "minkpp", "zlib", "moore_lewis")
 
-def _text_bytes(t): return len(t.encode()) if t and not t.isspace() else 0
+def _text_bytes(t): return 0 if _blank(t) else len(t.encode())
 
 def _scores_of(tl: TokenLogprobs, text: str|None, k: float, ref: TokenLogprobs|None) -> dict:
     if not len(tl): return {}
