@@ -20,18 +20,19 @@ $(STAMP): pyproject.toml tools/constraints.txt
 
 setup: $(STAMP)
 
-# The browser test (tests/test_browser.py) drives Debian's chromium with Playwright; never `playwright install`.
-# Installed only when root on Debian and missing; `apt-get update` only when the first try finds no package lists.
-CHROMIUM_PKGS := chromium chromium-driver
+# System packages from Debian, installed only when root on Debian and missing (`apt-get update` only when the first try finds no
+# package lists): chromium + chromium-driver for the browser tests (driven by Playwright; never `playwright install`), and
+# dataset-fashion-mnist, the real images the image, distillation and labelling chapters use.
+APT_PKGS := chromium chromium-driver dataset-fashion-mnist
 browser-deps:
-	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && [ -d /usr/share/datasets/fashion-mnist ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian's $(CHROMIUM_PKGS) for the browser test"; \
+	  echo "installing Debian's $(APT_PKGS)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -qq $(CHROMIUM_PKGS) >/dev/null 2>&1 || \
-	  { apt-get update -qq >/dev/null && apt-get install -y -qq $(CHROMIUM_PKGS) >/dev/null; } || \
-	  echo "could not install chromium: the browser test will skip (and fail under CI=true)"; \
-	else echo "no chromium and not root on Debian: the browser test will skip (and fail under CI=true)"; fi
+	  apt-get install -y -qq $(APT_PKGS) >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq $(APT_PKGS) >/dev/null; } || \
+	  echo "could not install $(APT_PKGS): the browser test will skip (and fail under CI=true), image lessons say how to get the data"; \
+	else echo "not root on Debian: install $(APT_PKGS) yourself; the browser test will skip (and fail under CI=true)"; fi
 
 # Regenerate what is generated; fail if that changed anything (CI runs on a clean checkout).
 sync: setup

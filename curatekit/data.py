@@ -6,16 +6,19 @@ Docs: https://curatekit.github.io/curatekit/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #f49b3cc0
 from __future__ import annotations
-import ast, hashlib, platform, random, re, sys, sysconfig, textwrap
+import ast, gzip, hashlib, os, platform, random, re, struct, sys, sysconfig, textwrap
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from .core import CuratekitError, add_ids, curatekit_home, read_file, write
 
 # %% auto #0
-__all__ = ['CORRUPTIONS', 'GENERATOR_VERSION', 'prose_docs', 'stdlib_root', 'stdlib_files', 'docstring_docs', 'code_docs',
-           'licence_docs', 'repeated_lines', 'near_duplicate', 'truncated', 'symbol_soup', 'boilerplate_menu', 'empty',
-           'corrupt', 'clean_docs', 'build_sample_corpus', 'sample_corpus_path', 'sample_corpus']
+__all__ = ['CORRUPTIONS', 'GENERATOR_VERSION', 'IDX_TYPES', 'FASHION_MNIST_CLASSES', 'FASHION_MNIST_DEFAULT_DIR', 'prose_docs',
+           'stdlib_root', 'stdlib_files', 'docstring_docs', 'code_docs', 'licence_docs', 'repeated_lines',
+           'near_duplicate', 'truncated', 'symbol_soup', 'boilerplate_menu', 'empty', 'corrupt', 'clean_docs',
+           'build_sample_corpus', 'sample_corpus_path', 'sample_corpus', 'read_idx', 'fashion_mnist_dir',
+           'fashion_mnist_available', 'fashion_mnist']
 
 # %% ../nbs/01_data.ipynb #aaedf03b
 def _paragraphs(text: str, min_words: int=12) -> list[str]:
@@ -215,3 +218,53 @@ def sample_corpus(n: int|None=None, # the first `n` rows (a seeded random sample
         df = build_sample_corpus(seed)
         if cache: write(df, path)
     return df if n is None else df.head(n)
+
+# %% ../nbs/01_data.ipynb #d9f3adb0
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+def read_idx(path: str|Path, # an IDX file, gzipped (`.gz`) or not
+            ) -> np.ndarray: # its values, shaped as the header says, in native byte order
+    "Read an IDX file (the MNIST format); a malformed or truncated file is a `CuratekitError` naming it."
+    path = Path(path)
+    if not path.is_file(): raise CuratekitError(f"{path}: no such file")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try: raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e: raise CuratekitError(f"{path}: not a readable gzip file ({e})") from None
+    if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] not in IDX_TYPES:
+        raise CuratekitError(f"{path}: not an IDX file (it must start with two zero bytes and a type code)")
+    ndim, dt = raw[3], np.dtype(IDX_TYPES[raw[2]])
+    if len(raw) < 4 + 4*ndim: raise CuratekitError(f"{path}: IDX header cut short")
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4*ndim])
+    n, have = int(np.prod(dims)), len(raw) - 4 - 4*ndim
+    if have != n * dt.itemsize:
+        raise CuratekitError(f"{path}: the IDX header promises {dims} values of {dt.itemsize} bytes ({n*dt.itemsize:,} bytes), the file holds {have:,}")
+    return np.frombuffer(raw, dt, count=n, offset=4 + 4*ndim).reshape(dims).astype(dt.newbyteorder("="))
+
+# %% ../nbs/01_data.ipynb #f9f860c8
+FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_MNIST_DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")  # where Debian's dataset-fashion-mnist puts the files
+
+def fashion_mnist_dir() -> Path:
+    "Where the Fashion-MNIST IDX files are: `$CURATEKIT_FASHION_MNIST`, else Debian's `dataset-fashion-mnist` directory."
+    return Path(os.environ.get("CURATEKIT_FASHION_MNIST") or FASHION_MNIST_DEFAULT_DIR)
+
+def _fm_file(split: str, what: str) -> Path|None:
+    stem = f"{'train' if split == 'train' else 't10k'}-{what}-idx{3 if what == 'images' else 1}-ubyte"
+    return next((p for p in (fashion_mnist_dir()/f"{stem}.gz", fashion_mnist_dir()/stem) if p.is_file()), None)
+
+def fashion_mnist_available() -> bool:
+    "Whether the four Fashion-MNIST files can be found."
+    return all(_fm_file(s, w) for s in ("train", "test") for w in ("images", "labels"))
+
+def fashion_mnist(split: str="train", # "train" (60,000 images) or "test" (10,000)
+                 ) -> tuple[np.ndarray, np.ndarray]: # uint8 images (N, 28, 28) and int64 labels (N,) indexing `FASHION_MNIST_CLASSES`
+    "The Fashion-MNIST images and labels of `split`, read from the IDX files."
+    if split not in ("train", "test"): raise CuratekitError(f"fashion_mnist: split must be 'train' or 'test', got {split!r}")
+    files = [_fm_file(split, w) for w in ("images", "labels")]
+    if None in files:
+        raise CuratekitError(f"Fashion-MNIST not found in {fashion_mnist_dir()}: install it with `apt-get install dataset-fashion-mnist` "
+                             "or set CURATEKIT_FASHION_MNIST to a folder holding its four IDX files")
+    x, y = (read_idx(f) for f in files)
+    if x.shape[1:] != (28, 28) or len(x) != len(y): raise CuratekitError(f"{files[0]}: expected N×28×28 images and N labels, got {x.shape} and {y.shape}")
+    return x, y.astype(np.int64)
