@@ -42,7 +42,7 @@ readme: setup
 	$(PY) tools/nb2readme.py nbs/index.ipynb README.md
 
 export: setup
-	$(BIN)/nbdev-clean && $(BIN)/nbdev-export && $(PY) tools/nb2readme.py nbs/index.ipynb README.md
+	$(BIN)/nbdev-clean && $(BIN)/nbdev-export && $(PY) tools/nb2readme.py nbs/index.ipynb README.md && $(PY) tools/steps_table.py
 
 nbtest: setup
 	$(BIN)/nbdev-test --n-workers 2

@@ -60,7 +60,7 @@ def _run_args(r):
                    help="'local': shard by shard on this machine (default); 'ray': map steps on Ray Data (RAY_ADDRESS names a cluster)")
     r.add_argument("--cache-dir", metavar="DIR", help="the step cache that makes runs resumable (default: $CURATEKIT_HOME/runs)")
     r.add_argument("--no-cache", action="store_true", help="use a throw-away cache: nothing reused, no resume")
-    r.add_argument("--overwrite", action="store_true", help="replace an OUTPUT directory that holds a different run")
+    r.add_argument("--overwrite", action="store_true", help="replace an OUTPUT that another run (or not curatekit) wrote")
     r.add_argument("--batch-size", type=int, default=10_000, help="rows per batch for map steps (default: 10000)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
 
@@ -71,7 +71,8 @@ def _cmd_run(a):
                    overwrite=a.overwrite, batch_size=a.batch_size, progress=False if a.quiet else None)
     if not a.quiet:
         print(_md_table(pl.DataFrame(m["removed_by_step"], schema=dict(step_index=pl.Int32, step=pl.String, rows=pl.UInt32))))
-        print(f"{m['rows_in']:,} rows in, {m['rows_out']:,} kept, {m['rows_removed']:,} removed ({time.perf_counter() - t0:.1f}s) "
+        gen = f", {m['rows_generated']:,} generated" if m["rows_generated"] else ""
+        print(f"{m['rows_in']:,} rows in{gen}, {m['rows_out']:,} kept, {m['rows_removed']:,} removed ({time.perf_counter() - t0:.1f}s) "
               f"-> {a.output} (ledger: {ledger_path(a.output)})")
 
 add_command("run", "run a recipe on a corpus", _run_args, _cmd_run,

@@ -11,7 +11,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 import torch
-from .core import CuratekitError, check_text, global_step, default_device, is_empty_text
+from .core import CuratekitError, check_text, global_step, default_device, is_empty_text, Range, OneOf, Keys
 from .signals import word_ngrams
 from .embed import as_matrix, embed, kmeans
 
@@ -39,7 +39,7 @@ def normalize_text(e: pl.Expr) -> pl.Expr:
     "Lower-case, collapse whitespace, strip: the form exact dedup compares."
     return e.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
 
-@global_step
+@global_step(columns=["text_col", "id_col"], checks=dict(keep=OneOf(["first", "longest"])))
 def exact_dedup(df: pl.DataFrame, # the frame
                 keep: str="first", # survivor: "first" (lowest id) or "longest"
                 text_col: str="text", # the column holding the text
@@ -227,7 +227,7 @@ def connected_components(n: int, edges: np.ndarray) -> np.ndarray:
         lab = new
 
 # %% ../nbs/13_dedup.ipynb #006f19fb
-@global_step
+@global_step(columns=["text_col", "id_col"], checks=dict(threshold=Range(gt=0, le=1), num_perm=Range(ge=2), ngram=Range(ge=1), keep=OneOf(["first", "longest"]), verify=OneOf(["exact", "estimate"]), batch_size=Range(ge=1)))
 def minhash_dedup(df: pl.DataFrame, # the frame
                   threshold: float=0.8, # Jaccard similarity at or above which two documents are near duplicates
                   num_perm: int=128, # signature length
@@ -246,6 +246,7 @@ def minhash_dedup(df: pl.DataFrame, # the frame
     if verify not in ("exact", "estimate"): raise CuratekitError(f"minhash_dedup: verify must be 'exact' or 'estimate', not {verify!r}")
     if not 0 < threshold <= 1: raise CuratekitError(f"minhash_dedup: threshold must be in (0, 1], not {threshold}")
     if num_perm < 2: raise CuratekitError(f"minhash_dedup: num_perm must be at least 2, not {num_perm}")
+    if ngram < 1: raise CuratekitError(f"minhash_dedup: ngram must be at least 1 word, not {ngram}")
     b, r = bands or optimal_bands(threshold, num_perm)
     if b * r > num_perm: raise CuratekitError(f"minhash_dedup: bands {b} × {r} need {b * r} > num_perm={num_perm} values")
     sig, sh = minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size, keep_shingles=True) if verify == "exact" \
@@ -279,7 +280,7 @@ def _sem_order(X: torch.Tensor, C: torch.Tensor, assign: torch.Tensor, keep: str
     key = sim if keep == "far" else -sim
     return torch.from_numpy(np.lexsort((np.arange(len(X)), key.numpy(), assign.numpy())))
 
-@global_step
+@global_step(columns=["emb_col", "text_col"], checks=dict(threshold=Range(gt=0, le=1), n_clusters=Range(ge=1), n_iter=Range(ge=1), keep=OneOf(["far", "near"])))
 def semantic_dedup(df: pl.DataFrame, # the frame
                    threshold: float=0.95, # cosine similarity above which two rows are duplicates (SemDeDup's 1 - eps)
                    n_clusters: int|None=None, # k-means clusters; default round(sqrt(n))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from fastcore.basics import store_attr
-from .core import CuratekitError, check_text, global_step, read, to_frame
+from .core import CuratekitError, check_text, global_step, read, to_frame, Range, OneOf, Keys
 from .select import gumbel_topk
 
 # %% auto #0
@@ -200,7 +200,7 @@ def _targets(target_df) -> dict[str, pl.DataFrame]:
     return ts
 
 # %% ../nbs/21_dsir.ipynb #16a3d2b8
-@global_step
+@global_step(columns=["text_col"], checks=dict(k=Range(ge=0), fraction=Range(gt=0, le=1), ngrams=Range(ge=1), num_buckets=Range(ge=1), min_tokens=Range(ge=0), target_smoothing=Range(ge=0)))
 def dsir_select(raw_df: pl.DataFrame, # the raw pool
                 target_df, # the target: a frame or file path, or a list / dict (name -> frame or path) of several
                 k: int|None=None, # how many documents to select
@@ -217,7 +217,10 @@ def dsir_select(raw_df: pl.DataFrame, # the raw pool
                ) -> pl.DataFrame: # `raw_df` with `dsir_logw`, `dsir_selected` (and `dsir_target` with several targets)
     "Select k raw documents by importance resampling toward the target's hashed n-gram distribution."
     targets = _targets(target_df)
-    check_text(raw_df, text_col)
+    raw_df = check_text(raw_df, text_col)
+    if not len(raw_df):  # nothing to weigh or select (e.g. every row was filtered earlier)
+        empty = dict(dsir_logw=pl.lit(None, pl.Float64), dsir_selected=pl.lit(False))
+        return raw_df.with_columns(**empty, **({"dsir_target": pl.lit(None, pl.String)} if len(targets) > 1 else {}))
     feat = lambda df: hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed)
     F, TF = feat(raw_df), {name: feat(t) for name, t in targets.items()}
     model = fit_dsir(F, TF, target_proportions, target_smoothing)

@@ -19,7 +19,7 @@ import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .core import CuratekitError, check_text, default_device, global_step, is_empty_text, map_step, _progress
+from .core import CuratekitError, check_text, default_device, global_step, is_empty_text, map_step, _progress, Range, OneOf, Keys
 
 # %% auto #0
 __all__ = ['Encoder', 'default_model_path', 'load_encoder', 'length_batches', 'encode', 'embed', 'as_matrix', 'knn',
@@ -169,7 +169,7 @@ def _merge_windows(out, owner, weight, n):
     return torch.zeros(n, out.shape[1]).index_add_(0, owner, out * weight[:, None])
 
 # %% ../nbs/11_embed.ipynb #43fc3f27
-@map_step
+@map_step(checks=dict(batch_tokens=Range(ge=1)))
 def embed(df: pl.DataFrame, # the frame
           model: str|None=None, # HF name or folder (an `Encoder` works in a notebook); None: all-MiniLM-L6-v2
           text_col: str='text', # the column to embed
@@ -291,7 +291,7 @@ def retrieve_demonstrations(df: pl.DataFrame, # queries, with an embedding colum
     return df.with_columns(demo_ids=_ids_lists(pool["id"], i), demo_scores=pl.Series(s.numpy().tolist(), dtype=pl.List(pl.Float32)))
 
 # %% ../nbs/11_embed.ipynb #0f8de745
-@global_step
+@global_step(columns=["label_col", "emb_col"], checks=dict(k=Range(ge=1)))
 def hard_negatives(df: pl.DataFrame, # rows with an embedding and a label
                    k: int=5, # negatives per row
                    label_col: str='label', # the label column
@@ -318,7 +318,7 @@ def hard_negatives(df: pl.DataFrame, # rows with an embedding and a label
                            hard_negative_scores=pl.Series(scores, dtype=pl.List(pl.Float32)))
 
 # %% ../nbs/11_embed.ipynb #f1472a51
-@global_step
+@global_step(columns=["label_col", "emb_col"], checks=dict(k=Range(ge=1)))
 def class_exemplars(df: pl.DataFrame, # rows with an embedding and a label
                     k: int=3, # exemplars per class
                     label_col: str='label', # the label column
@@ -326,6 +326,7 @@ def class_exemplars(df: pl.DataFrame, # rows with an embedding and a label
                    ) -> pl.DataFrame: # `df` plus `exemplar_score` (cosine to the class centroid) and `exemplar_rank`
     "Rank each class's rows by closeness to the class centroid; the top `k` get `exemplar_rank` 1..k."
     if label_col not in df.columns: raise CuratekitError(f"class_exemplars: column {label_col!r} not found")
+    if not len(df): return df.with_columns(exemplar_score=pl.lit(None, pl.Float32), exemplar_rank=pl.lit(None, pl.Int32))
     E, lab = as_matrix(emb_col, df), df[label_col]
     codes = torch.from_numpy(lab.rank("dense").to_numpy().astype(np.int64) - 1)
     cent = torch.nn.functional.normalize(torch.zeros(int(codes.max()) + 1, E.shape[1]).index_add_(0, codes, E), dim=1)

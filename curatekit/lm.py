@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from tqdm.auto import tqdm
 
-from .core import CuratekitError, map_step, check_text, curatekit_home, default_device, _progress
+from .core import CuratekitError, map_step, check_text, curatekit_home, default_device, _progress, Range, OneOf, Keys
 
 # %% auto #0
 __all__ = ['BUILTIN_LMS', 'LM_SCORES', 'load_lm', 'TokenLogprobs', 'sliding_windows', 'pack_by_length', 'token_logprobs',
@@ -189,6 +189,7 @@ def token_logprobs(model, # a causal LM: Hugging Face name, local path, or model
                    progress: bool|None=None, # show a progress bar (tokens)
                   ) -> list[TokenLogprobs]: # one per text, in order
     "Per-token log-probabilities of `texts` under a causal LM, batched and packed by length; long texts in sliding windows."
+    if len(texts) == 0: return []  # nothing to score: no model is loaded
     import torch
     model, tokenizer, device = _resolve(model, tokenizer, device)
     cuda = device.startswith("cuda")
@@ -246,7 +247,7 @@ def _scores_of(tl: TokenLogprobs, text: str|None, k: float, ref: TokenLogprobs|N
     return d
 
 # %% ../nbs/12_lm.ipynb #d393fbeb
-@map_step
+@map_step(checks=dict(k=Range(gt=0, le=1), max_tokens=Range(ge=1), batch_tokens=Range(ge=1)))
 def score_lm(df: pl.DataFrame, # the frame
              model: Any="", # the LM: Hugging Face name, local path (e.g. from `train_reference_lm`), or model object
              scores: Sequence[str]=("ppl", "mink", "minkpp", "zlib"), # columns to add, from `LM_SCORES` (`nll` always comes with `ppl`)
@@ -272,7 +273,7 @@ def score_lm(df: pl.DataFrame, # the frame
     rows = [_scores_of(tl, t, k, r) for tl, t, r in zip(tls, texts, refs)]
     cols = {c: pl.Series([r.get(c) for r in rows], dtype=pl.Float64) for c in LM_SCORES if c in scores}
     cols["lm_tokens"] = pl.Series([len(tl) for tl in tls], dtype=pl.Int64)
-    if max_tokens: cols["lm_truncated"] = pl.Series([tl.truncated for tl in tls])
+    if max_tokens: cols["lm_truncated"] = pl.Series([tl.truncated for tl in tls], dtype=pl.Boolean)
     if keep_logprobs: cols["lm_logprobs"] = pl.Series([tl.logp.tolist() for tl in tls], dtype=pl.List(pl.Float32))
     return df.with_columns(**{prefix + c: s for c, s in cols.items()})
 

@@ -16,7 +16,7 @@ import polars as pl
 import torch
 
 from fastcore.basics import patch
-from .core import CuratekitError, add_ids, check_text, map_step
+from .core import CuratekitError, add_ids, annotations, check_text, map_step
 from .embed import as_matrix, embed, encode, kmeans, knn, load_encoder
 from .dsir import _targets, bucket_counts, hashed_ngrams, kl_divergence, kl_reduction
 from .report import register_section
@@ -348,13 +348,10 @@ def quality_columns(df: pl.DataFrame) -> list[str]:
     "Plug-in quality columns of a frame: rule verdicts (boolean `*_ok`) and model scores (numeric `ppl`, `*_score`)."
     return [c for c, t in df.schema.items() if (t == pl.Boolean and c.endswith("_ok")) or (t.is_numeric() and (c == "ppl" or c.endswith("_score")))]
 
-def _annotate(recipe, df: pl.DataFrame) -> pl.DataFrame:
-    "`df` put through the recipe's annotating steps (map steps that drop nothing); one that cannot run on these rows is left out."
-    for s in (recipe.steps if recipe is not None else []):
-        if s.kind == "map" and not s.drops:
-            try: df = s.map(df)
-            except Exception: pass  # it needs a column an earlier global step adds: its scores stay off the input side
-    return df
+def _annotate(recipe, df: pl.DataFrame) -> tuple[pl.DataFrame, str|None]:
+    "`df` put through the recipe's annotating steps (`core.annotations`), or `df` unchanged and why that failed."
+    try: return annotations(recipe.steps if recipe is not None else [], df), None
+    except CuratekitError as e: return df, str(e)
 
 def _dsir_step(recipe):
     "The recipe's first `dsir_select` step, or None."
@@ -374,7 +371,7 @@ def qdc_section(run, # a recipe run (a `TracedRun` also lets the input be scored
     if text_col not in input_df.columns or text_col not in run.frame.columns: return None
     if not len(run.frame): return "<p class='note'>The run kept nothing: there is no output to compare.</p>"
     q = quality_columns(run.frame)
-    scored = _annotate(recipe, _sample(input_df, QDC_SAMPLE, 0)) if set(q) - set(input_df.columns) else input_df
+    scored, why = _annotate(recipe, _sample(input_df, QDC_SAMPLE, 0)) if set(q) - set(input_df.columns) else (input_df, None)
     q = [c for c in q if c in input_df.columns or c in scored.columns]
     new = [c for c in q if c not in input_df.columns]
     before = input_df.join(scored.select("id", *new), on="id", how="left") if new else input_df
@@ -386,6 +383,7 @@ def qdc_section(run, # a recipe run (a `TracedRun` also lets the input be scored
     if new: how.append(f"Quality ({', '.join(map(html.escape, q))}): the output's on every row; the input's on a seeded sample of "
                        f"{len(scored):,} rows put through the recipe's annotating steps.")
     elif q: how.append(f"Quality ({', '.join(map(html.escape, q))}) on the whole frames.")
+    if why: how.append(f"The input's own quality scores could not be computed on a sample: {html.escape(why)}.")
     how.append(f"Diversity on seeded samples of <b>{n:,} rows per side</b> (embeddings: all-MiniLM-L6-v2 unless the frames carry <code>emb</code>).")
     if d is not None: how.append(f"KL to the DSIR target ({_target_name(d.target_df)}) over its hashed n-gram buckets, on the whole frames; "
                                  "the KL reduction is KL(target ‖ input) − KL(target ‖ output), the whole recipe's doing, not DSIR's alone.")

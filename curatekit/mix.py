@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from fastcore.basics import store_attr, patch
-from .core import CuratekitError, check_text, global_step, write
+from .core import CuratekitError, check_text, global_step, write, Range, OneOf, Keys
 
 # %% auto #0
 __all__ = ['count_tokens', 'check_weights', 'normalize_weights', 'temperature_weights', 'unimax_weights', 'Mixture',
@@ -200,7 +200,7 @@ def chart(self: Mixture, plan: pl.DataFrame, bins: int=50, width: int=520, heigh
     return (area + rules).properties(width=width, height=height, title="domain mix over training")
 
 # %% ../nbs/23_mix.ipynb #e02a1e8d
-@global_step
+@global_step(columns=["domain_col", "text_col", "length_col"], checks=dict(budget=Range(gt=0)))
 def mixture_plan(df: pl.DataFrame, # the corpus
                  weights: dict|str, # domain -> weight for the first phase, or "proportional"
                  budget: float, # total tokens

@@ -14,7 +14,7 @@ import polars as pl
 import torch
 import yaml
 from fastcore.basics import store_attr
-from .core import CuratekitError, check_text, global_step, map_step, default_device
+from .core import CuratekitError, check_text, global_step, map_step, default_device, Range, OneOf, Keys
 from .select import as_scores, as_matrix, gumbel_topk, budget_order, _annotate, _col, _n_from, _lengths
 
 # %% auto #0
@@ -172,7 +172,7 @@ def rate(df: pl.DataFrame, # the frame
     return df.with_columns(pl.Series(col or r.criterion, s).fill_nan(None))
 
 # %% ../nbs/22_rate.ipynb #cf0d28e7
-@global_step
+@global_step(columns=["score_col", "length_col", "text_col"], checks=dict(k=Range(ge=0), fraction=Range(gt=0, le=1), token_budget=Range(gt=0), temperature=Range(ge=0)))
 def qurating_select(df: pl.DataFrame, # the frame
                     score_col: str, # the quality score (higher is better)
                     k: int|None=None, # documents to select
@@ -196,7 +196,7 @@ def qurating_select(df: pl.DataFrame, # the frame
     return _annotate(df, gumbel_topk(s, _n_from(len(df), k, fraction, prefix), temperature, seed), prefix)
 
 # %% ../nbs/22_rate.ipynb #3a1a548b
-@global_step
+@global_step(columns=["score_col"])
 def curriculum(df: pl.DataFrame, # the frame
                score_col: str, # the score to order by
                descending: bool=False, # high scores first

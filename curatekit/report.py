@@ -6,7 +6,7 @@ Docs: https://curatekit.github.io/curatekit/report.html.md"""
 
 # %% ../nbs/02_report.ipynb #3329864c
 from __future__ import annotations
-import copy, html, warnings
+import html, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 import curatekit
-from .core import CuratekitError, Recipe, Run, to_frame
+from .core import CuratekitError, Ledger, Recipe, Run, to_frame
 
 # %% auto #0
 __all__ = ['SECTIONS', 'NO_CHARTS', 'TracedRun', 'trace', 'register_section', 'chart_svg', 'step_label', 'funnel_rows',
@@ -28,16 +28,6 @@ class TracedRun(Run):
     removed: pl.DataFrame = field(default_factory=pl.DataFrame)
     recipe: Recipe|None = None
 
-def _tap(step, i: int, sink: list):
-    "A copy of dropping `step` whose `split` also appends the removed rows, as they were, to `sink`."
-    def split(df):
-        kept, dropped = step.split(df)
-        gone = dropped.select("id", pl.col("reason").cast(pl.String)).join(df.drop("reason", strict=False), on="id", how="left")
-        sink.append(gone.with_columns(step_index=pl.lit(i, pl.Int32)))
-        return kept, dropped
-    s = copy.copy(step); s.split = split
-    return s
-
 def trace(recipe: Recipe, # the recipe to run
           df, # the corpus: a frame or anything `to_frame` takes
           batch_size: int=10_000, # rows per batch for map steps
@@ -45,8 +35,8 @@ def trace(recipe: Recipe, # the recipe to run
          ) -> TracedRun: # the run, plus the removed rows with their scores
     "Run `recipe` on `df`, keeping every removed row with the columns it had when it was removed."
     sink = []
-    steps = [_tap(s, i, sink) if s.drops else s for i, s in enumerate(recipe.steps)]
-    run = Recipe(steps, recipe.name, recipe.description)(df, batch_size=batch_size, progress=progress)
+    keep = lambda i, rows: sink.append(rows.with_columns(step_index=pl.lit(i, pl.Int32)))
+    run = recipe(df, batch_size=batch_size, progress=progress, on_drop=keep)
     removed = pl.concat(sink, how="diagonal_relaxed") if sink else pl.DataFrame()
     return TracedRun(run.frame, run.ledger, run.stats, removed, recipe)
 

