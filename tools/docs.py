@@ -2,6 +2,7 @@
 
   python tools/docs.py build [--out _docs] [--strict]   render nbs/*.ipynb and benchmarks/README.md into a static site
   python tools/docs.py check [--out _docs]              notebook format (nbs/, tests/), links and anchors, reference entries
+  python tools/docs.py all [--out _docs]                build with warnings as errors, then check (what `make test` runs)
 
 Nothing is executed: a page shows the outputs nbdev-test stored in the notebook. Page names follow nbdev (`00_core.ipynb` ->
 `core.html`, anchors as in `curatekit/_modidx.py`), so the `Docs:` links in the module docstrings and nbdev's own lookups land
@@ -341,7 +342,7 @@ def build_page(nb_path: Path, syms: Symbols, warn, lib="curatekit") -> Page:
                 if not rest: continue
                 s = rest
             if "attachment:" in s: warn(f"{where}: markdown attachments are not supported; save the image beside the notebook")
-            h, heads = render_markdown(linkify(rewrite_links_md(s, nb_path, syms), syms, here), ids)
+            h, heads = render_markdown(linkify(rewrite_links_md(s, nb_path, syms, warn), syms, here), ids)
             for lvl, a, t in heads:
                 if lvl in (2, 3): flush(); sec[:] = [f"{page.title} › {t}", f"{here}#{a}", []]; page.toc.append((lvl, a, t))
             sec[2].append(_text(h)); body.append(f'<div class="ck-prose">{h}</div>'); md.append(s); continue
@@ -389,7 +390,7 @@ def build_markdown_page(path: Path, name: str, title: str, syms: Symbols) -> Pag
 # ------------------------------------------------------------------------------------------------------------------- links
 _re_mdlink = re.compile(r"(\]\()([^)\s]+)(\))")
 
-def rewrite_links_md(md: str, at: Path, syms: Symbols) -> str:
+def rewrite_links_md(md: str, at: Path, syms: Symbols, warn=None) -> str:
     "Links between source files become links between pages: `nbs/00_core.ipynb` -> `core.html`, the benchmarks' README ->"
     "`benchmarks.html`, other repository files -> their GitHub page; the site's own absolute URLs become relative."
     base = f"{syms.settings['doc_host']}{syms.settings['doc_baseurl']}/"
@@ -398,7 +399,10 @@ def rewrite_links_md(md: str, at: Path, syms: Symbols) -> str:
         if url.startswith(base): return m.group(1) + (url[len(base):] or "index.html") + m.group(3)
         if re.match(r"^[a-z]+:|^#", url): return m.group(0)
         path, _, frag = url.partition("#")
-        target = (at.parent/path).resolve()
+        target = next((t for t in ((at.parent/path).resolve(), (ROOT/path).resolve()) if t.exists()), None)
+        if target is None:  # relative to the file, or to the repository root as README.md (made from index.ipynb) has it
+            if warn: warn(f"{_rel(at)}: a link to {url}, which is not a file of the repository")
+            return m.group(0)
         if not target.is_relative_to(ROOT): return m.group(0)
         rel = target.relative_to(ROOT).as_posix()
         if rel.startswith("nbs/") and rel.endswith(".ipynb"): new = page_name(Path(rel))
@@ -564,7 +568,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     out, syms = Path(a.out), None
     if a.command in ("build", "all"):
-        refresh_quarto_files()
+        if a.command == "build": refresh_quarto_files()
         try: r = build(out, strict=a.strict or a.command == "all")
         except DocsError as e: sys.exit(str(e))
         for w in r["warnings"]: print("warning:", w, file=sys.stderr)
