@@ -356,6 +356,7 @@ def build_page(nb_path: Path, syms: Symbols, warn, lib="curatekit") -> Page:
             except Exception as e: warn(f"{where}: cannot import {lib}.{modname} to document it ({e})"); mod = None
             entries, warns = cell_entries(code, mod, syms) if mod else ([], [])
             for w in warns: warn(f"{where}: {w}")
+        start = len(body)
         if code.strip() and (not exported or exported == "exports") and d.get("echo") != "false":
             body.append(f'<div class="ck-cell"><pre class="ck-code"><code>{_highlight(code)}</code></pre></div>')
             md.append(f"```python\n{code}\n```"); sec[2].append(code)
@@ -363,11 +364,14 @@ def build_page(nb_path: Path, syms: Symbols, warn, lib="curatekit") -> Page:
             for e in entries:
                 body.append(_entry_html(e, syms, here, ids)); md.append(_entry_md(e)); page.entries.append(e)
                 page.search.append({"p": page.title, "t": e.name, "u": f"{here}#{e.anchor}", "k": e.kind, "x": f"{e.sig} {e.doc}"})
-        if d.get("output") == "false": continue
-        outs = "".join(render_output(o, where, warn) for o in c.get("outputs", []))
+        outs = "" if d.get("output") == "false" else "".join(render_output(o, where, warn) for o in c.get("outputs", []))
         if outs:
             body.append(f'<div class="ck-outputs">{outs}</div>')
             md.extend(f"```\n{t}\n```" for o in c.get("outputs", []) if (t := _plain(o)))
+        if d.get("code-fold") in ("true", "show") and len(body) > start:  # Quarto's option: an exercise's solution, folded
+            summary = html.escape(d.get("code-summary", "Code").strip("\"'"))
+            body[start:] = [f'<details class="ck-fold"{" open" if d["code-fold"] == "show" else ""}><summary>{summary}</summary>'
+                            + "".join(body[start:]) + "</details>"]
     flush()
     page.body, page.md = "\n".join(body), "\n\n".join(md) + "\n"
     return page
