@@ -165,11 +165,10 @@ def cell_entries(code: str, mod, syms: Symbols) -> tuple[list[Entry], list[str]]
     def add(name, kind, node=None):
         try: obj = _obj(mod, name)
         except (AttributeError, KeyError): return warns.append(f"{mod.__name__}.{name}: defined in the notebook but not found in the module")
-        doc = inspect.getdoc(obj.fget if isinstance(obj, property) else obj) or "" if kind != "constant" else ""
         if kind == "constant":
             sig, doc = f"{name} = {ast.get_source_segment(code, node.value) or _default(obj)}", ""
             if len(sig) > 300: sig = f"{name}: {type(obj).__name__}  # {len(sig)} characters of source"
-        else: sig = signature(obj, name)
+        else: sig, doc = signature(obj, name), inspect.getdoc(obj.fget if isinstance(obj, property) else obj) or ""
         out.append(Entry(f"{mod.__name__}.{name}", name, sig, doc, syms.source_url(obj, path) if path else "", kind))
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
