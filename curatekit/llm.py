@@ -240,7 +240,7 @@ def _file_lock(path: Path):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
-# %% ../nbs/40_llm.ipynb #01de15aa
+# %% ../nbs/40_llm.ipynb #7c514cc8
 def models_home() -> Path:
     "Where converted models live: `$CURATEKIT_MODELS`, default `curatekit_home()/models`."
     return Path(os.environ.get("CURATEKIT_MODELS") or curatekit_home()/"models")
@@ -273,7 +273,7 @@ def gguf_to_hf(path: str|Path, # a GGUF file
     p = check_gguf(path)
     out = models_home()/f"{p.stem}-{_sha256(p)[:16]}"
     if (out/"model.safetensors").exists(): return out
-    with _file_lock(out.with_name(out.name + ".lock")):
+    with _file_lock(out.parent/".locks"/f"{out.name}.lock"):
         if not (out/"model.safetensors").exists(): _save_hf(*_read_gguf(p, _progress(progress)), out)
     return out
 
