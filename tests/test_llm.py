@@ -428,8 +428,8 @@ def test_context_window_is_refused_or_truncated_as_asked(smol):
 def test_json_output_is_always_a_json_prefix_and_parses_when_finished(smol):
     smol.json_tries = 1
     try:
-        ask = [[{"role": "user", "content": f'Give the name of {t} and one fact about it as a JSON object with keys "name" and "fact".'}]
-               for t in ("Paris", "coffee")]
+        ask = [[{"role": "user", "content": f'Give the name of {t} and one short fact about it as a JSON object with the keys "name" and "fact".'}]
+               for t in ("Paris", "a cat")]
         res = smol.complete(ask, max_tokens=40, response_format={"type": "json_object"}, cache=False)
     finally: smol.json_tries = 3
     assert all(json_feed(json_start(), c.text.encode()) is not None for c in res)
