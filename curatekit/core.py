@@ -18,11 +18,11 @@ from fastcore.basics import store_attr, patch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['STEPS', 'LEDGER_SCHEMA', 'CuratekitError', 'add_ids', 'check_ids', 'check_text', 'is_empty_text', 'file_format',
-           'file_stem', 'read_file', 'shard_files', 'read', 'write', 'to_frame', 'to_hf', 'Step', 'register',
-           'FuncStep', 'map_step', 'global_step', 'zscore', 'get_step', 'make_step', 'word_count', 'Filter', 'as_expr',
-           'SelectColumns', 'map_batches', 'Ledger', 'check_partition', 'Recipe', 'Run', 'builtin_recipes',
-           'load_recipe', 'curatekit_home', 'default_device']
+__all__ = ['READERS', 'STEPS', 'LEDGER_SCHEMA', 'CuratekitError', 'add_ids', 'check_ids', 'check_text', 'is_empty_text',
+           'file_format', 'file_stem', 'read_file', 'shard_files', 'read', 'write', 'reader_for', 'to_frame', 'to_hf',
+           'Step', 'register', 'FuncStep', 'map_step', 'global_step', 'zscore', 'get_step', 'make_step', 'word_count',
+           'Filter', 'as_expr', 'SelectColumns', 'map_batches', 'Ledger', 'check_partition', 'Recipe', 'Run',
+           'builtin_recipes', 'load_recipe', 'curatekit_home', 'default_device']
 
 # %% ../nbs/00_core.ipynb #24e13f04
 class CuratekitError(ValueError):
@@ -99,6 +99,7 @@ def _compress(data: bytes, comp):
 
 def read_file(path: str|Path) -> pl.DataFrame:
     "Read one parquet / JSONL (`.gz`, `.zst`) / CSV file; a file that cannot be read is a `CuratekitError` naming it."
+    if (reader := reader_for(path)) is not None: return reader(path)  # images, IDX, tar shards: see `READERS`
     fmt, comp = file_format(path)
     if not Path(path).is_file(): raise CuratekitError(f"{path}: no such file")
     try:
@@ -114,7 +115,7 @@ def read_file(path: str|Path) -> pl.DataFrame:
 def shard_files(path: str|Path) -> list[Path]:
     "The data files below directory `path`, sorted; ledgers and hidden files are skipped."
     files = [p for p in sorted(Path(path).rglob("*")) if p.is_file() and not p.name.startswith(".")
-             and not p.name.endswith("ledger.parquet") and any(p.name.lower().endswith(s) for s in _SUFFIXES)]
+             and not p.name.endswith("ledger.parquet") and any(p.name.lower().endswith(s) for s in (*_SUFFIXES, *READERS))]
     if not files: raise CuratekitError(f"{path}: no data files in this directory (looked for {', '.join(_SUFFIXES)})")
     return files
 
@@ -125,7 +126,7 @@ def read(path: str|Path, # a data file or a directory of shards
     "Read a corpus from a file or a directory of shards, with unique ids."
     path = Path(path)
     if not path.exists(): raise CuratekitError(f"{path}: no such file or directory")
-    files = shard_files(path) if path.is_dir() else [path]
+    files = shard_files(path) if path.is_dir() and reader_for(path) is None else [path]
     frames = []
     for f in files:
         df = read_file(f)
@@ -160,6 +161,21 @@ def write(df: pl.DataFrame, path: str|Path) -> Path:
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
+
+# %% ../nbs/00_core.ipynb #b8f2d1e3
+READERS: dict[str, tuple[str, str]] = {  # suffix ("/": a folder without data files) -> (module, function), imported on use
+    ".tar": ("curatekit.image", "read_tar"), "idx3-ubyte": ("curatekit.image", "read_idx_images"),
+    "idx3-ubyte.gz": ("curatekit.image", "read_idx_images"), "/": ("curatekit.image", "read_image_folder")}
+
+def reader_for(path: str|Path) -> Callable|None:
+    "The reader `READERS` names for `path` (by suffix; `/` for a folder holding no data files), or None for a table."
+    p = Path(path)
+    if p.is_dir(): key = None if any(q.is_file() and not q.name.startswith(".") and q.name.lower().endswith(s)
+                                     for q in p.rglob("*") for s in (*_SUFFIXES, *READERS)) else "/"
+    else: key = next((s for s in READERS if s != "/" and p.name.lower().endswith(s)), None)
+    if key not in READERS: return None
+    mod, fn = READERS[key]
+    return getattr(importlib.import_module(mod), fn)
 
 # %% ../nbs/00_core.ipynb #c92b753d
 def to_frame(data, # polars / pandas frame, Arrow table, HF `Dataset`, dict of columns, records, or texts
