@@ -27,7 +27,7 @@ __all__ = ['IMAGE_ERRORS', 'MAX_PIXELS', 'IMAGE_SUFFIXES', 'FASHION_NOUNS', 'FAS
            'image_columns', 'frame_html', 'gaussian_noise', 'gaussian_blur', 'random_crop', 'rotate', 'jitter',
            'garment_attributes', 'caption', 'build_image_text_pool', 'image_text_pool_path', 'sample_image_text_pool',
            'image_exact_dedup', 'resample_matrix', 'resize_lanczos', 'phash', 'image_phashes', 'hamming_pairs',
-           'image_phash_dedup', 'planted_duplicates', 'image_pairs_section']
+           'image_phash_dedup', 'image_error_column', 'planted_duplicates', 'image_pairs_section']
 
 # %% ../nbs/14_image.ipynb #c3a33c25
 IMAGE_ERRORS = {"null": "the image cell is null",
@@ -261,13 +261,14 @@ def _tar_samples(path) -> dict[str, dict[str, bytes]]:
 
 def _text(b: bytes|None) -> str|None: return None if b is None else b.decode("utf-8", errors="replace").strip()
 
-def read_tar(path: str|Path) -> pl.DataFrame: # `id` (the key), `image`, `text`, `json`, and `label` when shards carry `.cls`
+def read_tar(path: str|Path) -> pl.DataFrame: # `key`, `image`, `text`, `json`, and `label` when shards carry `.cls`
     "Read a WebDataset tar shard, one row per key: image, caption, metadata."
     s = _tar_samples(path)
     keys = sorted(s)
     img = [next((s[k][e] for e in _TAR_IMAGE if e in s[k]), None) for k in keys]
-    df = pl.DataFrame({"id": keys, "image": img, "text": [_text(s[k].get("txt")) for k in keys],
-                       "json": [_text(s[k].get("json")) for k in keys]}, schema={**_SCHEMA, "json": pl.String})
+    df = pl.DataFrame({"key": keys, "image": img, "text": [_text(s[k].get("txt")) for k in keys],
+                       "json": [_text(s[k].get("json")) for k in keys]},
+                      schema={"key": pl.String, "image": pl.Binary, "text": pl.String, "json": pl.String})
     if any("cls" in s[k] for k in keys):
         df = df.with_columns(label=pl.Series([_text(s[k].get("cls")) for k in keys]).str.strip_chars().cast(pl.Int64, strict=False))
     return df
@@ -650,10 +651,12 @@ def image_phash_dedup(df: pl.DataFrame, # the frame
     lab[ok] = np.flatnonzero(ok)[connected_components(int(ok.sum()), pairs)]
     out = _annotate_dups(df, lab, id_col, "phash")
     return out.with_columns(pl.select(pl.when(pl.Series(ok)).then(pl.Series(h, dtype=pl.UInt64))).to_series().alias("phash"),
-                            _image_error(df, why))
+                            image_error_column(df, why))
 
-def _image_error(df: pl.DataFrame, why: list) -> pl.Series:
-    "The `image_error` column: this step's reasons, keeping any earlier step's."
+def image_error_column(df: pl.DataFrame, # the frame a step was given
+                       why: list, # this step's reason per row (None: the image was read)
+                      ) -> pl.Series: # `image_error`: an earlier step's reason where there is one, else this step's
+    "The `image_error` column a step adds: why each row's image could not be read, null where it could."
     new = pl.Series("image_error", why, pl.String)
     return df["image_error"].fill_null(new) if "image_error" in df.columns else new
 
