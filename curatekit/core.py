@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['READERS', 'STEPS', 'LEDGER_SCHEMA', 'CuratekitError', 'add_ids', 'check_ids', 'check_text', 'is_empty_text',
-           'file_format', 'file_stem', 'read_file', 'shard_files', 'read', 'write', 'reader_for', 'to_frame', 'to_hf',
+           'file_format', 'file_stem', 'reader_for', 'read_file', 'shard_files', 'read', 'write', 'to_frame', 'to_hf',
            'Step', 'register', 'FuncStep', 'map_step', 'global_step', 'zscore', 'get_step', 'make_step', 'word_count',
            'Filter', 'as_expr', 'SelectColumns', 'map_batches', 'Ledger', 'check_partition', 'Recipe', 'Run',
            'builtin_recipes', 'load_recipe', 'curatekit_home', 'default_device']
@@ -85,6 +85,21 @@ def file_stem(path: str|Path) -> str:
     for suf in sorted(_SUFFIXES, key=len, reverse=True):
         if name.lower().endswith(suf): return name[:-len(suf)]
     return Path(path).stem
+
+# %% ../nbs/00_core.ipynb #b8f2d1e3
+READERS: dict[str, tuple[str, str]] = {  # suffix ("/": a folder without data files) -> (module, function), imported on use
+    ".tar": ("curatekit.image", "read_tar"), "idx3-ubyte": ("curatekit.image", "read_idx_images"),
+    "idx3-ubyte.gz": ("curatekit.image", "read_idx_images"), "/": ("curatekit.image", "read_image_folder")}
+
+def reader_for(path: str|Path) -> Callable|None:
+    "The reader `READERS` names for `path` (by suffix; `/` for a folder holding no data files), or None for a table."
+    p = Path(path)
+    if p.is_dir(): key = None if any(q.is_file() and not q.name.startswith(".") and q.name.lower().endswith(s)
+                                     for q in p.rglob("*") for s in (*_SUFFIXES, *READERS)) else "/"
+    else: key = next((s for s in READERS if s != "/" and p.name.lower().endswith(s)), None)
+    if key not in READERS: return None
+    mod, fn = READERS[key]
+    return getattr(importlib.import_module(mod), fn)
 
 # %% ../nbs/00_core.ipynb #72e5db2c
 def _decompress(path, comp):
@@ -161,21 +176,6 @@ def write(df: pl.DataFrame, path: str|Path) -> Path:
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
     return path
-
-# %% ../nbs/00_core.ipynb #b8f2d1e3
-READERS: dict[str, tuple[str, str]] = {  # suffix ("/": a folder without data files) -> (module, function), imported on use
-    ".tar": ("curatekit.image", "read_tar"), "idx3-ubyte": ("curatekit.image", "read_idx_images"),
-    "idx3-ubyte.gz": ("curatekit.image", "read_idx_images"), "/": ("curatekit.image", "read_image_folder")}
-
-def reader_for(path: str|Path) -> Callable|None:
-    "The reader `READERS` names for `path` (by suffix; `/` for a folder holding no data files), or None for a table."
-    p = Path(path)
-    if p.is_dir(): key = None if any(q.is_file() and not q.name.startswith(".") and q.name.lower().endswith(s)
-                                     for q in p.rglob("*") for s in (*_SUFFIXES, *READERS)) else "/"
-    else: key = next((s for s in READERS if s != "/" and p.name.lower().endswith(s)), None)
-    if key not in READERS: return None
-    mod, fn = READERS[key]
-    return getattr(importlib.import_module(mod), fn)
 
 # %% ../nbs/00_core.ipynb #c92b753d
 def to_frame(data, # polars / pandas frame, Arrow table, HF `Dataset`, dict of columns, records, or texts
