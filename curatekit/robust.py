@@ -87,7 +87,7 @@ def compare_filters(pool: pl.DataFrame, # the scored pool: `image`, `text` and o
         rows.append(dict(filter=name, kept=len(kept), **extra, **evaluate_clip(clip, test)))
     return pl.DataFrame(rows)
 
-# %% ../nbs/33_robust.ipynb #625c5d01
+# %% ../nbs/33_robust.ipynb #b8a195e8
 def logit(p): p = np.clip(np.asarray(p, float), 1e-4, 1 - 1e-4); return np.log(p / (1 - p))
 
 def logit_fit(acc_id: Sequence[float], # clean (in-distribution) accuracies of the baseline models
@@ -105,7 +105,7 @@ def effective_robustness(acc_id, # clean accuracy of a model (or array of them)
     a, b = fit
     return np.asarray(acc_ood) - 1 / (1 + np.exp(-(a * logit(acc_id) + b)))
 
-# %% ../nbs/33_robust.ipynb #fe3df238
+# %% ../nbs/33_robust.ipynb #ec8e422d
 def mixture(high: pl.DataFrame, # the high-quality source
             low: pl.DataFrame, # the low-quality source
             share_low: float, # share of rows from `low`
@@ -134,7 +134,7 @@ def robustness_study(high: pl.DataFrame, low: pl.DataFrame, test: TestSets,
     df = pl.DataFrame(rows).select("model", "share_low", "baseline", "clean", "shifted", *SHIFTS)
     return df.with_columns(effective_robustness=pl.Series(effective_robustness(df["clean"].to_numpy(), df["shifted"].to_numpy(), fit))), fit
 
-# %% ../nbs/33_robust.ipynb #9b55367f
+# %% ../nbs/33_robust.ipynb #c59f0a89
 def _synonym_pattern(nouns: Sequence[Sequence[str]]) -> tuple[re.Pattern, dict]:
     syn = {w: c for c, ws in enumerate(nouns) for w in ws}
     return re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(syn, key=len, reverse=True)) + r")\b", re.I), syn
@@ -146,7 +146,7 @@ def class_mentions(texts: Sequence[str|None], # captions
     pat, syn = _synonym_pattern(nouns)
     return [set() if t is None else {syn[m.lower()] for m in pat.findall(t)} for t in texts]
 
-# %% ../nbs/33_robust.ipynb #d9ca424b
+# %% ../nbs/33_robust.ipynb #ab8263e1
 CROWD_SCHEMA = {"top": [0, 2, 6], "bottoms": [1], "dress": [3], "outerwear": [4], "footwear": [5, 7, 9], "bag": [8]}
 CROWD_TO_CLASS = {"top": 0, "bottoms": 1, "dress": 3, "outerwear": 4, "footwear": 7, "bag": 8}  # the mapping to our schema
 
@@ -179,7 +179,7 @@ def select_txt2img(pool: pl.DataFrame, # uncurated rows with `text`
     sim = (encode_texts(cand["text"].to_list(), clip) * zero_shot_weights(clip, classnames)[torch.tensor(cand["label"].to_list())]).sum(1).numpy()
     return cand.with_columns(caption_class_sim=pl.Series(sim)).filter(pl.col("caption_class_sim") > threshold)
 
-# %% ../nbs/33_robust.ipynb #0f53feea
+# %% ../nbs/33_robust.ipynb #16af6d4d
 def dataset_analytics(labels: Sequence[int], # the class of each image
                       n_classes: int, # classes in the schema
                       clip_scores: Sequence[float]|None=None, # CLIP score of each image with its class prompt
@@ -191,7 +191,7 @@ def dataset_analytics(labels: Sequence[int], # the class of each image
                 ls_5pct=float(np.sort(counts)[-top:].sum() / max(counts.sum(), 1)),
                 mean_clip_score=None if clip_scores is None else float(np.mean(clip_scores)))
 
-# %% ../nbs/33_robust.ipynb #3ba16d43
+# %% ../nbs/33_robust.ipynb #3fb37c22
 def _cnn(n_classes: int) -> torch.nn.Module:
     c = torch.nn
     return c.Sequential(c.Conv2d(1, 8, 3, padding=1), c.ReLU(), c.MaxPool2d(2), c.Conv2d(8, 16, 3, padding=1), c.ReLU(), c.MaxPool2d(2),
@@ -217,7 +217,7 @@ def predict(model: torch.nn.Module, x: np.ndarray) -> np.ndarray: # predicted cl
     "The classifier's predictions."
     with torch.inference_mode(): return torch.cat([model(b).argmax(1) for b in _pixels(x).split(2048)]).numpy()
 
-# %% ../nbs/33_robust.ipynb #a1ca2ef5
+# %% ../nbs/33_robust.ipynb #305ef604
 def select_study(sets: dict[str, pl.DataFrame], # strategy -> rows with `image` and `label`
                  test: TestSets, # evaluation sets
                  n: int, # rows per set (a seeded sample; smaller sets are used whole)
@@ -235,7 +235,7 @@ def select_study(sets: dict[str, pl.DataFrame], # strategy -> rows with `image` 
                          **dataset_analytics(y, len(test.classnames), cs), base_accuracy=acc["clean"], shifted_accuracy=acc["shifted"]))
     return pl.DataFrame(rows)
 
-# %% ../nbs/33_robust.ipynb #ba9f4234
+# %% ../nbs/33_robust.ipynb #a763c803
 def linear_probe(X: torch.Tensor, # (n, d) features
                  y: np.ndarray, # (n,) class indices
                  n_classes: int, steps: int=100, lr: float=0.1, weight_decay: float=1e-4, seed: int=0,
