@@ -290,8 +290,10 @@ def train_clip(images, # decoded images (n, H, W[, 3]) uint8, or a column of ima
     if x.shape[1] != x.shape[2]: raise CuratekitError(f"train_clip: images must be square, got {x.shape[1]}×{x.shape[2]}")
     cfg = dict(samples=samples, width=width, layers=layers, heads=heads, patch_size=patch_size, vocab_size=vocab_size, max_length=max_length,
                batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed)
-    out = curatekit_home()/"clip"/f"{name}-{_clip_key(x, texts, cfg)}"
-    if (out/"curatekit_clip.json").is_file(): return out
+    key, root = _clip_key(x, texts, cfg), curatekit_home()/"clip"
+    done = sorted(p for p in root.glob(f"*-{key}") if (p/"curatekit_clip.json").is_file()) if root.is_dir() else []
+    if done: return done[0]   # the same data and settings trained under another name: the same model
+    out = root/f"{name}-{key}"
     t0, device = time.time(), device or default_device()
     tok = _train_tokenizer(texts, vocab_size)
     enc = tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
