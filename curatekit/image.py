@@ -80,11 +80,12 @@ def load_image(value, # image bytes, a path, or None
         value = p.read_bytes()
     Image = _pil()
     try:
-        with warnings.catch_warnings(), Image.open(io.BytesIO(value)) as img:
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            if img.width * img.height > max_pixels: return None, "too_large"
-            img.load()
-            return image_array(img, mode), None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # the size check below is ours
+            with Image.open(io.BytesIO(value)) as img:
+                if img.width * img.height > max_pixels: return None, "too_large"
+                img.load()
+                return image_array(img, mode), None
     except Image.DecompressionBombError: return None, "too_large"
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error): return None, "corrupt"
 

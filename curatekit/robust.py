@@ -228,7 +228,7 @@ def select_study(sets: dict[str, pl.DataFrame], # strategy -> rows with `image` 
     for name, d in sets.items():
         d = d.sample(min(n, len(d)), seed=seed)
         x = np.stack(decode_images(d["image"], "L")[0]); y = d["label"].to_numpy()
-        cs = (encode_images(list(x), clip) * W[y]).sum(1).numpy()
+        cs = (encode_images(list(x), clip) * W[torch.from_numpy(np.array(y))]).sum(1).numpy()
         model = train_classifier(x, y, len(test.classnames), seed=seed, **train_kw)
         acc = accuracy_table({k: predict(model, v) for k, v in {"clean": test.x, **test.shifted}.items()}, test.y)
         rows.append(dict(strategy=name, images=len(d), label_accuracy=float((y == d["true_label"].to_numpy()).mean()),

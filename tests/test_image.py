@@ -1,6 +1,6 @@
 """Images end to end without apt: readers through `core.read` and `curatekit run`, bad images, hashes against imagehash, a CLIP
 trained on scikit-learn's digits, and the built-in image recipe run from the command line."""
-import io, json, struct, tarfile
+import io, json, tarfile
 from pathlib import Path
 
 import numpy as np
