@@ -197,7 +197,7 @@ def _cnn(n_classes: int) -> torch.nn.Module:
     return c.Sequential(c.Conv2d(1, 8, 3, padding=1), c.ReLU(), c.MaxPool2d(2), c.Conv2d(8, 16, 3, padding=1), c.ReLU(), c.MaxPool2d(2),
                         c.Flatten(), c.Linear(16 * 7 * 7, 64), c.ReLU(), c.Linear(64, n_classes))
 
-def _pixels(x: np.ndarray) -> torch.Tensor: return torch.from_numpy(x).float().div_(255).sub_(0.286).div_(0.353)[:, None]
+def _pixels(x: np.ndarray) -> torch.Tensor: return torch.from_numpy(np.array(x)).float().div_(255).sub_(0.286).div_(0.353)[:, None]
 
 def train_classifier(x: np.ndarray, # (n, 28, 28) uint8 grayscale images
                      y: np.ndarray, # (n,) class indices
@@ -207,7 +207,7 @@ def train_classifier(x: np.ndarray, # (n, 28, 28) uint8 grayscale images
     torch.manual_seed(seed)
     model, g = _cnn(n_classes), torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    X, Y = _pixels(x), torch.as_tensor(y, dtype=torch.long)
+    X, Y = _pixels(x), torch.as_tensor(np.array(y), dtype=torch.long)   # a copy: labels may come from a read-only column
     for _ in range(epochs):
         for b in torch.randperm(len(X), generator=g).split(batch_size):
             loss = torch.nn.functional.cross_entropy(model(X[b]), Y[b]); loss.backward(); opt.step(); opt.zero_grad()
@@ -242,7 +242,7 @@ def linear_probe(X: torch.Tensor, # (n, d) features
                 ) -> torch.nn.Linear: # the trained classifier
     "Multinomial logistic regression on fixed features (full-batch AdamW)."
     torch.manual_seed(seed)
-    lin, Y = torch.nn.Linear(X.shape[1], n_classes), torch.as_tensor(y, dtype=torch.long)
+    lin, Y = torch.nn.Linear(X.shape[1], n_classes), torch.as_tensor(np.array(y), dtype=torch.long)
     opt = torch.optim.AdamW(lin.parameters(), lr=lr, weight_decay=weight_decay)
     for _ in range(steps):
         loss = torch.nn.functional.cross_entropy(lin(X), Y); loss.backward(); opt.step(); opt.zero_grad()
