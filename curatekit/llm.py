@@ -475,7 +475,8 @@ def generate_batch(lm, # a causal LM (transformers)
     return [s.result() for s in seqs]
 
 # %% ../nbs/40_llm.ipynb #a48c8c1e
-JSON_MAX_DEPTH, JSON_MAX_WS = 32, 24
+JSON_MAX_DEPTH = 32 # deepest nesting of objects and arrays the constrained decoder allows
+JSON_MAX_WS = 24 # longest whitespace run it allows inside a value (small models otherwise pad forever)
 _NUM = {"sign": {"0": "zero", "d": "int"}, "zero": {".": "dot", "e": "exp"}, "int": {"0": "int", "d": "int", ".": "dot", "e": "exp"},
         "dot": {"0": "frac", "d": "frac"}, "frac": {"0": "frac", "d": "frac", "e": "exp"}, "exp": {"+": "esign", "0": "expd", "d": "expd"},
         "esign": {"0": "expd", "d": "expd"}, "expd": {"0": "expd", "d": "expd"}}
