@@ -147,7 +147,7 @@ def _pairs(df, clip, image_col, text_col, max_pixels, base, progress):
     check_images(df, image_col)
     if text_col is not None: check_text(df, text_col)
     px, why = decode_images(df[image_col], None, max_pixels, base)   # grayscale stays one channel until after the resize
-    ok_img = np.array([p is not None for p in px])
+    ok_img = np.array([p is not None for p in px], dtype=bool)
     img = torch.zeros(len(df), clip.dim)
     if ok_img.any(): img[torch.from_numpy(np.flatnonzero(ok_img))] = encode_images([p for p in px if p is not None], clip, progress=progress)
     txt, ok_txt = None, np.ones(len(df), bool)
@@ -163,7 +163,7 @@ def _vectors(name: str, x: torch.Tensor, ok: np.ndarray) -> pl.Series:
 
 @map_step
 def clip_embed(df: pl.DataFrame, # the frame
-               model: str|None=None, # a CLIP folder or cached hub name (a `Clip` works in a notebook); None: the reference CLIP
+               model: str|Clip|None=None, # a CLIP folder or cached hub name, or a `Clip` (in a notebook); None: the reference CLIP
                image_col: str="image", # image bytes or paths
                text_col: str|None="text", # captions; None embeds images only
                max_pixels: int=MAX_PIXELS, # larger images are not decoded (`too_large`)
@@ -179,7 +179,7 @@ def clip_embed(df: pl.DataFrame, # the frame
 
 @map_step
 def clip_score(df: pl.DataFrame, # the frame
-               model: str|None=None, # a CLIP folder or cached hub name (a `Clip` works in a notebook); None: the reference CLIP
+               model: str|Clip|None=None, # a CLIP folder or cached hub name, or a `Clip` (in a notebook); None: the reference CLIP
                image_col: str="image", # image bytes or paths
                text_col: str="text", # captions
                max_pixels: int=MAX_PIXELS, # larger images are not decoded (`too_large`)
