@@ -16,9 +16,9 @@ from .core import CuratekitError, curatekit_home
 
 # %% auto #0
 __all__ = ['CSS', 'ID_SUFFIXES', 'WIDTHS', 'NOTEBOOK_WIDTH', 'cell_renderers', 'NO_CHARTS', 'THEME', 'LIVE_CSS', 'page_html',
-           'message_html', 'Html', 'is_id_column', 'column_kind', 'fold_html', 'fmt_number', 'fmt_cell', 'col_width',
-           'table_html', 'register_cell_renderer', 'renderers_for', 'have_charts', 'altair', 'themed', 'chart_svg',
-           'ipywidgets', 'in_kernel', 'Widget', 'asset', 'live_widget', 'esm_with_vega']
+           'message_html', 'Html', 'is_id_column', 'column_kind', 'fold_html', 'fmt_number', 'fmt_cell', 'header_html',
+           'col_width', 'table_html', 'register_cell_renderer', 'renderers_for', 'have_charts', 'altair', 'themed',
+           'chart_svg', 'ipywidgets', 'in_kernel', 'Widget', 'asset', 'live_widget', 'esm_with_vega']
 
 # %% ../nbs/03_render.ipynb #66d4ca6f
 CSS = """
@@ -42,6 +42,7 @@ overflow:hidden;overflow-wrap:anywhere;background:transparent;color:var(--ck-fg)
 .ck .ck-text{white-space:pre-wrap;font:12px/1.35 var(--ck-mono);overflow-wrap:anywhere;margin:0}
 .ck .ck-clamp{display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;overflow:hidden}
 .ck .ck-null{color:var(--ck-fg2);font-style:italic}
+.ck .ck-pre{display:block;font-size:.85em;font-weight:400;color:var(--ck-fg2);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .ck details>summary{cursor:pointer}
 .ck svg text{fill:currentColor}
 .ck .ck-chart svg{max-width:100%;height:auto}
@@ -128,12 +129,24 @@ def fmt_cell(v, # the value
     if kind == "text": return fold_html(v, fold, clamp, lines)
     if kind == "num": return fmt_number(v)
     if kind == "bool": return "✓" if v else "✗"
+    if kind == "list" and isinstance(v, (bytes, bytearray)): return f'<span class="ck-null">{len(v):,} bytes</span>'
     if kind == "list": return f'<span class="ck-null">[{len(v):,} items]</span>' if hasattr(v, "__len__") else "…"
     return html.escape(str(v))
 
 # %% ../nbs/03_render.ipynb #0fcf78f2
 WIDTHS = {"id": 72, "str": 96, "num": 68, "bool": 52, "list": 64}  # pixels at NOTEBOOK_WIDTH; text columns take the rest
 NOTEBOOK_WIDTH = 950  # pixels: a notebook's output area at its default width
+
+def header_html(name: str, # a column name
+                tail: int=16, # characters of the name's last words shown in full
+               ) -> str:
+    "A column name for a narrow header: a long name's prefix small on one line, its last words below, breakable at `_`."
+    parts = name.split("_")
+    if len(name) <= tail or len(parts) < 2: return html.escape(name).replace("_", "_<wbr>")
+    k = len(parts) - 1
+    while k > 1 and len("_".join(parts[k - 1:])) <= tail: k -= 1
+    pre, end = "_".join(parts[:k]) + "_", "_".join(parts[k:])
+    return f'<span class="ck-pre">{html.escape(pre)}</span>{html.escape(end).replace("_", "_<wbr>")}'
 
 def col_width(name: str, kind: str) -> int|None:
     "The default width in pixels of a column of `kind` (None: a text column, which takes what is left)."
@@ -162,7 +175,7 @@ def table_html(df, # a polars frame, or a list of dicts (one per row; `Html` val
     if all(v is not None for v in w.values()): w[list(w)[-1]] = None  # no text column: the last one takes the rest
     cols = "" if "ck-compact" in cls else "".join(f'<col style="width:{100 * v / NOTEBOOK_WIDTH:.1f}%">' if v else "<col>" for v in w.values())
     right = lambda c: ' class="ck-num"' if kinds[c] in ("num", "id") else ""
-    head = "".join(f'<th{right(c)} title="{html.escape(c)}">{html.escape(c).replace("_", "_<wbr>")}</th>' for c in schema)
+    head = "".join(f'<th{right(c)} title="{html.escape(c)}">{header_html(c)}</th>' for c in schema)
     def cell(i, c, v):
         body = cells[c][i] if c in cells else renderers[c](v) if c in renderers else fmt_cell(v, kinds[c], fold)
         return f"<td{right(c)}>{body}</td>"
@@ -303,7 +316,7 @@ overflow:auto;display:flex;flex-direction:column;min-width:240px;box-shadow:0 2p
 .ck-grid-cell{padding:3px 6px;overflow:hidden;min-width:0;position:relative;overflow-wrap:anywhere}
 .ck-grid-cell.ck-kind-num,.ck-grid-cell.ck-kind-id{text-align:right;font-variant-numeric:tabular-nums}.ck-grid-tr .ck-kind-num,.ck-grid-tr .ck-kind-id{white-space:nowrap}
 .ck-grid-th{display:flex;align-items:flex-end;line-height:1.2;padding-right:8px}.ck-grid-th.ck-kind-num,.ck-grid-th.ck-kind-id{justify-content:flex-end}
-.ck-grid-label{cursor:pointer;overflow-wrap:anywhere;display:-webkit-box;-webkit-line-clamp:4;-webkit-box-orient:vertical;overflow:hidden}
+.ck-grid-label{cursor:pointer;overflow-wrap:break-word;min-width:0;max-width:100%;max-height:4.8em;overflow:hidden}
 .ck-grid-grip{position:absolute;top:0;right:0;width:6px;height:100%;cursor:col-resize}.ck-grid-grip:hover{background:var(--ck-accent)}
 .ck-grid-detail:not(:empty){border:1px solid var(--ck-line);padding:6px 8px;max-height:420px;overflow:auto}
 .ck-explorer{display:flex;flex-direction:column;gap:6px;width:100%}

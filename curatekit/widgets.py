@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from fastcore.basics import store_attr, patch
 from .core import CuratekitError, Filter, Recipe, Run, to_frame, as_expr
-from .render import (Html, Widget, altair, asset, chart_svg, column_kind, col_width, esm_with_vega, fmt_cell,
+from .render import (Html, Widget, altair, asset, chart_svg, column_kind, col_width, esm_with_vega, fmt_cell, header_html,
                               fmt_number, fold_html, ipywidgets, live_widget, message_html, page_html, renderers_for, table_html, themed)
 from .rate import bradley_terry
 from .report import funnel_rows, funnel_chart, funnel_section
@@ -413,10 +413,10 @@ def default_columns(df: pl.DataFrame, # the frame
                     by: str|None='source', # the group column, shown after the id
                     scores: int=6, # how many numeric scores to show
                    ) -> list[str]:
-    "The columns a grid shows by default: id, the group, up to `scores` numeric scores (model scores first), the text."
+    "The columns a grid shows by default: id, the group, an `image`, up to `scores` numeric scores (model scores first), the text."
     nums = numeric_columns(df)
     ranked = [c for c in nums if c in MODEL_SCORES or c.endswith("_score")] + [c for c in nums if c not in MODEL_SCORES and not c.endswith("_score")]
-    return [c for c in ("id", by) if c and c in df.columns] + ranked[:scores] + ([text_col] if text_col in df.columns else [])
+    return [c for c in ("id", by, "image") if c and c in df.columns] + ranked[:scores] + ([text_col] if text_col in df.columns else [])
 
 # %% ../nbs/50_widgets.ipynb #e371f9a6
 class SampleBrowser(Widget):
@@ -608,8 +608,9 @@ def static_html(self: SampleBrowser) -> str:
 @patch
 def grid_columns(self: SampleBrowser) -> list[dict]:
     "The shown columns as the grid draws them: name, kind, default width (None: takes the rest), sortable."
-    kinds = self.kinds()
-    return [{"name": c, "kind": kinds[c], "width": col_width(c, kinds[c]), "sortable": kinds[c] != "list"} for c in self.columns]
+    kinds, drawn = self.kinds(), renderers_for(self.columns, self.renderers)
+    width = lambda c: 96 if c in drawn and kinds[c] != "text" else col_width(c, kinds[c])  # room for a thumbnail
+    return [{"name": c, "label": header_html(c), "kind": kinds[c], "width": width(c), "sortable": kinds[c] != "list"} for c in self.columns]
 
 @patch
 def status(self: SampleBrowser) -> str:

@@ -56,7 +56,7 @@ function render({ model, el }) {
     for (const c of cols()) {
       const cell = h("div", `ck-grid-cell ck-grid-th ck-kind-${c.kind}`);
       const label = h("span", "ck-grid-label");
-      label.innerHTML = c.name.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/_/g, "_<wbr>");
+      label.innerHTML = c.label;  // render.header_html: escaped by the kernel
       cell.title = c.sortable ? `${c.name}: click to sort` : c.name;
       if (c.name === sortCol) label.append(desc ? " ▼" : " ▲");
       cell.append(label);
