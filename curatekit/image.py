@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from .core import CuratekitError, global_step, curatekit_home, read_file, write, _progress
 from .data import FASHION_MNIST_CLASSES, fashion_mnist, read_idx
 from .dedup import connected_components
+from .render import register_cell_renderer
 from .report import register_section, step_examples, step_label
 
 # %% auto #0
@@ -341,6 +342,9 @@ pl.DataFrame._ck_polars_html = _polars_html  # polars' own repr, kept once even 
 def _repr_html_(self: pl.DataFrame, **kwargs):
     "Polars' HTML table, with thumbnails for columns of image bytes (see `frame_html`)."
     return frame_html(self) if image_columns(self) else _polars_html(self, **kwargs)
+
+register_cell_renderer("image", lambda v: thumbnail_html(v, 48) if v is not None else "<em>null</em>")  # widgets and curatekit's tables
+
 
 # %% ../nbs/14_image.ipynb #7624ea30
 def _u8(x) -> np.ndarray: return np.clip(np.rint(x), 0, 255).astype(np.uint8)
