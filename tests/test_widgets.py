@@ -324,6 +324,7 @@ def test_grid_draws_a_column_with_its_registered_renderer():
     "A renderer registered for `image` (as the image chapter registers its thumbnails) draws that column in pictures and grids."
     from curatekit.render import register_cell_renderer, cell_renderers
     df = pl.DataFrame({"text": ["a cat", "a dog"], "image": [b"\x89PNG-cat", b"\x89PNG-dog!"], "score": [0.5, 0.7]})
+    before = cell_renderers.pop("image", None)  # the image chapter's, when another test imported it in this process
     assert "9 bytes" in SampleBrowser(df).page_html()  # nothing registered: the bytes are counted, not printed
     register_cell_renderer("image", lambda v: f'<img class="thumb" alt="{len(v)} bytes">')
     try:
@@ -331,4 +332,6 @@ def test_grid_draws_a_column_with_its_registered_renderer():
         assert sb.columns == ["id", "image", "score", "text"]
         assert sb.cells(0, 2)[1][1] == '<img class="thumb" alt="9 bytes">' and sb.page_html().count('class="thumb"') == 2
         assert sb.grid_columns()[1]["width"] == 96
-    finally: cell_renderers.pop("image")
+    finally:
+        cell_renderers.pop("image")
+        if before is not None: cell_renderers["image"] = before
