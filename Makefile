@@ -46,7 +46,7 @@ export: setup
 	$(BIN)/nbdev-clean && $(BIN)/nbdev-export && $(PY) tools/nb2readme.py nbs/index.ipynb README.md && $(PY) tools/steps_table.py
 
 nbtest: setup
-	$(BIN)/nbdev-test --n-workers 2
+	$(PY) tools/nbtest.py --n-workers 2
 
 pytest: setup
 	CURATEKIT_DOCS_SITE=$(DOCS) $(BIN)/pytest -n 2 --dist loadgroup tests

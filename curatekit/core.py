@@ -974,12 +974,15 @@ def _from_yaml_value(v, where: str="recipe"):
     return v
 
 @patch
-def to_dict(self: Recipe) -> dict:
+def to_dict(self: Recipe,
+            as_written: bool=False, # data-file paths as the recipe file wrote them, not as they were resolved beside it
+           ) -> dict:
     "The recipe as plain data: `{curatekit: 1, steps: [{step: name, with: {...}}, ...]}`."
     d = {"curatekit": 1}
     if self.name: d["name"] = self.name
     if self.description: d["description"] = self.description
-    d["steps"] = [{"step": s.name, **({"with": _to_yaml_value(s.config())} if s.config() else {})} for s in self.steps]
+    conf = lambda s: s.config(as_written=True) if as_written and isinstance(s, LazyStep) else s.config()
+    d["steps"] = [{"step": s.name, **({"with": _to_yaml_value(c)} if (c := conf(s)) else {})} for s in self.steps]
     return d
 
 @patch
@@ -1003,17 +1006,19 @@ def save(self: Recipe, path: str|Path) -> Path:
 # %% ../nbs/00_core.ipynb #aa515207
 class LazyStep(Step):
     "A step a recipe names, checked against the step table; its module is imported and the step built when it is first used."
-    def __init__(self, name: str, params: dict, who: str|None=None):
+    def __init__(self, name: str, params: dict, who: str|None=None,
+                 written: dict|None=None): # the parameters as the recipe file wrote them, before its data paths were resolved
         spec = step_spec(name)
         check_params(params=params, specs=spec["params"], who=who or f"step {name!r}", open_kwargs=spec.get("open_kwargs", False))
         self.name, self.params, self.kind, self.drops, self._spec, self._step = name, params, spec["kind"], spec["drops"], spec, None
+        self.written = params if written is None else written
     def resolved(self) -> Step:
         "The real step (importing its module)."
         if self._step is None: self._step = make_step(self.name, **self.params)
         return self._step
-    def config(self) -> dict:
-        ps = self._spec["params"]
-        return {k: v for k, v in self.params.items() if k not in ps or ps[k]["required"] or not _same(v, ps[k].get("default"))}
+    def config(self, as_written: bool=False) -> dict:
+        ps, params = self._spec["params"], self.written if as_written else self.params
+        return {k: v for k, v in params.items() if k not in ps or ps[k]["required"] or not _same(v, ps[k].get("default"))}
     def __getattr__(self, k):
         if k.startswith("_"): raise AttributeError(k)
         return getattr(self.resolved(), k)
@@ -1059,7 +1064,9 @@ def from_dict(cls: Recipe, d: Any, where: str="recipe", base: Path|None=None, li
             raise CuratekitError(f"{at}: step {i} must be a mapping with a step name under 'step' and optional 'with', got {_short(s)}")
         params = s.get("with") or {}
         if not isinstance(params, dict): raise CuratekitError(f"{at}: step {i} ({s['step']}): 'with' must be a mapping")
-        try: steps.append(LazyStep(s["step"], _resolve_paths(_from_yaml_value(params, f"{at}: step {i}"), base), f"{at}: step {i} ({s['step']})"))
+        try:
+            given = _from_yaml_value(params, f"{at}: step {i}")
+            steps.append(LazyStep(s["step"], _resolve_paths(given, base), f"{at}: step {i} ({s['step']})", written=given))
         except CuratekitError as e:
             msg = str(e)
             raise CuratekitError(msg if msg.startswith(at) else f"{at}: step {i}: {msg}") from None
