@@ -356,9 +356,10 @@ def entigraph(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the b
               max_triples: int=0, # triple budget per document
               entity_docs: bool=True, # step 2: one passage per entity
               structured: bool=True, # step 1 asks for `ENTITY_SCHEMA` through `response_format` (constrained JSON, retried)
-              seed: int=42, text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
+              seed: int=42, # shuffles the triples and seeds the sampling
+              text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
     "EntiGraph: extract entities (JSON), then write about each entity, entity pairs and triples; one document per response."
-    be, t1 = make_backend(be), template("entigraph_entities")
+    be, t1, params = make_backend(be), template("entigraph_entities"), {**params, "seed": seed}
     rows = _text_rows(df, text_col)
     fmt = {"response_format": {"type": "json_schema", "json_schema": {"name": "entities", "schema": ENTITY_SCHEMA}}} if structured else {}
     ents = run_jobs(be, [dict(prompt=t1.render(text=t), seed_ids=[i], carry={}) for i, t in rows], _entities, "entigraph_entities", t1, {**params, **fmt}, True)

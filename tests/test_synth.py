@@ -33,7 +33,7 @@ def test_structured_output_failures_are_unparseable_after_retries_not_backend_er
     assert s.failures["reason"].to_list() == ["unparseable after 3 tries: invalid JSON (Expecting value at char 0)"]
     assert s.failures["raw"].to_list() == ["The article is about modules."] and s.failures["generator"].to_list() == ["entigraph_entities"]
     assert [c["response_format"]["json_schema"]["schema"] for c in calls] == [synth.ENTITY_SCHEMA] * 3  # asked, then retried twice
-    assert len({c.get("seed") for c in calls}) == 3  # each retry samples anew
+    assert calls[0]["seed"] == 42 and len({c["seed"] for c in calls}) == 3  # seeded (the same run writes the same), each retry anew
     free = synth.entigraph(DOCS.head(1), scripted({"": "The article is about modules."}), structured=False)
     assert free.failures["reason"].to_list() == ["unparseable: no JSON object"]
     partial = synth.entigraph(DOCS.head(1), scripted({"knowledge analyzer": '{"summary": "s", "entities": []}', "": "x"}))
