@@ -1,5 +1,5 @@
 "Trainers, ablations and soups as users rely on them: seeded, resumable after a kill, one-line errors, the CLI end to end."
-import os, signal, subprocess, sys, textwrap, time
+import contextlib, io, os, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np, polars as pl, pytest, yaml
 
@@ -14,8 +14,10 @@ from curatekit.train import (causal_lm, token_ids, token_blocks, train_lm, train
                              heldout_perplexity, load_trained, Head)
 from curatekit.ablate import ablate
 from curatekit.merge import weight_average, greedy_soup
+from curatekit.cli import main
 
 TINY = dict(n_layer=1, n_head=2, d_model=32)
+QUIET = {"CURATEKIT_PROGRESS": "0", "OMP_NUM_THREADS": "1"}  # for subprocesses: OpenMP spin-waits burn a busy machine's cores
 FAST = dict(n_ctx=32, batch_size=4, lr=1e-2)
 
 @pytest.fixture(autouse=True, scope="module")
@@ -136,17 +138,17 @@ def _ablation_inputs():
     variants = {"prose+doc": pool.filter(pl.col("source") != "code"), "all": pool}
     return variants, held, pool
 
-def _ablation(cache, seeds=2):
+def _ablation(cache, workers=1):
     "The ablation the kill test runs, in a subprocess and in the test: 2 variants × 2 seeds of a tiny LM."
     torch.set_num_threads(1)
     variants, held, pool = _ablation_inputs()
-    return ablate(variants, held, budget=4096, seeds=seeds, train=dict(model=TINY, **FAST), tokenizer=300, pool=pool,
-                  eval_tokens=32, cache_dir=cache, progress=False)
+    return ablate(variants, held, budget=4096, seeds=2, train=dict(model=TINY, **FAST), tokenizer=300, pool=pool,
+                  eval_tokens=32, cache_dir=cache, workers=workers, progress=False)
 
 def test_interrupted_ablation_resumes_with_the_same_numbers(tmp_path):
     cache, cells = tmp_path/"killed", tmp_path/"killed"/"cells"
     code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from test_train import _ablation; _ablation({str(cache)!r}); print('DONE')"
-    env = {**os.environ, "CURATEKIT_PROGRESS": "0"}
+    env = {**os.environ, **QUIET}
     p = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     t0 = time.time()
     while time.time() - t0 < 300 and not (cells.is_dir() and any(cells.glob("*/result.parquet"))): time.sleep(0.1)
@@ -156,7 +158,7 @@ def test_interrupted_ablation_resumes_with_the_same_numbers(tmp_path):
     assert 1 <= done < 4
     resumed = _ablation(cache)
     assert int(resumed.cells["cached"].sum()) == done and len(resumed.cells) == 4
-    fresh = _ablation(tmp_path/"fresh")
+    fresh = _ablation(tmp_path/"fresh", workers=2)   # uninterrupted, and two cells at a time in worker processes
     assert int(fresh.cells["cached"].sum()) == 0
     assert resumed.results.sort("variant", "seed", "metric").equals(fresh.results.sort("variant", "seed", "metric"))
 
@@ -175,18 +177,19 @@ def test_cli_ablate_writes_results_and_resumes(cli, tmp_path):
     variants, held, pool = _ablation_inputs()
     write(pool, tmp_path/"pool.parquet"); write(held, tmp_path/"heldout.parquet"); write(variants["prose+doc"], tmp_path/"prose.parquet")
     Recipe([word_count.step(), Filter("word_count >= 40")]).save(tmp_path/"long.yaml")
-    cfg = dict(curatekit=1, pool="pool.parquet", evaluate="heldout.parquet", budget=4096, seeds=2, tokenizer=300, eval_tokens=32,
+    cfg = dict(curatekit=1, pool="pool.parquet", evaluate="heldout.parquet", budget=4096, seeds=1, tokenizer=300, eval_tokens=32,
                train=dict(model=TINY, **FAST), variants={"prose": "prose.parquet", "long docs": {"recipe": "long.yaml"},
                                                          "half code": {"mixture": {"weights": {"code": 0.5, "prose": 0.25, "docstring": 0.25}}}})
     (tmp_path/"ablation.yaml").write_text(yaml.safe_dump(cfg))
-    r = cli("ablate", tmp_path/"ablation.yaml", "--out", tmp_path/"out", env={**os.environ, "CURATEKIT_PROGRESS": "0"})
+    r = cli("ablate", tmp_path/"ablation.yaml", "--out", tmp_path/"out", env={**os.environ, **QUIET})
     assert r.returncode == 0, r.stderr
     res = read_file(tmp_path/"out"/"results.parquet")
-    assert res.columns == ["variant", "seed", "metric", "value"] and res["variant"].n_unique() == 3 and len(res) == 3 * 2 * 5
+    assert res.columns == ["variant", "seed", "metric", "value"] and res["variant"].n_unique() == 3 and len(res) == 3 * 1 * 5
     assert "<h2>Ablation</h2>" in (tmp_path/"out"/"report.html").read_text()
-    again = cli("ablate", tmp_path/"ablation.yaml", "--out", tmp_path/"out")
-    assert again.returncode == 0 and "6 cells (6 from cache)" in again.stdout
+    # the same command again (in this process: one end-to-end run of the installed command is enough) resumes from the cells
+    with contextlib.redirect_stdout(io.StringIO()) as out: assert main(["ablate", str(tmp_path/"ablation.yaml"), "--out", str(tmp_path/"out")]) == 0
+    assert "3 cells (3 from cache)" in out.getvalue()
     cfg["variants"]["oops"] = "missing.parquet"
     (tmp_path/"bad.yaml").write_text(yaml.safe_dump(cfg))
-    bad = cli("ablate", tmp_path/"bad.yaml", "--out", tmp_path/"out")
-    assert bad.returncode == 2 and "variant 'oops'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    with contextlib.redirect_stderr(io.StringIO()) as err: assert main(["ablate", str(tmp_path/"bad.yaml"), "--out", str(tmp_path/"out")]) == 2
+    assert "variant 'oops'" in err.getvalue() and "missing.parquet: no such file" in err.getvalue() and len(err.getvalue().strip().splitlines()) == 1
