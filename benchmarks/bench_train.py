@@ -7,7 +7,8 @@ plain `transformers.Trainer` (no evaluation, no saving, no logging integrations,
 times and the script reports each side's median tokens/s and their ratio. On CUDA it also reports the model FLOP utilization,
 6 × parameters × tokens/s ÷ the device's bf16 peak (`--peak-flops`), both sides in bf16 autocast.
 
-Part 2 (`--part ablation`): `curatekit.ablate.ablate` with 4 variants of the sample corpus × 3 seeds, a "2m" GPT-2 (1.9M
+Part 2 (`--part ablation`): `curatekit.ablate.ablate` with 4 variants of the sample corpus (all of it, its clean documents,
+what passes Gopher's repetition rules, prose and docstrings only) × 3 seeds, a "2m" GPT-2 (1.9M
 parameters at a 4,096-token vocabulary) on 200,000 tokens per cell, scored on held-out clean documents per source, in a fresh
 cache directory, two cells at a time (`--workers 2`, one thread each): total wall time, CPU time (this process and its
 workers) and the load average.
@@ -92,14 +93,14 @@ def part_trainer(args):
 
 def part_ablation(args):
     from curatekit.ablate import ablate
-    from curatekit.signals import gopher_quality
+    from curatekit.signals import gopher_repetition
     from curatekit.core import Recipe, Filter
     corpus = sample_corpus()
     clean = corpus.filter(pl.col("corruption").is_null())
     heldout = clean.filter(pl.col("id") % 10 == 0).group_by("source", maintain_order=True).head(50)
     pool = corpus.filter(~pl.col("id").is_in(heldout["id"].implode()))
     variants = {"all": pool, "clean": pool.filter(pl.col("corruption").is_null()),
-                "gopher ok": Recipe([gopher_quality.step(), Filter("gopher_quality_ok")]),
+                "gopher repetition ok": Recipe([gopher_repetition.step(), Filter("gopher_repetition_ok")]),
                 "prose+docstring": pool.filter(pl.col("source").is_in(["prose", "docstring"]))}
     cpu0, t0, load0 = time.process_time(), time.perf_counter(), os.getloadavg()
     with tempfile.TemporaryDirectory() as d:

@@ -88,13 +88,13 @@ def _score(res, metric):
         return float(res[metric])
     return float(res)
 
-# %% ../nbs/34_merge.ipynb #b8c0296a
+# %% ../nbs/34_merge.ipynb #ce1118b7
 def greedy_soup(models: Sequence, # candidate ingredients, fine-tuned from one checkpoint
                 eval_fn: Callable, # model -> score, or -> dict (with `metric`), on held-out data
                 metric: str|None=None, # the key of `eval_fn`'s dict to decide by
                 maximize: bool=True, # True for accuracy, False for loss or perplexity
                 names: Sequence[str]|None=None, # labels for the log (default: indices)
-               ) -> Soup:
+               ) -> Soup: # the averaged model, the ingredients kept, and each decision
     "Wortsman et al.'s greedy soup: add ingredients best first, keeping each only if the averaged model improves."
     ms = [_model(m) for m in models]
     if not ms: raise CuratekitError("greedy_soup: no models")
@@ -141,7 +141,7 @@ def all_mixtures(names: Sequence[str], # the partitions
     sizes = sizes or range(2, len(names) + 1)
     return [c for k in sizes for c in itertools.combinations(names, k)]
 
-# %% ../nbs/34_merge.ipynb #2f8c475d
+# %% ../nbs/34_merge.ipynb #24cae10a
 def merge_study(base, # the shared seed checkpoint (a model or a `Trained`)
                 partitions: dict[str, pl.DataFrame], # partition name -> its documents (with `input_ids` or `text`)
                 mixtures: Sequence[Sequence[str]], # the mixtures to rank, each a set of partition names
@@ -151,7 +151,7 @@ def merge_study(base, # the shared seed checkpoint (a model or a `Trained`)
                 seed: int=0, # data order
                 progress: bool|None=None, # a progress bar over the trainings
                 **kwargs, # `train_lm` settings: n_ctx, batch_size, lr, …
-               ) -> MergeStudy:
+               ) -> MergeStudy: # per mixture and metric, proxy and full scores; correlations; cost
     "Proxy (the average of partition models) vs full training on each mixture: correlation and cost (Na et al. 2024)."
     if len(mixtures) < 2: raise CuratekitError("merge_study: need at least two mixtures to correlate")
     if bad := sorted({p for m in mixtures for p in m} - set(partitions)): raise CuratekitError(f"merge_study: mixture names unknown partition {bad[0]!r}; partitions: {list(partitions)}")
