@@ -3,6 +3,7 @@
 Modules:
 
 - `curatekit.embed`: Sentence embeddings from any Hugging Face encoder, exact top-k cosine search in bounded memory, and what it serves: demonstration retrieval, hard negatives, class exemplars, Recall@k.
+- `curatekit.incremental`: A persistent MinHash-LSH index of a corpus (signatures and band buckets in Parquet, versioned by the parameters that made them): deduplicate new data against it without recomputing the old corpus.
 - `curatekit.lm`: One torch kernel for per-token log-probabilities under any causal LM, and the scores built on it: perplexity, Min-K%, Min-K%++, zlib, Moore-Lewis; plus small reference LMs trained offline.
 - `curatekit.metrics`: Measure what a recipe changed: lexical and embedding diversity, complexity proxies, plug-in quality scores, label familiarity, and a side-by-side QDC report.
 - `curatekit.scale`: Run a recipe shard by shard with bounded memory, resume after a crash, reuse what was already computed, or hand the map steps to Ray Data."""
