@@ -150,7 +150,7 @@ def ssd_unlearn(model: nn.Module, # the trained classifier (left untouched; a co
     full = fisher_importance(edited, images, labels, batch_size)
     return edited, ssd_dampen(edited, full, forget, alpha, lambda_, layers=layers)
 
-# %% ../nbs/81_unlearn.ipynb #c0d255bc
+# %% ../nbs/81_unlearn.ipynb #d43702df
 def finetune(model: nn.Module, images, labels, epochs: int=1, lr: float=0.01, batch_size: int=256, seed: int=0) -> nn.Module:
     "A copy of `model` trained further on (images, labels) with SGD (momentum 0.9, weight decay 5e-4)."
     m, images, labels = copy.deepcopy(model), as_images(images), as_labels(labels)
@@ -168,18 +168,24 @@ def corrective_curve(model: nn.Module, # the model trained on the manipulated se
                      fractions=(0.1, 0.25, 0.5, 1.0), # identified share of the manipulated rows
                      train_kw: dict|None=None, # `train_fresh` settings for retraining (as the original)
                      finetune_epochs: int=1, # fine-tuning epochs on the kept rows
-                     ssd_kw: dict|None=None, # `ssd_unlearn` settings (alpha, lambda_, layers)
+                     ssd_kw: dict|None=None, # `ssd_unlearn` settings (alpha, lambda_, layers) …
+                     ssd_variants: dict|None=None, # … or several: row name -> settings
+                     nonmembers: tuple|None=None, # (images, labels) never trained on: adds the loss MIA AUC of the found rows
                      seed: int=0, # which rows are identified
-                    ) -> pl.DataFrame: # one row per (fraction, method) with the three scores
+                    ) -> pl.DataFrame: # one row per (fraction, method) with the scores
     "Clean accuracy, poisoned accuracy and attack success of retrain / fine-tune / SSD as the identified fraction grows."
-    rows, rng = [dict(fraction=0.0, method="original", **vars(attack_scores(model, *test)))], np.random.default_rng(seed)
+    rng, variants = np.random.default_rng(seed), ssd_variants or {"ssd": ssd_kw or {}}
+    def row(f, k, m, found):
+        r = dict(fraction=f, method=k, **vars(attack_scores(m, *test)))
+        return r | (dict(mia_auc=loss_mia_auc(m, (images[found], labels[found]), nonmembers)) if nonmembers is not None else {})
+    rows = [row(0.0, "original", model, manipulated)]
     for f in fractions:
         found = rng.choice(manipulated, max(1, int(round(f * len(manipulated)))), replace=False)
         keep = np.setdiff1d(np.arange(len(images)), found)
         models = dict(retrain=train_fresh(as_images(images[keep]), as_labels(labels[keep]), **(train_kw or {})),
                       finetune=finetune(model, images[keep], labels[keep], finetune_epochs),
-                      ssd=ssd_unlearn(model, images, labels, found, **(ssd_kw or {}))[0])
-        rows += [dict(fraction=f, method=k, **vars(attack_scores(m, *test))) for k, m in models.items()]
+                      **{k: ssd_unlearn(model, images, labels, found, **v)[0] for k, v in variants.items()})
+        rows += [row(f, k, m, found) for k, m in models.items()]
     return pl.DataFrame(rows)
 
 # %% ../nbs/81_unlearn.ipynb #cb1d4075
