@@ -80,7 +80,7 @@ class ConvNet(nn.Module):
     def num_params(self) -> int: return sum(p.numel() for p in self.parameters())
     def extra_repr(self): return f"{self.num_params:,} parameters"
 
-# %% ../nbs/80_distill.ipynb #160adcc5
+# %% ../nbs/80_distill.ipynb #6cdd1aec
 @patch
 def flat(self: ConvNet) -> torch.Tensor:
     "All parameters as one detached vector, in `parameters()` order."
@@ -102,7 +102,7 @@ def forward_flat(self: ConvNet, flat: torch.Tensor, x: torch.Tensor, embed: bool
     for m in self.features:
         if isinstance(m, nn.Conv2d): x = F.conv2d(x, next(ps), next(ps), padding=m.padding)
         elif isinstance(m, nn.GroupNorm): x = F.group_norm(x, m.num_groups, next(ps), next(ps), m.eps)
-        elif isinstance(m, nn.ReLU): x = F.relu(x)
+        elif isinstance(m, nn.ReLU): x = F.relu(x, inplace=True)   # as the official module's ReLU(inplace=True)
         else: x = F.avg_pool2d(x, 2, 2)
     return x.flatten(1) if embed else F.linear(x.flatten(1), next(ps), next(ps))
 

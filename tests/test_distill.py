@@ -7,7 +7,12 @@ from sklearn.datasets import load_digits
 from curatekit.core import CuratekitError
 from curatekit import distill as D
 
-torch.set_num_threads(1)
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    "One torch thread while this module runs (pytest -n 2 on two cores); restored after."
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 @pytest.fixture(scope="module")
 def digits():

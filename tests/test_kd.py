@@ -8,7 +8,12 @@ import torch.nn.functional as F
 from curatekit.core import CuratekitError, make_step
 from curatekit import kd as K
 
-torch.set_num_threads(1)
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    "One torch thread while this module runs (pytest -n 2 on two cores); restored after."
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 def test_hardness_scores():
     p = torch.tensor([[[1.0, 0.0], [0.5, 0.5]], [[1.0, 0.0], [0.5, 0.5]]])   # 2 models agree
