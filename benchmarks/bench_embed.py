@@ -125,6 +125,8 @@ def main():
     ap.add_argument("--amp", action="store_true", help="bf16 autocast for curatekit on CUDA (faster; vectors differ by ~1e-2)")
     ap.add_argument("--semdedup-rows", type=int, default=100_000)
     ap.add_argument("--skip-embed", action="store_true", help="only the knn part")
+    ap.add_argument("--tokenize-only", action="store_true", help="time only truncating tokenization: the HF tokenizer on whole texts "
+                    "(what sentence-transformers calls) vs curatekit's prefix tokenization, alternating in this process")
     ap.add_argument("--knn-rows", type=int, default=1_000_000)
     ap.add_argument("--knn-queries", type=int, default=1000)
     a = ap.parse_args()
@@ -137,6 +139,7 @@ def main():
     env = dict(os.environ, CURATEKIT_PROGRESS="0", TOKENIZERS_PARALLELISM="true")
     fill = dict(root=str(ROOT), texts=str(tmp/"texts.json"), device=a.device, repeats=1, model=str(default_model_path()), amp=a.amp, bs=a.st_batch)
     if a.skip_embed: return knn_part(a, tmp, env)
+    if a.tokenize_only: return tokenize_part(a, texts, what)
     sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
     sts, cks, loads = [], [], []
     for r in range(a.repeats):   # alternate the two sides, each in a fresh process, so both see the same load
@@ -151,6 +154,23 @@ def main():
     print(f"| curatekit encode (token-budget batches{', bf16' if a.amp else ''}) | {n/ck:,.0f} | {st/ck:.2f} | {diff:.1e} |")
     print(f"\nper-run ratios {', '.join(f'{x/y:.2f}' for x, y in zip(sts, cks))}; load after each run: {'; '.join(loads)}")
     knn_part(a, tmp, env)
+
+
+def tokenize_part(a, texts, what):
+    "Truncating tokenization alone, both ways, alternating: the same ids, and the seconds of each."
+    import time
+    sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
+    from curatekit.embed import load_encoder, _truncated_ids
+    enc = load_encoder(None, "cpu"); tok, L = enc.tokenizer, enc.max_seq_length
+    full, pre, loads = [], [], []
+    for r in range(a.repeats):
+        t = time.perf_counter(); x = tok(texts, truncation=True, max_length=L)["input_ids"]; full.append(time.perf_counter() - t)
+        t = time.perf_counter(); y = _truncated_ids(tok, texts, L); pre.append(time.perf_counter() - t); loads.append(heavy.load())
+        print(f"run {r}: whole texts {full[-1]:.2f} s, prefix {pre[-1]:.2f} s, {loads[-1]}", file=sys.stderr)
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    print(f"\n## truncating tokenization: {len(texts)} texts ({what}, {mb:.1f} MB), max_seq_length {L}, median of {a.repeats} alternating runs\n")
+    print(f"whole texts (sentence-transformers' call) {heavy.median(full):.2f} s; curatekit's prefix {heavy.median(pre):.2f} s; "
+          f"ratio {heavy.median(full) / heavy.median(pre):.1f}x; same ids: {x == y}; load after each run: {'; '.join(loads)}")
 
 
 def knn_part(a, tmp, env):
