@@ -7,6 +7,8 @@ Docs: https://curatekit.github.io/curatekit/dsir.html.md"""
 # %% ../nbs/21_dsir.ipynb #831a7038
 from __future__ import annotations
 import hashlib, re
+try: import regex as _regex   # NLTK >= 3.10 compiles its tokenizers' patterns with the `regex` engine
+except ImportError: _regex = None
 from pathlib import Path
 import numpy as np
 import polars as pl
@@ -101,7 +103,7 @@ def _batch_ngrams(texts: pl.Series, n, num_buckets, seed, lowercase):
     return bk, per, ntok   # row-major over (token, n) keeps each document's n-grams together
 
 # %% ../nbs/21_dsir.ipynb #fc36b96b
-_WPT = re.compile(WORDPUNCT)
+_WPT = (_regex or re).compile(WORDPUNCT, re.UNICODE | re.MULTILINE | re.DOTALL)   # NLTK's flags
 
 def sha256_bucket(ngram: str, # an n-gram, tokens joined by single spaces
                   num_buckets: int=10_000, # hash buckets
