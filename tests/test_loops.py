@@ -99,3 +99,77 @@ def test_active_learning_resumes_after_interruption(digits, tmp_path):
     again = active_learning(pool, oracle=flaky, **kw)
     assert resumed.curve.equals(again.curve) and resumed.labelled.equals(again.labelled)  # same as never interrupted
     assert resumed.curve["accuracy"][-1] > 0.6 and resumed.curve["pseudo"].min() > 0
+
+# --- DP fine-tuning -------------------------------------------------------------------------------------------------------
+from curatekit.private import lora_model, prefix_lm_rows, prefix_lm_loss, dp_finetune, dp_noise_multiplier, epsilon_spent
+import curatekit.private as private
+from curatekit.train import causal_lm
+from curatekit.lm import train_tokenizer
+
+@pytest.fixture(scope="module")
+def tiny_lm():
+    texts = [f"row {i}: the {w} sat on the {v}" for i in range(60) for w, v in [("cat", "mat"), ("dog", "log")]]
+    tok = train_tokenizer(texts, vocab_size=300)
+    return causal_lm(tok, size=None, n_ctx=32, n_layer=1, n_head=2, d_model=16, seed=0), tok, texts
+
+def test_prefix_lm_rows_mask_the_prefix(tiny_lm):
+    _, tok, _ = tiny_lm
+    r = prefix_lm_rows(tok, ["[a] ", "[bb] "], ["the cat", "the dog sat"], max_length=16)
+    for i, p in enumerate(["[a] ", "[bb] "]):
+        n_pre = len(tok(p)["input_ids"])
+        assert (r["labels"][i, :n_pre] == -100).all() and (r["labels"][i, n_pre] != -100)
+        n = int(r["attention_mask"][i].sum())
+        assert (r["labels"][i, n:] == -100).all() and r["labels"][i, n - 1] == tok.eos_token_id
+
+def test_dp_sgd_clips_each_example_and_adds_noise(tiny_lm):
+    from opacus import PrivacyEngine
+    model, tok, texts = tiny_lm
+    r = prefix_lm_rows(tok, ["[x] "] * 8, texts[:8], max_length=20)
+    ds = torch.utils.data.TensorDataset(r["input_ids"], r["attention_mask"], r["labels"])
+    C = 0.05
+    def grads(sigma):
+        m = lora_model(model, r=2, seed=0)
+        params = [p for p in m.parameters() if p.requires_grad]
+        manual = torch.zeros(sum(p.numel() for p in params))
+        for i in range(8):  # each example's gradient alone, clipped to norm C
+            m.zero_grad(); prefix_lm_loss(m, *(t[i:i + 1] for t in ds.tensors)).mean().backward()
+            g = torch.cat([p.grad.flatten() for p in params]); manual += g * min(1.0, C / float(g.norm()))
+        m.zero_grad()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            gm, opt, _ = PrivacyEngine().make_private(module=m, optimizer=torch.optim.SGD(params, lr=0.0), noise_multiplier=sigma, max_grad_norm=C,
+                                                     data_loader=torch.utils.data.DataLoader(ds, batch_size=8), poisson_sampling=False)
+            prefix_lm_loss(gm, *ds.tensors).mean().backward(); opt.step()
+        return torch.cat([p.grad.flatten() for p in params]) * 8, manual
+    dp, manual = grads(0.0)
+    torch.testing.assert_close(dp, manual, rtol=1e-4, atol=1e-7)  # per-example clipping, summed: no noise at σ = 0
+    noisy, manual = grads(2.0)
+    assert abs(float((noisy - manual).std()) / (2.0 * C) - 1) < 0.15  # Gaussian noise of std σ·C on the summed gradient
+
+def test_dp_accounting_and_bad_input(tiny_lm):
+    sigma = dp_noise_multiplier(3.0, 1e-3, 0.1, 2)
+    assert 0.5 < sigma < 5 and dp_noise_multiplier(1.0, 1e-3, 0.1, 2) > sigma > dp_noise_multiplier(10.0, 1e-3, 0.1, 2)
+    assert epsilon_spent([(sigma, 0.1, 20)], 1e-3) == pytest.approx(3.0, rel=0.05)
+    model, tok, texts = tiny_lm
+    df = pl.DataFrame(dict(text=texts[:40], label=["a", "b"] * 20))
+    with pytest.raises(CuratekitError, match="epsilon must be > 0"): dp_finetune(df, (model, tok), epsilon=0)
+    with pytest.raises(CuratekitError, match="40 rows, fewer than batch_size=64"): dp_finetune(df, (model, tok), batch_size=64)
+
+def test_dp_finetune_resumes_after_interruption(tiny_lm, tmp_path, monkeypatch):
+    model, tok, texts = tiny_lm
+    df = pl.DataFrame(dict(text=texts[:64], label=["a", "b"] * 32))
+    kw = dict(epsilon=3.0, epochs=3, batch_size=16, max_length=20, lora_r=2, progress=False)
+    straight = dp_finetune(df, (model, tok), **kw)
+    real_epoch, calls = private._epoch, []
+    def dies(*a, **k):
+        calls.append(1)
+        if len(calls) == 2: raise KeyboardInterrupt
+        return real_epoch(*a, **k)
+    monkeypatch.setattr(private, "_epoch", dies)
+    with pytest.raises(KeyboardInterrupt): dp_finetune(df, (model, tok), checkpoint=tmp_path, **kw)
+    monkeypatch.setattr(private, "_epoch", real_epoch)
+    resumed = dp_finetune(df, (model, tok), checkpoint=tmp_path, **kw)
+    assert resumed.curve.equals(straight.curve)
+    assert resumed.info["epsilon_spent"] == pytest.approx(straight.info["epsilon_spent"]) and resumed.info["epsilon_spent"] <= 3.0 + 1e-6
+    for a, b in zip([p for p in resumed.model.parameters() if p.requires_grad], [p for p in straight.model.parameters() if p.requires_grad]):
+        torch.testing.assert_close(a, b)
