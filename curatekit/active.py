@@ -17,13 +17,14 @@ import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .core import CuratekitError, write, read_file, _progress
+from .core import CuratekitError, Range, global_step, write, read_file, _progress
 from .embed import as_matrix, knn
 from .train import Head, fit
 
 # %% auto #0
 __all__ = ['QUERY_STRATEGIES', 'uncertainty', 'kcenter_queries', 'query', 'hast_class_weights', 'hast_pseudo_labels',
-           'train_weighted_head', 'predict_proba', 'hast_retrain', 'ActiveRun', 'active_learning', 'learning_curves']
+           'train_weighted_head', 'predict_proba', 'hast', 'hast_retrain', 'ActiveRun', 'active_learning',
+           'learning_curves']
 
 # %% ../nbs/42_active.ipynb #a3aac170
 QUERY_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter")
@@ -121,6 +122,18 @@ def train_weighted_head(X: torch.Tensor, # (n, dim) features
 def predict_proba(head: Head, X: torch.Tensor) -> torch.Tensor: # (n, classes)
     "Class probabilities of a `Head` on features, in blocks."
     with torch.inference_mode(): return torch.cat([head(X[i:i + 8192]).softmax(1) for i in range(0, len(X), 8192)])
+
+# %% ../nbs/42_active.ipynb #8a7cc4c2
+@global_step(columns=["emb_col", "proba_col"], checks=dict(k=Range(ge=2), agreement=Range(ge=0, le=1), min_proba=Range(ge=0, le=1), beta=Range(ge=0)))
+def hast(df: pl.DataFrame, # rows with an embedding and class probabilities
+         emb_col: str="emb", # the embedding column
+         proba_col: str="proba", # the (classes,) probability column
+         k: int=15, agreement: float=0.5, min_proba: float=0.5, beta: float=0.1, class_weights: bool=True, # see `hast_pseudo_labels`
+         prefix: str="hast", # the new columns are `<prefix>_pred`, `_knn_label`, `_agreement`, `_keep`, `_weight`
+        ) -> pl.DataFrame: # `df` with HAST's verdict per row
+    "Annotate rows with HAST's pseudo-labels (the step form of `hast_pseudo_labels`)."
+    out = hast_pseudo_labels(as_matrix(emb_col, df, normalized=False), as_matrix(proba_col, df, normalized=False), k, agreement, min_proba, beta, class_weights)
+    return df.with_columns(out.rename({c: f"{prefix}_{c}" for c in out.columns}))
 
 # %% ../nbs/42_active.ipynb #4346c133
 def hast_retrain(head: Head, # the model trained on the labelled rows
