@@ -6,7 +6,7 @@ Docs: https://curatekit.github.io/curatekit/private.html.md"""
 
 # %% ../nbs/44_private.ipynb #1535aedf
 from __future__ import annotations
-import copy, json, math, time
+import copy, json, math, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -58,7 +58,9 @@ def lora_model(model, # a causal LM object (copied, never changed)
     targets = list(targets or (["c_attn", "c_proj", "c_fc"] if gpt2 else ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return get_peft_model(copy.deepcopy(model), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, fan_in_fan_out=gpt2, lora_dropout=0.0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # peft asks transformers a deprecated question; nothing to act on
+            return get_peft_model(copy.deepcopy(model), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, fan_in_fan_out=gpt2, lora_dropout=0.0))
 
 # %% ../nbs/44_private.ipynb #7063bdb4
 def dp_noise_multiplier(epsilon: float, # the privacy budget ε (math.inf: no noise)
@@ -123,7 +125,8 @@ def _load_epoch(path: Path, model, opt, info) -> tuple[list, pl.DataFrame]|None:
 # %% ../nbs/44_private.ipynb #07766aae
 def _epoch(peft, opt, ds, batch_size, sigma, max_grad_norm, seed, history):
     "One pass: DP-SGD with Poisson sampling, per-sample clipping and Gaussian noise (opacus), or plain AdamW when σ = 0."
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(Secure RNG|Full backward hook|Optimal order).*")  # opacus' notes on a research setting
         torch.manual_seed(seed)  # Poisson sampling, noise and shuffling all draw from the seeded global generator
         dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=not sigma)
         if sigma:
