@@ -121,6 +121,7 @@ def test_prefix_lm_rows_mask_the_prefix(tiny_lm):
         n = int(r["attention_mask"][i].sum())
         assert (r["labels"][i, n:] == -100).all() and r["labels"][i, n - 1] == tok.eos_token_id
 
+@pytest.mark.filterwarnings("ignore:Secure RNG", "ignore:Full backward hook")  # opacus' notes on a research setting
 def test_dp_sgd_clips_each_example_and_adds_noise(tiny_lm):
     from opacus import PrivacyEngine
     model, tok, texts = tiny_lm
