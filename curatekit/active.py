@@ -24,7 +24,7 @@ from .train import Head, fit
 # %% auto #0
 __all__ = ['QUERY_STRATEGIES', 'uncertainty', 'kcenter_queries', 'query', 'hast_class_weights', 'hast_pseudo_labels',
            'train_weighted_head', 'predict_proba', 'hast', 'hast_retrain', 'ActiveRun', 'active_learning',
-           'learning_curves']
+           'learning_curves', 'pretrain_on_predictions']
 
 # %% ../nbs/42_active.ipynb #a3aac170
 QUERY_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter")
@@ -105,16 +105,19 @@ def train_weighted_head(X: torch.Tensor, # (n, dim) features
                         y: torch.Tensor, # (n,) class indices
                         classes: Sequence[str], # the label set, in logit order
                         weight: torch.Tensor|None=None, # (n,) sample weights (normalized to sum 1 here); None: equal
+                        hidden: int=0, # hidden width of an MLP head (0: linear)
+                        init: Head|None=None, # start from this head's weights (same shape) instead of a fresh one
                         steps: int=200, # full-batch AdamW steps
                         lr: float=0.05, # peak learning rate
                         weight_decay: float=1e-4, # AdamW decay
                         seed: int=0, # initialization
-                       ) -> Head: # a linear `Head`
-    "A linear classifier fit full-batch on a weighted cross-entropy, the risk HAST retrains on."
+                       ) -> Head: # the trained `Head`
+    "A linear (or MLP) classifier fit full-batch on a weighted cross-entropy, the risk HAST retrains on."
     w = torch.ones(len(X)) if weight is None else torch.as_tensor(weight, dtype=torch.float32)
     w = w / w.sum()
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed); head = Head(X.shape[1], classes)
+        torch.manual_seed(seed); head = Head(X.shape[1], classes, hidden)
+    if init is not None: head.load_state_dict(init.state_dict())
     loss = lambda m, b: (torch.nn.functional.cross_entropy(m(b[0]), b[1], reduction="none") * b[2]).sum()
     fit(head, lambda i: (X, y, w), loss, steps, lr, weight_decay=weight_decay, device="cpu", where="train_weighted_head: ", progress=False)
     return head
@@ -283,3 +286,19 @@ def learning_curves(curves: pl.DataFrame, # rows of `ActiveRun.curve` with `meth
     band = alt.Chart(curves).mark_errorband(extent="stdev", opacity=0.2).encode(x=x, y=alt.Y("accuracy:Q", title="test accuracy", scale=alt.Scale(zero=False)), color=c)
     line = alt.Chart(curves).mark_line(point=True).encode(x=x, y="mean(accuracy):Q", color=c)
     return (band + line).properties(width=width, height=height)
+
+# %% ../nbs/42_active.ipynb #1433a342
+def pretrain_on_predictions(X: torch.Tensor, # (n, dim) gold rows' features
+                            y: torch.Tensor, # (n,) their class indices
+                            pool: torch.Tensor, # (m, dim) unlabelled rows' features
+                            classes: Sequence[str], # the label set
+                            hidden: int=256, # MLP width
+                            finetune_steps: int=100, # steps of the last fine-tuning on gold
+                            seed: int=0,
+                           ) -> dict[str, Head]: # "finetune", "self_training", "pretrain_finetune"
+    "Fine-tune only, self-training on gold ∪ predictions, and pre-training on predictions then fine-tuning, from one seed."
+    teacher = train_weighted_head(X, y, classes, hidden=hidden, seed=seed)
+    pseudo = predict_proba(teacher, pool).argmax(1)
+    pre = train_weighted_head(pool, pseudo, classes, hidden=hidden, seed=seed + 1)
+    return dict(finetune=teacher, self_training=train_weighted_head(torch.cat([X, pool]), torch.cat([y, pseudo]), classes, hidden=hidden, seed=seed + 1),
+                pretrain_finetune=train_weighted_head(X, y, classes, hidden=hidden, init=pre, steps=finetune_steps, seed=seed))
