@@ -6,7 +6,7 @@ Docs: https://curatekit.github.io/curatekit/private.html.md"""
 
 # %% ../nbs/44_private.ipynb #1535aedf
 from __future__ import annotations
-import copy, json, math, time, warnings
+import copy, importlib, json, math, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +18,11 @@ from tqdm.auto import tqdm
 
 from .core import CuratekitError, check_text, origin, write, read_file, _progress
 from .lm import load_lm
+
+def _require(module: str): # the imported module
+    "Import an optional dependency of this chapter, or fail naming the extra that installs it."
+    try: return importlib.import_module(module)
+    except ImportError: raise CuratekitError(f"{module.split('.')[0]} is needed for DP fine-tuning: pip install 'curatekit[private]'") from None
 
 # %% auto #0
 __all__ = ['prefix_lm_rows', 'prefix_lm_loss', 'lora_model', 'dp_noise_multiplier', 'epsilon_spent', 'DPTrained', 'dp_finetune',
@@ -53,14 +58,14 @@ def lora_model(model, # a causal LM object (copied, never changed)
                seed: int=0, # adapter initialization
               ): # a `peft` model whose only trainable parameters are the adapters
     "A copy of `model` with LoRA adapters (Hu et al. 2021), the parameter-efficient tuning Kurakin et al. find best under DP."
-    from peft import LoraConfig, get_peft_model
+    peft = _require("peft")
     gpt2 = model.config.model_type == "gpt2"
     targets = list(targets or (["c_attn", "c_proj", "c_fc"] if gpt2 else ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # peft asks transformers a deprecated question; nothing to act on
-            return get_peft_model(copy.deepcopy(model), LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, fan_in_fan_out=gpt2, lora_dropout=0.0))
+            return peft.get_peft_model(copy.deepcopy(model), peft.LoraConfig(r=r, lora_alpha=alpha, target_modules=targets, fan_in_fan_out=gpt2, lora_dropout=0.0))
 
 # %% ../nbs/44_private.ipynb #7063bdb4
 def dp_noise_multiplier(epsilon: float, # the privacy budget ε (math.inf: no noise)
@@ -71,15 +76,13 @@ def dp_noise_multiplier(epsilon: float, # the privacy budget ε (math.inf: no no
     "The smallest noise multiplier whose RDP accounting stays within (ε, δ) after `epochs` (opacus' search)."
     if not epsilon > 0: raise CuratekitError(f"dp_finetune: epsilon must be > 0 (math.inf for no privacy), got {epsilon}")
     if math.isinf(epsilon): return 0.0
-    from opacus.accountants.utils import get_noise_multiplier
-    return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate, epochs=epochs, accountant="rdp"))
+    return float(_require("opacus.accountants.utils").get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate, epochs=epochs, accountant="rdp"))
 
 def epsilon_spent(history: list, # the RDP accountant's (noise multiplier, sample rate, steps) entries
                   delta: float) -> float: # the ε an RDP accountant certifies for this history
     "The ε actually spent by the recorded DP-SGD steps (math.inf when none was private)."
     if not history: return math.inf
-    from opacus.accountants import RDPAccountant
-    acc = RDPAccountant(); acc.history = [tuple(h) for h in history]
+    acc = _require("opacus.accountants").RDPAccountant(); acc.history = [tuple(h) for h in history]
     return float(acc.get_epsilon(delta))
 
 # %% ../nbs/44_private.ipynb #17acd242
@@ -130,8 +133,7 @@ def _epoch(peft, opt, ds, batch_size, sigma, max_grad_norm, seed, history):
         torch.manual_seed(seed)  # Poisson sampling, noise and shuffling all draw from the seeded global generator
         dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=not sigma)
         if sigma:
-            from opacus import PrivacyEngine
-            pe = PrivacyEngine(accountant="rdp"); pe.accountant.history = list(history)
+            pe = _require("opacus").PrivacyEngine(accountant="rdp"); pe.accountant.history = list(history)
             model, dpopt, dl = pe.make_private(module=peft, optimizer=opt, data_loader=dl, noise_multiplier=sigma, max_grad_norm=max_grad_norm)
         else: model, dpopt = peft, opt
         losses = []
