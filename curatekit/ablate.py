@@ -284,6 +284,25 @@ def summary(self: Ablation, ci: float=0.95) -> pl.DataFrame:
     schema = dict(variant=pl.String, metric=pl.String, seeds=pl.Int64, mean=pl.Float64, sd=pl.Float64, low=pl.Float64, high=pl.Float64)
     return pl.DataFrame(rows, schema=schema).sort(pl.col("metric"), pl.col("variant").replace_strict(order, return_dtype=pl.Int64))
 
+# %% ../nbs/32_ablate.ipynb #fb501eea
+@patch
+def compare(self: Ablation, baseline: str, # the variant the others are compared with
+            ci: float=0.95, # coverage
+           ) -> pl.DataFrame: # variant, metric, seeds, diff (variant − baseline), low, high, shown
+    "Per variant and metric: the mean over shared seeds of (variant − baseline) and its paired Student-t interval."
+    if baseline not in self.variants:
+        raise CuratekitError(f"compare: baseline {baseline!r} is not a variant; the variants are {', '.join(map(repr, self.variants))}")
+    base = self.results.filter(pl.col("variant") == baseline).select("seed", "metric", pl.col("value").alias("base"))
+    d = self.results.filter(pl.col("variant") != baseline).join(base, on=["seed", "metric"], maintain_order="left")
+    rows = []
+    for (v, m), g in d.group_by("variant", "metric", maintain_order=True):
+        mean, lo, hi = t_interval((g["value"] - g["base"]).to_list(), ci)
+        rows.append(dict(variant=v, metric=m, seeds=len(g), diff=mean, low=lo, high=hi, shown=None if lo is None else bool(lo > 0 or hi < 0)))
+    order = {v: i for i, v in enumerate(self.variants)}
+    schema = dict(variant=pl.String, metric=pl.String, seeds=pl.Int64, diff=pl.Float64, low=pl.Float64, high=pl.Float64, shown=pl.Boolean)
+    return pl.DataFrame(rows, schema=schema).sort(pl.col("metric"), pl.col("variant").replace_strict(order, return_dtype=pl.Int64))
+
+
 # %% ../nbs/32_ablate.ipynb #db678126
 def _alt():
     try: import altair as alt

@@ -12,7 +12,7 @@ from curatekit.mix import Mixture
 import curatekit.train as train
 from curatekit.train import (causal_lm, token_ids, token_blocks, train_lm, train_head, finetune_encoder, classify, classification_scores,
                              heldout_perplexity, load_trained, Head)
-from curatekit.ablate import ablate
+from curatekit.ablate import ablate, Ablation
 from curatekit.merge import weight_average, greedy_soup
 from curatekit.cli import main
 
@@ -172,6 +172,20 @@ def test_nan_in_one_variant_keeps_the_finished_cells(tmp_path):
         ablate(variants, held, budget=4096, seeds=1, train=trainer, tokenizer=300, pool=pool, cache_dir=tmp_path, progress=False)
     assert "\n" not in str(e.value)
     assert len(list((tmp_path/"cells").glob("*/result.parquet"))) == 1   # 'prose+doc' finished and stays
+
+def test_compare_pairs_by_seed():
+    "Seed-to-seed spread shared by two variants hides a steady difference from the per-variant intervals, not from compare."
+    v, s = ["a"] * 3 + ["b"] * 3, [0, 1, 2] * 2
+    res = pl.DataFrame(dict(variant=v, seed=s, metric=["ppl"] * 6, value=[10.0, 20.0, 30.0, 9.0, 19.0, 29.2]))
+    cells = pl.DataFrame(dict(variant=v, seed=s, tokens=[1] * 6, seconds=[0.0] * 6, cached=[True] * 6, path=[""] * 6))
+    abl = Ablation(res, cells, pl.DataFrame())
+    summ = abl.summary()
+    assert summ["low"][0] < summ["high"][1] and summ["low"][1] < summ["high"][0]   # the per-variant intervals overlap
+    c = abl.compare("a").row(0, named=True)
+    half = 4.302653 * np.std([-1.0, -1.0, -0.8], ddof=1) / np.sqrt(3)
+    assert c["variant"] == "b" and c["seeds"] == 3 and c["shown"]
+    assert abs(c["diff"] + 2.8 / 3) < 1e-12 and abs(c["high"] - (c["diff"] + half)) < 1e-5
+    with pytest.raises(CuratekitError, match="baseline 'c' is not a variant"): abl.compare("c")
 
 def test_cli_ablate_writes_results_and_resumes(cli, tmp_path):
     variants, held, pool = _ablation_inputs()
