@@ -86,11 +86,14 @@ def hast_pseudo_labels(emb, # (n, dim) features of the unlabelled rows (normaliz
                        min_proba: float=0.5, # ... and the model's top probability is above this
                        beta: float=0.1, # weight of a pseudo-labelled row relative to a labelled one
                        class_weights: bool=True, # multiply by the class-balancing α_c
-                      ) -> pl.DataFrame: # per row: pred, knn_label, agreement, keep, weight (0 where not kept)
+                      ) -> pl.DataFrame: # per row: pred, knn_label, agreement, keep, weight (0 where not kept; fewer than 2 rows: none kept)
     "HAST's pseudo-labels (Schröder & Heyer 2024): keep a prediction where its embedding neighbours agree and the model is sure."
     X, P = torch.nn.functional.normalize(as_matrix(emb, what="emb", normalized=False).float(), dim=1), as_matrix(proba, what="proba", normalized=False).float()
     if len(X) != len(P): raise CuratekitError(f"hast_pseudo_labels: {len(X)} embeddings but {len(P)} probability rows")
     pred, C = P.argmax(1), P.shape[1]
+    if len(X) < 2:  # no neighbour can vouch for a row: nothing is kept
+        return pl.DataFrame(dict(pred=pred.numpy(), knn_label=pred.numpy(), agreement=np.zeros(len(X), np.float32),
+                                 keep=np.zeros(len(X), bool), weight=np.zeros(len(X))))
     _, nn = knn(X, X, k=k - 1, exclude_self=True)  # the official code searches k and drops the first hit, the row itself
     hist = torch.nn.functional.one_hot(pred[nn], C).float().mean(1)
     share, knn_label = hist.max(1)

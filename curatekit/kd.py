@@ -42,8 +42,10 @@ def hardness(df: pl.DataFrame, # the frame
             ) -> pl.DataFrame: # `df` plus the hardness columns
     "Add ensemble confidence, disagreement, hardness and predicted class from a column of per-model probabilities."
     if probs_col not in df.columns: raise CuratekitError(f"hardness: no column {probs_col!r} (columns: {', '.join(df.columns)})")
-    try: p = np.array(df[probs_col].to_list(), dtype=np.float64)
-    except ValueError: raise CuratekitError(f"hardness: {probs_col!r} must hold the same number of models × classes on every row") from None
+    if not len(df): p = np.zeros((0, 1, 1))  # no rows: the same columns, empty
+    else:
+        try: p = np.array(df[probs_col].to_list(), dtype=np.float64)
+        except ValueError: raise CuratekitError(f"hardness: {probs_col!r} must hold the same number of models × classes on every row") from None
     if p.ndim != 3: raise CuratekitError(f"hardness: {probs_col!r} must hold, per row, a list of per-model probability lists")
     h = ensemble_hardness(p.transpose(1, 0, 2))
     return df.with_columns(**{f"{prefix}_{k}": pl.Series(v) for k, v in h.items()})

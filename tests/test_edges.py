@@ -41,6 +41,15 @@ def backend():
     from curatekit.llm import CallableBackend
     return CallableBackend(lambda p, **kw: "EDITED:\nA simpler text about models. <end>\nQuestion: What? Answer: models.", model="scripted")
 
+@functools.cache
+def minhash_index() -> str:
+    "A persistent MinHash index of the TARGET frame, in a folder removed when the process exits."
+    import atexit, shutil, tempfile
+    from curatekit.incremental import build_index
+    d = tempfile.mkdtemp(prefix="edges-index-"); atexit.register(shutil.rmtree, d, True)
+    build_index(TARGET, f"{d}/index")
+    return f"{d}/index"
+
 def rater():
     from curatekit.rate import Rater
     return Rater(dim=4)
@@ -59,29 +68,32 @@ PARAMS = {  # steps whose parameters have no defaults, or whose defaults need so
     "rate": lambda: dict(rater=rater()), "synthesize": lambda: dict(generator="simplify", backend=backend()),
     "prox_refine": lambda: dict(backend=backend()),
     "clip_embed": lambda: dict(model=tiny_clip()), "clip_score": lambda: dict(model=tiny_clip()),
+    "cabage_filter": dict(k=1, score_col="score"), "herding": dict(k=1), "dedup_against": lambda: dict(index=minhash_index()),
 }
 MODEL_STEPS = {"embed", "score_lm", "semantic_dedup", "rate", "synthesize", "prox_refine", "class_exemplars", "hard_negatives", "kcenter",
                "clip_embed", "clip_score"}
 ONE_LINE_OK = {  # (step, frame) pairs where a one-line error is the documented answer
     ("dsir_select", "nulls"), ("dsir_select", "blank"),  # no document is eligible: k of them cannot be selected
     ("mixture_plan", "zero"), ("mixture_plan", "nulls"), ("mixture_plan", "blank"),  # a budget cannot be filled from no tokens
-    ("gme", "zero"), ("kcenter", "zero"), ("top_k", "zero"),  # asked for k=1 of no rows
+    ("gme", "zero"), ("kcenter", "zero"), ("top_k", "zero"), ("herding", "zero"), ("cabage_filter", "zero"),  # asked for k=1 of no rows
 }
 SCHEMA_VARIES = {"synthesize"}  # generated rows carry the fields the model's output parsed into
 
 SCHEMA = {"id": pl.String, "text": pl.String, "score": pl.Float64, "group": pl.String, "label": pl.String,
           "emb": pl.Array(pl.Float32, 4), "entities": pl.List(pl.String), "answer": pl.String, "context": pl.String,
-          "x": pl.String, "y": pl.String, "ctx": pl.Int64, "paraphrase_entail_xy": pl.Float64, "paraphrase_entail_yx": pl.Float64, "image": pl.Binary}
+          "x": pl.String, "y": pl.String, "ctx": pl.Int64, "paraphrase_entail_xy": pl.Float64, "paraphrase_entail_yx": pl.Float64, "image": pl.Binary,
+          "probs": pl.List(pl.List(pl.Float64)), "proba": pl.Array(pl.Float64, 2)}
 
 def frame(texts: list) -> pl.DataFrame:
-    "An edge frame: `texts` plus the columns other steps read (scores, groups, labels, embeddings, QA and pair fields)."
+    "An edge frame: `texts` plus the columns other steps read (scores, groups, labels, embeddings, QA and pair fields, class probabilities)."
     n, rng = len(texts), np.random.default_rng(0)
     return pl.DataFrame({
         "id": [f"r{i}" for i in range(n)], "text": texts, "score": rng.random(n).tolist(), "group": ["a"] * n,
         "label": (["x", "y"] * n)[:n], "emb": [(v / np.linalg.norm(v)).astype(np.float32).tolist() for v in rng.standard_normal((n, 4))],
         "entities": [["e"]] * n, "answer": ["models"] * n, "context": [TEXT] * n, "x": [TEXT] * n, "y": [TEXT] * n, "ctx": [0] * n,
         "paraphrase_entail_xy": [0.9] * n, "paraphrase_entail_yx": [0.9] * n,
-        "image": [None if t is None else png() if i % 2 == 0 else b"not an image" for i, t in enumerate(texts)]}, schema=SCHEMA)
+        "image": [None if t is None else png() if i % 2 == 0 else b"not an image" for i, t in enumerate(texts)],
+        "probs": [[[0.7, 0.3], [0.4, 0.6]]] * n, "proba": [[0.8, 0.2]] * n}, schema=SCHEMA)
 
 @functools.cache
 def frames():
