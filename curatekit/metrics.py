@@ -20,11 +20,12 @@ from .core import CuratekitError, add_ids, annotations, check_text, map_step
 from .embed import as_matrix, embed, encode, kmeans, knn, load_encoder
 from .dsir import _targets, bucket_counts, hashed_ngrams, kl_divergence, kl_reduction
 from .report import register_section
+from .render import altair, chart_svg, page_html, table_html
 
 # %% auto #0
 __all__ = ['aps', 'QDC_SAMPLE', 'vocabulary_size', 'distinct_n', 'compression_ratio', 'average_pairwise_similarity',
            'vendi_score', 'cluster_entropy', 'complexity', 'quality_summary', 'familiarity_per_label', 'familiarity',
-           'QDCReport', 'qdc_report', 'chart_svg', 'quality_columns', 'qdc_section']
+           'QDCReport', 'qdc_report', 'quality_columns', 'qdc_section']
 
 # %% ../nbs/30_metrics.ipynb #cba6a54d
 def _texts(texts) -> pl.Series:
@@ -290,15 +291,10 @@ def qdc_report(before_df: pl.DataFrame, # the first frame (before a recipe, or r
     return QDCReport(_qdc_rows(rows), tuple(names), lengths)
 
 # %% ../nbs/30_metrics.ipynb #c3ef904d
-def _altair():
-    try: import altair as alt
-    except ImportError: raise CuratekitError("QDC charts need altair: pip install 'curatekit[report]'") from None
-    return alt
-
 @patch
 def charts(self: QDCReport):
     "An altair chart: after/before ratio per metric, and text lengths of both frames."
-    alt = _altair()
+    alt = altair("report")
     t = self.table.filter(pl.col("change").is_not_null() & (pl.col("metric") != "rows")).with_columns(ratio=pl.col("change") + 1, one=pl.lit(1.0)).filter(pl.col("ratio") > 0)
     bars = alt.Chart(t.to_pandas()).mark_bar().encode(
         x=alt.X("ratio:Q", scale=alt.Scale(type="log", nice=False), title=f"{self.names[1]} ÷ {self.names[0]} (log scale)"), x2="one:Q",  # bars grow from 1, not 0 (log)
@@ -312,12 +308,6 @@ def charts(self: QDCReport):
     return alt.hconcat(bars + rule, hist).resolve_scale(color="independent")
 
 # %% ../nbs/30_metrics.ipynb #f38a2d87
-def chart_svg(chart) -> str:
-    "An altair chart as inline SVG, rendered offline with vl-convert."
-    try: import vl_convert as vlc
-    except ImportError: raise CuratekitError("offline chart rendering needs vl-convert: pip install 'curatekit[report]'") from None
-    return vlc.vegalite_to_svg(chart.to_json())
-
 def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)): return "—"
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
@@ -325,11 +315,8 @@ def _fmt(v) -> str:
 def _pct(v) -> str: return "—" if v is None else f"{v:+.1%}"
 
 def _table_html(t: pl.DataFrame, names) -> str:
-    head = f"<tr><th>axis</th><th>metric</th><th>{html.escape(names[0])}</th><th>{html.escape(names[1])}</th><th>change</th><th></th></tr>"
-    body = "".join(f"<tr><td>{r['axis']}</td><td>{html.escape(r['metric'])}</td><td style='text-align:right'>{_fmt(r['before'])}</td>"
-                   f"<td style='text-align:right'>{_fmt(r['after'])}</td><td style='text-align:right'>"
-                   f"{_pct(r['change'])}</td><td><small>{r['note']}</small></td></tr>" for r in t.iter_rows(named=True))
-    return f"<table class='qdc'>{head}{body}</table>"
+    t = t.select("axis", "metric", pl.col("before").alias(names[0]), pl.col("after").alias(names[1]), "change", "note")
+    return table_html(t, text_cols=(), renderers={names[0]: _fmt, names[1]: _fmt, "change": _pct}, widths={"axis": 80, "metric": 210, "change": 80}, cls="qdc")
 
 @patch
 def to_html(self: QDCReport, charts: bool=True, heading: bool=True) -> str:
@@ -339,7 +326,7 @@ def to_html(self: QDCReport, charts: bool=True, heading: bool=True) -> str:
     return f"<section class='qdc-report'>{h}{_table_html(self.table, self.names)}{svg}</section>"
 
 @patch
-def _repr_html_(self: QDCReport): return self.to_html()
+def _repr_html_(self: QDCReport): return page_html(self.to_html())
 
 # %% ../nbs/30_metrics.ipynb #a1f0c0d4
 QDC_SAMPLE = 500 # rows per side the run report's QDC section samples for diversity (and for the input's quality)

@@ -16,11 +16,12 @@ import polars as pl
 import curatekit
 from .core import CuratekitError, Ledger, Recipe, Run, to_frame
 from .core import STATS_SCHEMA, Filter, as_expr, check_text, is_empty_text, map_step, step_spec
+from .render import CSS, NO_CHARTS, altair, chart_svg, have_charts, table_html
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['REPORTS', 'SECTIONS', 'NO_CHARTS', 'RULE_SETS', 'TracedRun', 'trace', 'register_section', 'chart_svg', 'step_label',
-           'funnel_rows', 'funnel_chart', 'funnel_section', 'scored_rows', 'bin_edges', 'histogram', 'histogram_chart',
+__all__ = ['REPORTS', 'SECTIONS', 'RULE_SETS', 'TracedRun', 'trace', 'register_section', 'step_label', 'funnel_rows',
+           'funnel_chart', 'funnel_section', 'scored_rows', 'bin_edges', 'histogram', 'histogram_chart',
            'scores_section', 'rows_by_id', 'step_examples', 'examples_section', 'RunReport', 'run_report', 'StoredRun',
            'text_stats', 'Profile', 'cluster_survivors', 'step_params', 'would_drop', 'recipe_marks', 'corpus_section',
            'languages_section', 'would_drop_section', 'duplicates_section', 'longest_section', 'signals_section',
@@ -67,30 +68,14 @@ def register_section(fn: Callable|None=None, # `fn(run, input_df) -> str|None`: 
     return fn
 
 # %% ../nbs/02_report.ipynb #a8043896
-NO_CHARTS = "<p class='note'>(charts skipped: install the report extra, <code>pip install 'curatekit[report]'</code>)</p>"
-
 def _alt():
     "altair, or None when the report extra (altair and vl-convert) is not installed."
-    try: import altair as alt, vl_convert
-    except ImportError: return None
-    return alt
-
-def chart_svg(chart) -> str:
-    "An altair chart as an inline SVG string (no scripts, no network); a note when charts cannot be drawn."
-    if chart is None or _alt() is None: return NO_CHARTS if _alt() is None else ""
-    import vl_convert as vlc
-    return vlc.vegalite_to_svg(chart.to_dict(), allowed_base_urls=[])
+    return altair() if have_charts() else None
 
 # %% ../nbs/02_report.ipynb #f426ab8c
 def _esc(v) -> str: return html.escape(str(v))
 
-def _table(rows: list[dict], cls: str="") -> str:
-    if not rows: return ""
-    head = "".join(f"<th>{_esc(k)}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{v if isinstance(v, _Html) else _esc(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
-    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-class _Html(str): "A string already in HTML."
+def _table(rows: list[dict], cls: str="") -> str: return table_html(rows, text_cols=("step", "reasons"), cls=cls)
 
 def _reasons(run: Run, i: int, top: int=5) -> str:
     c = run.ledger.counts().filter(pl.col("step_index") == i)
@@ -261,16 +246,18 @@ def examples_section(run: Run, input_df: pl.DataFrame) -> str|None:
 
 # %% ../nbs/02_report.ipynb #6b751086
 _CSS = """
-.ck-report{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1f2328;max-width:1180px;margin:0 auto;padding:8px 16px;line-height:1.45}
-.ck-report h1{font-size:1.6em;margin:.4em 0 .1em}.ck-report h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:1.6em}
-.ck-report .summary{font-size:1.1em;color:#444}.ck-report .note{color:#666;font-size:.9em}
-.ck-report table{border-collapse:collapse;margin:.6em 0;font-size:.9em}.ck-report th,.ck-report td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
-.ck-report th{background:#f6f8fa}.ck-report .chart{display:inline-block;margin:4px 12px 4px 0}
-.ck-report .cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}.ck-report .ex{border:1px solid #d0d7de;border-radius:6px;margin:6px 0;overflow:hidden}
-.ck-report .ex .meta{background:#f6f8fa;padding:3px 8px;font-size:.8em}.ck-report .ex pre{margin:0;padding:6px 8px;white-space:pre-wrap;word-break:break-word;font-size:.8em;max-height:14em;overflow:auto}
-.ck-report .tag{display:inline-block;border-radius:10px;padding:0 7px;margin-left:6px;background:#ddf4ff}.ck-report .tag.corruption{background:#fff1c2}
-.ck-report .tag.reason{background:#ffe2e0}.ck-report .id{color:#57606a}.ck-report .error{background:#ffebe9;border:1px solid #cf222e;padding:6px 10px}
-.ck-report pre.yaml{background:#f6f8fa;padding:8px}
+.ck-report{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;max-width:1180px;margin:0 auto;padding:8px 16px;line-height:1.45}
+.ck-report h1{font-size:1.6em;margin:.4em 0 .1em}.ck-report h2{border-bottom:1px solid var(--ck-line);padding-bottom:.2em;margin-top:1.6em}
+.ck-report .summary{font-size:1.1em;color:var(--ck-fg2)}.ck-report .note,.ck-report .ck-note{color:var(--ck-fg2);font-size:.9em}
+.ck-report table:not(.ck-table){border-collapse:collapse;margin:.6em 0;font-size:.9em}
+.ck-report table:not(.ck-table) th,.ck-report table:not(.ck-table) td{border:1px solid var(--ck-line);padding:4px 8px;text-align:left;vertical-align:top}
+.ck-report table:not(.ck-table) th{background:var(--ck-bg2)}.ck-report .chart{display:inline-block;margin:4px 12px 4px 0;max-width:100%}
+.ck-report .cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}.ck-report .ex{border:1px solid var(--ck-line);border-radius:6px;margin:6px 0;overflow:hidden}
+.ck-report .ex .meta{background:var(--ck-bg2);padding:3px 8px;font-size:.8em}.ck-report .ex pre{margin:0;padding:6px 8px;white-space:pre-wrap;word-break:break-word;font-size:.8em;max-height:14em;overflow:auto}
+.ck-report .tag{display:inline-block;border-radius:10px;padding:0 7px;margin-left:6px;background:rgba(84,174,255,.2);background:color-mix(in srgb,var(--ck-accent) 18%,transparent)}
+.ck-report .tag.corruption{background:var(--ck-warn-bg)}.ck-report .tag.reason{background:var(--ck-bad-bg)}.ck-report .id{color:var(--ck-fg2)}
+.ck-report .error{background:var(--ck-bad-bg);border:1px solid var(--ck-bad);padding:6px 10px}
+.ck-report pre.yaml{background:var(--ck-bg2);padding:8px}
 """
 
 def _section(title: str, fn: Callable, run, input_df) -> str:
@@ -300,7 +287,7 @@ class RunReport:
         "The whole self-contained page."
         return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{_esc(self.title)}</title>"
                 f"<meta name='viewport' content='width=device-width, initial-scale=1'></head><body>{self._repr_html_()}</body></html>\n")
-    def _repr_html_(self): return f"<div class='ck-report'><style>{_CSS}</style>{self.body}</div>"
+    def _repr_html_(self): return f"<div class='ck ck-report'><style>{CSS}{_CSS}</style>{self.body}</div>"
     def __repr__(self): return f"RunReport({self.title!r}: {', '.join(self.sections)}; {len(self.html) / 1024:.0f} kB)"
     def save(self, path: str|Path) -> Path:
         "Write the page to `path` (atomically: a failed write leaves nothing behind); return the path."

@@ -348,7 +348,7 @@ def run_manifest(recipe: Recipe, shards: list[Shard], rows_in: int, frame_rows: 
                  stats: pl.DataFrame|None=None) -> dict:
     "What a run did: the recipe, its input shards, the counts, and per-step stats (seconds, peak memory) when given."
     by_step = lambda c: c.group_by("step_index", "step").agg(pl.col("rows").sum()).sort("step_index").to_dicts()
-    return dict(curatekit=curatekit.__version__, recipe=recipe.to_dict(),
+    return dict(curatekit=curatekit.__version__, recipe=json.loads(json.dumps(recipe.to_dict(as_written=True), default=str)),
                 input_files=[str(s.path) for s in shards], input_digests=[s.digest for s in shards], input_stems=[s.stem for s in shards],
                 rows_in=rows_in, rows_out=sum(frame_rows), rows_removed=len(ledger), rows_generated=len(ledger.generated),
                 parts=[f"part-{i:05d}.parquet" for i in range(len(shards))], part_rows=frame_rows,
@@ -356,8 +356,9 @@ def run_manifest(recipe: Recipe, shards: list[Shard], rows_in: int, frame_rows: 
                 **({"steps": stats.to_dicts()} if stats is not None else {}))
 
 def run_identity(recipe: Recipe, shards: list[Shard]) -> dict:
-    "What makes two runs the same run: the recipe and the digests of its input shards."
-    return dict(recipe=json.loads(json.dumps(recipe.to_dict(), default=str)), input_digests=[s.digest for s in shards])
+    "What makes two runs the same run: the recipe as written and the digests of its input shards."
+    # as written: a relative path resolves beside the recipe only once a file exists there (a plan the first run wrote)
+    return dict(recipe=json.loads(json.dumps(recipe.to_dict(as_written=True), default=str)), input_digests=[s.digest for s in shards])
 
 def _same_run(old: dict, new: dict) -> bool:
     return old.get("recipe") == new["recipe"] and old.get("input_digests") == new["input_digests"]

@@ -73,6 +73,20 @@ def test_existing_outputs_are_kept_unless_same_run_or_overwrite(cli, tmp_path, c
     assert "written by another run" in one_line(cli("run", "web-basic", corpus, out))
     assert out.read_bytes() == first
 
+def test_a_rerun_is_the_same_run_after_the_first_wrote_a_file_the_recipe_names(cli, tmp_path):
+    "A plan written beside the recipe by the first run (so its relative path now resolves there) does not make the rerun foreign."
+    shards = tmp_path/"shards"; shards.mkdir()
+    for j in range(2): write(pl.DataFrame({"text": TEXTS[j::2], "source": ["a", "b", "a"][:len(TEXTS[j::2])]}), shards/f"p{j}.parquet")
+    r = recipe_file(tmp_path, "- step: mixture_plan\n  with: {weights: {a: 0.5, b: 0.5}, budget: 20, domain_col: source, plan_path: plan.parquet}\n")
+    run = lambda: cli("run", r.name, "shards", "out", "-q", cwd=tmp_path)
+    assert run().returncode == 0 and (tmp_path/"plan.parquet").exists()
+    first = (tmp_path/"out"/"part-00001.parquet").read_bytes()
+    (tmp_path/"out"/"part-00001.parquet").unlink()
+    again = run()
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path/"out"/"part-00001.parquet").read_bytes() == first
+    assert json.loads((tmp_path/"out"/"manifest.json").read_text())["recipe"]["steps"][0]["with"]["plan_path"] == "plan.parquet"
+
 def test_two_outputs_in_one_folder_never_share_a_ledger(cli, tmp_path, corpus):
     for name in ("out.parquet", "out.jsonl", "out.jsonl.gz", "out.PARQUET"):
         assert cli("run", "nonempty", corpus, tmp_path/name, "-q").returncode == 0, name

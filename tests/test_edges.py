@@ -1,4 +1,4 @@
-"""Edge frames through every registered step: zero rows, one row, all-null text, whitespace only, odd Unicode, and (for string
+"""Edge frames through every registered step: zero rows, one row, all-null text, whitespace only, odd Unicode (the `image` column holds a PNG, bytes no decoder reads, or null), and (for string
 steps; model steps truncate at their documented limits) one 50 MB document. Each step returns a frame whose schema does not
 depend on how many rows came in, or a one-line `CuratekitError` naming it — never another exception. The test is
 parametrized over the step table, so a step is covered the day it is registered: a step that needs parameters must have them
@@ -19,6 +19,23 @@ def tiny_lm():
     from curatekit.llm import tiny_gpt2
     d = tiny_gpt2()
     return AutoModelForCausalLM.from_pretrained(d), AutoTokenizer.from_pretrained(d)
+
+@functools.cache
+def tiny_clip():
+    "A random CLIP a few kilobytes wide (no training: the test checks frames, not embeddings)."
+    import torch
+    from transformers import AutoTokenizer, CLIPModel
+    from curatekit.clip import Clip, clip_config
+    from curatekit.llm import tiny_gpt2
+    tok = AutoTokenizer.from_pretrained(tiny_gpt2())
+    torch.manual_seed(0)
+    m = CLIPModel(clip_config(vocab_size=len(tok), width=16, layers=1, heads=2)).eval()
+    return Clip(m, tok, image_size=28, mean=(0.5,) * 3, std=(0.5,) * 3, max_length=32, name="tiny")
+
+@functools.cache
+def png() -> bytes:
+    from curatekit.image import encode_png
+    return encode_png(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28))
 
 def backend():
     from curatekit.llm import CallableBackend
@@ -41,8 +58,10 @@ PARAMS = {  # steps whose parameters have no defaults, or whose defaults need so
     "score_lm": lambda: dict(model=tiny_lm()[0], tokenizer=tiny_lm()[1], scores=["ppl", "mink", "minkpp", "zlib"]),
     "rate": lambda: dict(rater=rater()), "synthesize": lambda: dict(generator="simplify", backend=backend()),
     "prox_refine": lambda: dict(backend=backend()),
+    "clip_embed": lambda: dict(model=tiny_clip()), "clip_score": lambda: dict(model=tiny_clip()),
 }
-MODEL_STEPS = {"embed", "score_lm", "semantic_dedup", "rate", "synthesize", "prox_refine", "class_exemplars", "hard_negatives", "kcenter"}
+MODEL_STEPS = {"embed", "score_lm", "semantic_dedup", "rate", "synthesize", "prox_refine", "class_exemplars", "hard_negatives", "kcenter",
+               "clip_embed", "clip_score"}
 ONE_LINE_OK = {  # (step, frame) pairs where a one-line error is the documented answer
     ("dsir_select", "nulls"), ("dsir_select", "blank"),  # no document is eligible: k of them cannot be selected
     ("mixture_plan", "zero"), ("mixture_plan", "nulls"), ("mixture_plan", "blank"),  # a budget cannot be filled from no tokens
@@ -52,7 +71,7 @@ SCHEMA_VARIES = {"synthesize"}  # generated rows carry the fields the model's ou
 
 SCHEMA = {"id": pl.String, "text": pl.String, "score": pl.Float64, "group": pl.String, "label": pl.String,
           "emb": pl.Array(pl.Float32, 4), "entities": pl.List(pl.String), "answer": pl.String, "context": pl.String,
-          "x": pl.String, "y": pl.String, "ctx": pl.Int64, "paraphrase_entail_xy": pl.Float64, "paraphrase_entail_yx": pl.Float64}
+          "x": pl.String, "y": pl.String, "ctx": pl.Int64, "paraphrase_entail_xy": pl.Float64, "paraphrase_entail_yx": pl.Float64, "image": pl.Binary}
 
 def frame(texts: list) -> pl.DataFrame:
     "An edge frame: `texts` plus the columns other steps read (scores, groups, labels, embeddings, QA and pair fields)."
@@ -61,7 +80,8 @@ def frame(texts: list) -> pl.DataFrame:
         "id": [f"r{i}" for i in range(n)], "text": texts, "score": rng.random(n).tolist(), "group": ["a"] * n,
         "label": (["x", "y"] * n)[:n], "emb": [(v / np.linalg.norm(v)).astype(np.float32).tolist() for v in rng.standard_normal((n, 4))],
         "entities": [["e"]] * n, "answer": ["models"] * n, "context": [TEXT] * n, "x": [TEXT] * n, "y": [TEXT] * n, "ctx": [0] * n,
-        "paraphrase_entail_xy": [0.9] * n, "paraphrase_entail_yx": [0.9] * n}, schema=SCHEMA)
+        "paraphrase_entail_xy": [0.9] * n, "paraphrase_entail_yx": [0.9] * n,
+        "image": [None if t is None else png() if i % 2 == 0 else b"not an image" for i, t in enumerate(texts)]}, schema=SCHEMA)
 
 @functools.cache
 def frames():

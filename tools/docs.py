@@ -181,7 +181,8 @@ def cell_entries(code: str, mod, syms: Symbols) -> tuple[list[Entry], list[str]]
                             add(f"{nm}.{sub.name}", "method")
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for t in targets:
+            names = [n for t in targets for n in ([t] if isinstance(t, ast.Name) else t.elts if isinstance(t, ast.Tuple) else [])]
+            for t in names:  # `A = ...` and `A, B = ...`
                 if isinstance(t, ast.Name) and t.id in public: add(t.id, "constant", node)
     return out, warns
 

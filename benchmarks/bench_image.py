@@ -1,0 +1,169 @@
+"""Image throughput and agreement: curatekit's `encode_images` (the image half of `clip_embed`) vs Hugging Face's reference
+preprocessing (`CLIPImageProcessorPil`) + `CLIPModel.get_image_features`, same model and images; and the perceptual-hash
+dedup vs `imagehash.phash` looped per image.
+
+    python benchmarks/bench_image.py [--n 2000] [--n-hash 20000] [--repeats 3] [--threads 1] [--device cpu|cuda]
+
+Images: Fashion-MNIST test images as PNG bytes (`curatekit.data.fashion_mnist`), the same bytes for both sides; hashing also
+on photographs of other sizes (`skimage.data`) for the bit-equality check. CLIP models, both saved Hugging Face folders:
+
+- `reference`: curatekit's reference CLIP (28×28 input; trained once and cached by `clip.builtin_clip`);
+- `vit-224`: a CLIP with a 224×224 ViT (patch 32, width 256, 4 layers; weights from its config with a fixed seed, so only
+  speed and agreement mean anything), so that both sides resize every image 28 → 224 with Pillow's bicubic filter.
+
+Both sides start from the bytes and end at L2-normalized image embeddings, in batches of `--batch`; they run alternately in one
+process, `--repeats` times each after a warm-up, and the median counts. Reported: images/s of each, the ratio, the max absolute
+difference of the embeddings (must be ≤ 1e-4), the hashes' agreement (must be 100%), and the load average. On a shared,
+loaded machine the hashing rows also give the ratio of CPU time (`time.process_time`), which waiting for a core does not inflate.
+"""
+import argparse, io, json, os, statistics, sys, tempfile, time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("CURATEKIT_PROGRESS", "0")
+
+
+def hf_embed(path, blobs, batch, device):
+    "The reference: Pillow images -> CLIPImageProcessorPil -> CLIPModel.get_image_features -> normalize."
+    from PIL import Image
+    from transformers import CLIPModel
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+    if path not in hf_embed.cache:
+        hf_embed.cache[path] = (CLIPModel.from_pretrained(path).to(device).eval(), CLIPImageProcessorPil.from_pretrained(path))
+    model, proc = hf_embed.cache[path]
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(blobs), batch):
+            imgs = [Image.open(io.BytesIO(b)) for b in blobs[s:s + batch]]
+            px = proc(images=imgs, return_tensors="pt")["pixel_values"].to(device)
+            f = model.get_image_features(pixel_values=px)
+            f = f if isinstance(f, torch.Tensor) else f.pooler_output
+            out.append(torch.nn.functional.normalize(f.float(), dim=-1).cpu())
+    return torch.cat(out)
+hf_embed.cache = {}
+
+
+def ck_embed(path, blobs, batch, device):
+    "curatekit: decode the column (batch PNG path), CLIP preprocessing over the batch, the image tower."
+    from curatekit.clip import encode_images, load_clip
+    from curatekit.image import decode_images
+    px, _ = decode_images(blobs, None)
+    return encode_images(px, load_clip(path, device), batch_size=batch)
+
+
+def vit224(tmp):
+    "A 224-px CLIP from a config (fixed seed), saved with curatekit's tokenizer and a 224-px preprocessing config."
+    from transformers import CLIPConfig, CLIPModel
+    from curatekit.clip import builtin_clip
+    src = builtin_clip()
+    torch.manual_seed(0)
+    tower = dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4)
+    cfg = CLIPConfig(text_config=dict(vocab_size=1024, max_position_embeddings=32, eos_token_id=3, bos_token_id=2, pad_token_id=0, **tower),
+                     vision_config=dict(image_size=224, patch_size=32, num_channels=3, **tower), projection_dim=256)
+    out = Path(tmp)/"vit-224"
+    CLIPModel(cfg).save_pretrained(out)
+    from transformers import AutoTokenizer
+    AutoTokenizer.from_pretrained(src).save_pretrained(out)
+    pre = json.loads((src/"preprocessor_config.json").read_text())
+    pre.update(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224})
+    (out/"preprocessor_config.json").write_text(json.dumps(pre))
+    return str(out)
+
+
+def timed(fn, repeats):
+    fn()  # warm-up (and the result checked for agreement)
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter(); r = fn(); ts.append(time.perf_counter() - t0)
+    return r, ts
+
+
+def bench_clip(a, blobs):
+    from curatekit.clip import builtin_clip
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, path, n in [("reference (28 px)", str(builtin_clip()), a.n), ("vit-224 (224 px)", vit224(tmp), a.n_224)]:
+            b = blobs[:n]
+            ours, theirs = ck_embed(path, b, a.batch, a.device), hf_embed(path, b, a.batch, a.device)
+            t_ck, t_hf = [], []
+            for _ in range(a.repeats):   # alternate the two sides, so that load changes hit both
+                t0 = time.perf_counter(); ck_embed(path, b, a.batch, a.device); t_ck.append(time.perf_counter() - t0)
+                t0 = time.perf_counter(); hf_embed(path, b, a.batch, a.device); t_hf.append(time.perf_counter() - t0)
+            ck, hf = n / statistics.median(t_ck), n / statistics.median(t_hf)
+            rows.append(dict(model=name, images=n, curatekit_img_s=round(ck), hf_img_s=round(hf), ratio=round(ck / hf, 2),
+                             max_abs_diff=float((ours - theirs).abs().max())))
+    return rows
+
+
+def bench_hash(a, blobs):
+    import imagehash, skimage.data
+    from PIL import Image
+    from curatekit.image import image_phashes, image_phash_dedup, phash, decode_images
+    import polars as pl
+    def png(x):
+        b = io.BytesIO(); Image.fromarray(x).save(b, format="PNG"); return b.getvalue()
+    photos = [png(skimage.data.astronaut()[::s, ::t]) for s in (2, 3, 5) for t in (2, 4)] + [png(skimage.data.camera()[::s, ::s]) for s in (1, 3, 7)]
+    check = blobs[:2000] + photos
+    ours = [f"{h:016x}" for h in image_phashes(check)[0]]
+    theirs = [str(imagehash.phash(Image.open(io.BytesIO(b)))) for b in check]
+    agree = float(np.mean([o == t for o, t in zip(ours, theirs)]))
+    b = blobs[:a.n_hash]
+    frame = pl.DataFrame({"id": range(len(b)), "image": b}, schema={"id": pl.Int64, "image": pl.Binary})
+    pil = [Image.open(io.BytesIO(x)) for x in b]
+    for im in pil: im.load()
+    arrays = np.stack(decode_images(b, "L")[0])
+    sides = {"decoded": (lambda: phash(arrays), lambda: [imagehash.phash(im) for im in pil]),
+             "bytes": (lambda: image_phashes(b), lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b]),
+             "dedup": (lambda: image_phash_dedup(frame), lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b])}
+    times = {k: ([], [], [], []) for k in sides}   # wall ours, wall theirs, cpu ours, cpu theirs
+    for _ in range(a.repeats):            # alternate, so that load changes hit both sides
+        for k, (ours_fn, theirs_fn) in sides.items():
+            for j, fn in enumerate((ours_fn, theirs_fn)):
+                t0, c0 = time.perf_counter(), time.process_time(); fn()
+                times[k][j].append(time.perf_counter() - t0); times[k][2 + j].append(time.process_time() - c0)
+    what = {"decoded": "pHash of decoded images: phash(batch) vs imagehash.phash(PIL image) per image",
+            "bytes": "pHash from PNG bytes, decoding included: image_phashes vs Image.open + imagehash.phash per image",
+            "dedup": "the dedup step from bytes (hashes, pairs <= 2 bits, clusters: image_phash_dedup) vs the imagehash loop (hashes only)"}
+    n, rows = len(b), []
+    for k, (o, t, co, ct) in times.items():
+        o, t, co, ct = map(statistics.median, (o, t, co, ct))
+        rows.append(dict(what=what[k], images=n, curatekit_img_s=round(n / o), imagehash_img_s=round(n / t), ratio=round(t / o, 1),
+                         cpu_time_ratio=round(ct / co, 1)))
+    rows.append(dict(what=f"bit agreement with imagehash on {len(check):,} images (incl. {len(photos)} photographs)", images=len(check), ratio=agree))
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n", type=int, default=2000, help="images for the reference CLIP")
+    p.add_argument("--n-224", type=int, default=300, help="images for the 224-px CLIP")
+    p.add_argument("--n-hash", type=int, default=10000, help="images hashed")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids spin-wait contention on a shared machine)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--skip", choices=["clip", "hash"], default=None)
+    a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    from curatekit.data import fashion_mnist
+    from curatekit.image import encode_png
+    from PIL import Image
+    x, _ = fashion_mnist("test")
+    def png(im):
+        b = io.BytesIO(); Image.fromarray(im).save(b, format="PNG"); return b.getvalue()
+    blobs = [png(im) for im in x]   # Pillow's PNGs (adaptive filters), as images arrive from elsewhere
+    dev = torch.cuda.get_device_name() if a.device == "cuda" else f"cpu, {torch.get_num_threads()} torch thread(s)"
+    print(f"device: {dev}; load average before: {os.getloadavg()}")
+    if a.skip != "clip":
+        for r in bench_clip(a, blobs): print(json.dumps(r))
+    if a.skip != "hash":
+        for r in bench_hash(a, blobs): print(json.dumps(r))
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
