@@ -1,4 +1,4 @@
-"""`curatekit run`, `curatekit recipe`, `curatekit demo`: the recipes you build in a notebook, run from a shell.
+"""`curatekit analyze`, `curatekit run`, `curatekit report`, `curatekit recipe`, `curatekit demo`: look at a corpus, and run the recipes you build in a notebook, from a shell.
 
 Docs: https://curatekit.github.io/curatekit/cli.html.md"""
 
@@ -17,7 +17,7 @@ from .core import CuratekitError, Recipe, Ledger, read, write, load_recipe, buil
 from .scale import run_recipe, ledger_path, is_file_output
 from .core import file_stem
 from .report import Profile, run_report
-from .scale import ANALYSIS_GROUPS, analyze, check_report_path, stored_run
+from .scale import ANALYSIS_GROUPS, analyze, check_report_path, run_title, stored_run
 
 # %% auto #0
 __all__ = ['COMMANDS', 'add_command', 'main', 'default_report_path', 'profile_summary', 'run_demo']
@@ -102,7 +102,7 @@ def _cmd_report(a):
     out = Path(a.out) if a.out else default_report_path(a.output)
     check_report_path(out, *((a.output, ledger_path(a.output)) if is_file_output(a.output) else ()))
     run = stored_run(a.output)
-    run_report(run, run.input, title=a.title or f"curatekit run: {run.recipe.name or 'recipe'} ({Path(a.output).name})").save(out)
+    run_report(run, run.input, title=a.title or run_title(run.recipe, a.output)).save(out)
     if not a.quiet: print(f"{out}" + (f"  ({run.note})" if run.note else ""))
 
 add_command("report", "write the report of a finished run", _report_args, _cmd_report,
@@ -139,7 +139,8 @@ def profile_summary(prof: Profile) -> str:
         top = lf.group_by("lang").len().sort("len", "lang", descending=[True, False], nulls_last=True).head(3).collect()
         lines.append("languages: " + ", ".join(f"{l or '(empty)'} {k / max(n, 1):.1%}" for l, k in top.iter_rows()))
     for name, (run, notes) in prof.simulated().items():
-        kept = run.stats["rows_out"][-1] if len(run.stats) else n
+        if not len(run.stats): continue  # its first step is not among the signals (an image recipe): nothing to say
+        kept = run.stats["rows_out"][-1]
         lines.append(f"{name} would keep {kept:,} ({kept / max(n, 1):.1%})" + (f" up to step {len(run.stats) - 1}" if any(x.startswith("stopped") for x in notes) else ""))
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@ import polars as pl
 import curatekit
 from .core import CuratekitError, Ledger, Recipe, Run, to_frame
 from .core import STATS_SCHEMA, Filter, as_expr, check_text, is_empty_text, map_step, step_spec
-from .render import CSS, NO_CHARTS, altair, chart_svg, have_charts, table_html
+from .render import CSS, NO_CHARTS, Html, altair, chart_svg, fold_html, have_charts, table_html
 from fastcore.basics import patch
 
 # %% auto #0
@@ -218,28 +218,46 @@ def rows_by_id(df: pl.DataFrame|pl.LazyFrame, # a frame with an `id` column, or 
     want = pl.Series(ids).cast(pl.String).implode()
     return _collect(_lazy(df).filter(pl.col("id").cast(pl.String).is_in(want)).select(_sid=pl.col("id").cast(pl.String), *[pl.all()]))
 
-def step_examples(run: Run, input_df, i: int, n: int=3, reasons: int=4, seed: int=0) -> tuple[pl.DataFrame, pl.DataFrame]:
-    "Up to `n` input rows removed by step `i` for each of its top `reasons` (with `reason`), and `n` rows it kept; drawn with `seed`."
-    led = run.ledger.frame
-    gone = led.filter(pl.col("step_index") == i)
+def _removed_picks(run: Run, i: int, n: int, reasons: int, seed: int) -> pl.DataFrame:
+    "The ids (`_sid`) and reasons of up to `n` rows removed by step `i` for each of its top `reasons`, drawn with `seed`."
+    gone = run.ledger.frame.filter(pl.col("step_index") == i)
     top = gone.group_by("reason").len().sort("len", "reason", descending=[True, False])["reason"][:reasons]
     picks = [g.sample(min(n, len(g)), seed=seed) for r in top for g in [gone.filter(pl.col("reason") == r)]]
-    sel = pl.concat(picks).select(_sid="id", reason="reason") if picks else pl.DataFrame(schema={"_sid": pl.String, "reason": pl.String})
-    removed = sel.join(rows_by_id(input_df, sel["_sid"]).drop("reason", strict=False), on="_sid", how="left", maintain_order="left")
-    ids = _collect(_lazy(input_df).select(_sid=pl.col("id").cast(pl.String))
-                   .filter(~pl.col("_sid").is_in(led.filter(pl.col("step_index") <= i)["id"].implode())))
-    pick = ids.sample(min(n, len(ids)), seed=seed)
-    kept = pick.join(rows_by_id(input_df, pick["_sid"]), on="_sid", how="left", maintain_order="left")
-    return removed.drop("_sid"), kept.drop("_sid")
+    return pl.concat(picks).select(_sid=pl.col("id").cast(pl.String), reason="reason") if picks else pl.DataFrame(schema={"_sid": pl.String, "reason": pl.String})
+
+def _picks(run: Run, input_df, steps: list[int], n: int, reasons: int, seed: int) -> dict[int, tuple[pl.DataFrame, pl.DataFrame]]:
+    "For each step: the removed rows to show (`_sid`, `reason`) and `n` kept ones (`_sid`), drawn with `seed`; one scan of the ids."
+    ids = _collect(_lazy(input_df).select(_sid=pl.col("id").cast(pl.String)))["_sid"]
+    led = run.ledger.frame.select(_sid=pl.col("id").cast(pl.String), step_index="step_index")
+    out = {}
+    for i in steps:
+        alive = ids.filter(~ids.is_in(led.filter(pl.col("step_index") <= i)["_sid"].implode()))
+        out[i] = _removed_picks(run, i, n, reasons, seed), alive.sample(min(n, len(alive)), seed=seed).to_frame()
+    return out
+
+def _fill(sel: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    "The picked rows `sel` with their input columns from `rows` (from `rows_by_id`), in the order picked."
+    return sel.join(rows.drop("reason", strict=False), on="_sid", how="left", maintain_order="left").drop("_sid")
+
+def _examples(run: Run, input_df, steps: list[int], n: int=3, reasons: int=4, seed: int=0) -> dict[int, tuple[pl.DataFrame, pl.DataFrame]]:
+    "`step_examples` of several steps, reading the input rows shown in one filtered scan."
+    picks = _picks(run, input_df, steps, n, reasons, seed)
+    want = pl.concat([pl.concat([r["_sid"], k["_sid"]]) for r, k in picks.values()]) if picks else pl.Series("_sid", [], pl.String)
+    rows = rows_by_id(input_df, want.unique())
+    return {i: (_fill(r, rows), _fill(k, rows)) for i, (r, k) in picks.items()}
+
+def step_examples(run: Run, input_df, i: int, n: int=3, reasons: int=4, seed: int=0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    "Up to `n` input rows removed by step `i` for each of its top `reasons` (with `reason`), and `n` rows it kept; drawn with `seed`."
+    return _examples(run, input_df, [i], n, reasons, seed)[i]
 
 @register_section(title="Examples", order=30, at_scale=True)
 def examples_section(run: Run, input_df: pl.DataFrame) -> str|None:
     "Removed and kept examples for each step that removed rows."
     if input_df is None: return "<p class='note'>The run's input could not be read, so there are no examples to show.</p>"
+    steps = run.stats.filter(pl.col("rows_in") > pl.col("rows_out"))["step_index"].to_list()
     out = []
-    for s in run.stats.filter(pl.col("rows_in") > pl.col("rows_out")).to_dicts():
-        removed, kept = step_examples(run, input_df, s["step_index"])
-        out.append(f"<h3>{_esc(step_label(run, s['step_index']))}</h3><div class='cols'>"
+    for i, (removed, kept) in _examples(run, input_df, steps).items():
+        out.append(f"<h3>{_esc(step_label(run, i))}</h3><div class='cols'>"
                    f"<div><h4>removed</h4>{''.join(map(_example, removed.to_dicts()))}</div>"
                    f"<div><h4>kept</h4>{''.join(map(_example, kept.to_dicts()))}</div></div>")
     return "".join(out) or None
@@ -319,6 +337,16 @@ def run_report(run: Run, # a recipe run; a `TracedRun` (from `trace`) also shows
     rep = RunReport(_header(run, title) + note + "".join(h for _, h in parts), [t for t, h in parts if h], title)
     if path is not None: rep.save(path)
     return rep
+
+# %% ../nbs/02_report.ipynb #a7f30041
+@patch
+def only(self: RunReport, *titles: str) -> RunReport:
+    "The page cut to its header and the sections titled `titles` (to show part of a long page in a notebook)."
+    if bad := [t for t in titles if t not in self.sections]:
+        raise CuratekitError(f"only: the page has no section {bad[0]!r}; it has {', '.join(self.sections)}")
+    head, *parts = re.split(r"(?=<section><h2>)", self.body)
+    keep = [s for s in parts if any(s.startswith(f"<section><h2>{_esc(t)}</h2>") for t in titles)]
+    return RunReport(head + "".join(keep), [t for t in self.sections if t in titles], self.title)
 
 # %% ../nbs/02_report.ipynb #a7f30002
 @dataclass
@@ -504,7 +532,7 @@ def corpus_section(profile: Profile, frame) -> str:
     words = f", {total['word_count']:,} words" if "word_count" in total else ""
     toks = f", {total['lm_tokens']:,} tokens under the language model" if "lm_tokens" in total else ""
     mb = f" ({total['bytes'] / 1e6:,.1f} MB of UTF-8 text{words}{toks})" if "bytes" in total else ""
-    return f"<p>{total['rows']:,} documents{mb}.</p>" + _table(rows, "corpus")
+    return f"<p>{total['rows']:,} documents{mb}.</p>" + _table(rows, "corpus ck-compact")
 
 # %% ../nbs/02_report.ipynb #a7f30021
 @register_section(title="Languages", order=20, report="analysis", at_scale=True)
@@ -517,7 +545,7 @@ def languages_section(profile: Profile, frame) -> str|None:
     rows = [dict(language=l or "(empty text)", documents=f"{r:,}", share=_pct(r, n), confidence="–" if c is None else f"{c:.2f}")
             for l, r, c in mix.head(top).iter_rows()]
     if len(mix) > top: rows.append(dict(language=f"{len(mix) - top} others", documents=f"{mix['rows'][top:].sum():,}", share=_pct(mix['rows'][top:].sum(), n), confidence=""))
-    out = _table(rows, "langs")
+    out = _table(rows, "langs ck-compact")
     if "source" in lf.collect_schema():
         by = _collect(lf.group_by(_source(lf).alias("source"), "lang").agg(rows=pl.len())).sort("source", "rows", "lang", descending=[False, True, False], nulls_last=True)
         per = by.group_by("source", maintain_order=True).agg(pl.col("lang").head(3), pl.col("rows").head(3), total=pl.col("rows").sum())
@@ -527,22 +555,32 @@ def languages_section(profile: Profile, frame) -> str|None:
 # %% ../nbs/02_report.ipynb #a7f30022
 @register_section(title="What the built-in recipes would remove", order=30, report="analysis", at_scale=True)
 def would_drop_section(profile: Profile, frame) -> str|None:
-    "For each recipe that drops rows: the simulated funnel, and removed examples for each step's top reasons."
-    n, out = _rows(frame), []
-    for name, (run, notes) in profile.simulated().items():
-        kept = run.stats["rows_out"][-1] if len(run.stats) else n
-        rows = [{k: v for k, v in r.items() if k not in ("kind", "seconds")} for r in funnel_rows(run)]
-        ex = []
-        for s in run.stats.filter(pl.col("rows_in") > pl.col("rows_out")).to_dicts():
-            removed, _ = step_examples(run, frame, s["step_index"], n=2, reasons=3)
-            ex.append(f"<h4>{_esc(step_label(run, s['step_index']))}</h4><div class='cols'>{''.join(map(_example, removed.to_dicts()))}</div>")
+    "For each recipe that drops rows: the simulated funnel, and removed examples for each step's top reasons; a note names those it cannot simulate."
+    n, sims = _rows(frame), {k: v for k, v in profile.simulated().items() if len(v[0].stats)}
+    skipped = [f"{k} ({profile.recipes[k][0].name})" for k in profile.simulated() if k not in sims]  # e.g. an image step, a model score
+    picks = {(k, i): _removed_picks(run, i, 2, 3, 0) for k, (run, _) in sims.items()
+             for i in run.stats.filter(pl.col("rows_in") > pl.col("rows_out"))["step_index"]}
+    lf, t = _lazy(frame), profile.text_col
+    view = lf.select("id", pl.col(t).alias("text"), *[c for c in _TAGS if c in lf.collect_schema()])  # only what an example shows
+    rows = rows_by_id(view, pl.concat([p["_sid"] for p in picks.values()]).unique()) if picks else None
+    out = []
+    for name, (run, notes) in sims.items():
+        kept = run.stats["rows_out"][-1]
+        table = _table([{k: v for k, v in r.items() if k not in ("kind", "seconds")} for r in funnel_rows(run)], "funnel")
+        ex = [f"<h4>{_esc(step_label(run, i))}</h4><div class='cols'>{''.join(map(_example, _fill(p, rows).to_dicts()))}</div>"
+              for (k, i), p in picks.items() if k == name]
         note = "".join(f"<p class='note'>{_esc(x)}.</p>" for x in notes)
         upto = f" after its first {len(run.stats)} steps" if len(run.stats) < len(profile.recipes[name]) else ""
         out.append(f"<h3>{_esc(name)}</h3><p>would keep <b>{kept:,}</b> of {n:,} documents ({_pct(kept, n)}){upto}.</p>{note}"
-                   + _table(rows, "funnel") + (f"<details><summary>examples per reason</summary>{''.join(ex)}</details>" if ex else ""))
+                   + table + (f"<details><summary>examples per reason</summary>{''.join(ex)}</details>" if ex else ""))
+    if skipped: out.append(f"<p class='note'>Not simulated, as their first step is not among the analysis's signals: {_esc(', '.join(skipped))}.</p>")
     return "".join(out) or None
 
 # %% ../nbs/02_report.ipynb #a7f30023
+def _clip(text, n: int=400) -> str:
+    "A table cell with the start of `text`, clamped to three lines (a huge document cannot swell the page)."
+    return fold_html(text if text is None or len(text) <= n else text[:n] + "…", clamp=True)
+
 def _clusters(lf: pl.LazyFrame, pre: str, top: int) -> pl.DataFrame:
     "The `top` largest clusters of `<pre>_cluster`: size, sources, survivor and a few other members."
     c = pl.col(f"{pre}_cluster")
@@ -563,10 +601,10 @@ def duplicates_section(profile: Profile, frame) -> str|None:
         n, dups = st["n"][0], st["dups"][0]
         big = _clusters(lf, pre, 5)
         texts = rows_by_id(lf.select("id", profile.text_col), big["survivor"]).select("_sid", text=profile.text_col)
-        rows = [dict(size=f"{r['size']:,}", sources=r["sources"], survivor=r["survivor"], others=", ".join(r["members"]),
-                     text=(r["text"] or "")[:300]) for r in big.join(texts, left_on="survivor", right_on="_sid", how="left", maintain_order="left").to_dicts()]
+        rows = [dict(size=r["size"], sources=r["sources"], survivor=r["survivor"], others=", ".join(r["members"]),
+                     text=Html(_clip(r["text"]))) for r in big.join(texts, left_on="survivor", right_on="_sid", how="left", maintain_order="left").to_dicts()]
         out.append(f"<h3>{_esc(what)}</h3><p>{dups:,} of {n:,} documents ({_pct(dups, n)}) duplicate an earlier one; "
-                   f"the largest clusters:</p>" + _table(rows, "clusters"))
+                   f"the largest clusters:</p>" + table_html(rows, cls="clusters"))
     return "".join(out) or None
 
 # %% ../nbs/02_report.ipynb #a7f30024
@@ -580,8 +618,8 @@ def longest_section(profile: Profile, frame, top: int=10) -> str|None:
     texts = rows_by_id(lf.select("id", profile.text_col), big["id"]).select("_sid", text=profile.text_col)
     big = big.with_columns(_sid=pl.col("id").cast(pl.String)).join(texts, on="_sid", how="left", maintain_order="left").drop("_sid")
     share = _collect(lf.select(pl.col("chars").sort(descending=True).head(max(1, _rows(lf) // 100)).sum() / pl.col("chars").sum())).item()
-    rows = [{k: (f"{v:,}" if isinstance(v, int) and k != "id" else (v or "")[:200] if k == "text" else v) for k, v in r.items()} for r in big.to_dicts()]
-    return f"<p>The longest 1% of documents hold {share or 0:.1%} of the characters.</p>" + _table(rows, "longest")
+    rows = [r | {"text": Html(_clip(r["text"]))} for r in big.to_dicts()]
+    return f"<p>The longest 1% of documents hold {share or 0:.1%} of the characters.</p>" + table_html(rows, cls="longest")
 
 # %% ../nbs/02_report.ipynb #a7f30025
 RULE_SETS = ("gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality")

@@ -24,6 +24,7 @@ from .core import (CuratekitError, Recipe, Ledger, Step, add_ids, check_ids, che
                             file_stem, file_format, shard_files, load_recipe, curatekit_home, execute, fit_state, segments,
                             ledger_meta, _progress, _to_yaml_value)
 from .core import FIT, STATS_SCHEMA, Outcome, OneOf, Range, builtin_recipes, global_step, is_empty_text, map_step, step_spec
+from .render import table_html
 from .report import (Profile, StoredRun, analysis_report, cluster_survivors, recipe_marks, register_section, rows_by_id,
                               run_report)
 
@@ -31,9 +32,10 @@ from .report import (Profile, StoredRun, analysis_report, cluster_survivors, rec
 __all__ = ['ANALYSIS_GROUPS', 'file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state',
            'remove_stale_temps', 'StepCache', 'Shard', 'input_shards', 'ShardedRunner', 'peak_mib', 'removed_scores',
            'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output', 'ledger_path', 'check_output',
-           'write_output', 'ray_init', 'ray_stream_segment', 'run_recipe', 'check_report_path', 'read_ledger',
-           'input_view', 'stored_run', 'exact_hash', 'exact_clusters', 'minhash_signature', 'minhash_clusters',
-           'rule_checks', 'rule_marks', 'analysis_recipe', 'sample_shards', 'analyze', 'diversity_section']
+           'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe', 'check_report_path',
+           'read_ledger', 'input_view', 'stored_run', 'exact_hash', 'exact_clusters', 'minhash_signature', 'sig_parts',
+           'band_pairs', 'parts_jaccard', 'minhash_clusters', 'rule_checks', 'rule_marks', 'analysis_recipe',
+           'sample_shards', 'analyze', 'diversity_section']
 
 # %% ../nbs/60_scale.ipynb #a70156d0
 def file_digest(path: str|Path, chunk: int=1<<23) -> str:
@@ -531,6 +533,10 @@ def _ray_shard(runner, parts):
     return kept, Ledger(rows("dropped"), rows("generated").drop("reason")), removed
 
 # %% ../nbs/60_scale.ipynb #c30a8e4f
+def run_title(recipe: Recipe, output: str|Path) -> str:
+    "The run report's default heading, the same for `run --report` and for `curatekit report` later."
+    return f"curatekit run: {recipe.name or 'recipe'} → {Path(output).name}"
+
 def run_recipe(recipe: str|Path|Recipe, # a recipe, a YAML path, or a built-in name
                input: str|Path, # a data file or a directory of shards
                output: str|Path, # a `.parquet`/`.jsonl` file, or a directory
@@ -558,7 +564,7 @@ def run_recipe(recipe: str|Path|Recipe, # a recipe, a YAML path, or a built-in n
         m = write_output(runner, output, overwrite) | dict(engine=engine)
         if report is not None:
             run = runner.stored()
-            run_report(run, run.input, title=title or f"curatekit run: {recipe.name or 'recipe'} on {Path(input).name}").save(report)
+            run_report(run, run.input, title=title or run_title(recipe, output)).save(report)
         return m
     finally:
         if tmp: shutil.rmtree(tmp, ignore_errors=True)
@@ -673,6 +679,55 @@ def minhash_signature(df: pl.DataFrame, # the frame
     sig = minhash_signatures(check_text(df, text_col)[text_col], num_perm, ngram, seed, device, batch_size)
     return df.with_columns(pl.Series("minhash_sig", sig, dtype=pl.Array(pl.UInt32, num_perm)))
 
+def _nonempty(sig: np.ndarray, chunk: int=1 << 14) -> np.ndarray:
+    "Rows whose signature is not empty, a slice at a time (no (n, num_perm) temporary)."
+    from curatekit.dedup import EMPTY
+    return np.concatenate([np.zeros(0, bool)] + [(sig[s:s + chunk] != EMPTY).any(1) for s in range(0, len(sig), chunk)])
+
+def sig_parts(s: pl.Series) -> list[np.ndarray]:
+    "A signature column as (rows, num_perm) arrays, one per chunk, views of polars' memory where it allows (no copy of the whole)."
+    return [c.to_numpy().reshape(len(c), -1) for c in s.get_chunks() if len(c)]
+
+def _band_keys(part: np.ndarray, i: int, r: int) -> np.ndarray:
+    "Each row's hash of band `i` (its `r` signature values), as `lsh_candidates` computes it."
+    from curatekit.dedup import _K
+    k = np.zeros(len(part), np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(i * r, (i + 1) * r): k = k * _K + part[:, j].astype(np.uint64)
+    return k
+
+def band_pairs(sig: np.ndarray|list[np.ndarray], # (n, num_perm) MinHash signatures, or their parts (`sig_parts`), row after row
+               b: int, r: int, # bands, and rows per band
+              ) -> np.ndarray: # (m, 2) candidate pairs, as `dedup.lsh_candidates` gives them
+    "`lsh_candidates`'s pairs of rows sharing a band, merged band by band, so memory holds the distinct pairs, not every band's."
+    from curatekit.dedup import _sorted_unique
+    parts = sig if isinstance(sig, list) else [sig]
+    rows, keys = np.flatnonzero(np.concatenate([np.zeros(0, bool)] + [_nonempty(p) for p in parts])), np.zeros(0, np.uint64)
+    for i in range(b):
+        k = np.concatenate([np.zeros(0, np.uint64)] + [_band_keys(p, i, r) for p in parts])[rows]
+        o = np.argsort(k, kind="stable")  # rows ascending within a bucket
+        ks, rs = k[o], rows[o]
+        same = np.r_[False, ks[1:] == ks[:-1]]
+        if not same.any(): continue
+        first = np.maximum.accumulate(np.where(~same, np.arange(len(ks)), 0))
+        m = np.flatnonzero(same)
+        a, c = np.r_[rs[first[m]], rs[m - 1]].astype(np.uint64), np.r_[rs[m], rs[m]].astype(np.uint64)
+        keys = _sorted_unique(np.r_[keys, (np.minimum(a, c) << np.uint64(32)) | np.maximum(a, c)])
+    p = np.stack([(keys >> np.uint64(32)).astype(np.int64), (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)], 1)
+    return p[p[:, 0] != p[:, 1]]
+
+def _rows_of(parts: list[np.ndarray], off: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    "Rows `idx` (positions in the parts laid end to end) gathered from the parts."
+    out, which = np.empty((len(idx), parts[0].shape[1]), parts[0].dtype), np.searchsorted(off, idx, side="right") - 1
+    for c in np.unique(which): m = which == c; out[m] = parts[c][idx[m] - off[c]]
+    return out
+
+def parts_jaccard(parts: list[np.ndarray], pairs: np.ndarray, chunk: int=1 << 13) -> np.ndarray:
+    "`dedup.estimated_jaccard` on a signature held in parts: the share of equal positions of each pair, `chunk` pairs at a time."
+    off = np.cumsum([0] + [len(p) for p in parts])
+    return np.concatenate([np.zeros(0)] + [(_rows_of(parts, off, pairs[s:s + chunk, 0]) == _rows_of(parts, off, pairs[s:s + chunk, 1])).mean(1)
+                                           for s in range(0, len(pairs), chunk)])
+
 @global_step(columns=["sig_col"], checks=dict(threshold=Range(gt=0, le=1)))
 def minhash_clusters(df: pl.DataFrame, # the frame (a global fit reads only `id` and `sig_col`)
                      threshold: float=0.8, # estimated Jaccard at or above which two documents are near duplicates
@@ -680,13 +735,14 @@ def minhash_clusters(df: pl.DataFrame, # the frame (a global fit reads only `id`
                      sig_col: str='minhash_sig', # the signature column
                     ) -> pl.DataFrame: # `df` plus `minhash_cluster` and `minhash_dup_of` (the lowest id of the cluster survives)
     "Cluster rows by their MinHash signatures: LSH candidates, estimated Jaccard, connected components (`minhash_dedup`'s second stage)."
-    from curatekit.dedup import EMPTY, optimal_bands, lsh_candidates, estimated_jaccard, connected_components
+    from curatekit.dedup import optimal_bands, connected_components
     if sig_col not in df.columns: raise CuratekitError(f"minhash_clusters: column {sig_col!r} not found; run minhash_signature first")
-    sig = df[sig_col].to_numpy().reshape(len(df), -1)
-    b, r = bands or optimal_bands(threshold, sig.shape[1])
-    pairs = lsh_candidates(sig, b, r)
-    lab = connected_components(len(df), pairs[estimated_jaccard(sig, pairs) >= threshold])
-    lab[~(sig != EMPTY).any(1)] = -1
+    parts = sig_parts(df[sig_col])  # the fit frame's memory, not a copy of it
+    if not parts: return df.with_columns(cluster_survivors(df["id"], np.zeros(0, np.int64), prefix="minhash").get_columns())
+    b, r = bands or optimal_bands(threshold, parts[0].shape[1])
+    pairs = band_pairs(parts, b, r)
+    lab = connected_components(len(df), pairs[parts_jaccard(parts, pairs) >= threshold])
+    lab[~np.concatenate([_nonempty(p) for p in parts])] = -1
     return df.with_columns(cluster_survivors(df["id"], lab, prefix="minhash").get_columns())
 
 # %% ../nbs/60_scale.ipynb #c1a00031
@@ -827,12 +883,10 @@ def diversity_section(profile: Profile, frame, n: int=1_000, seed: int=0) -> str
     pick = ids.sample(min(n, len(ids)), seed=seed)["id"]
     rows = rows_by_id(lf.select("id", "emb", *(["source"] if "source" in lf.collect_schema() else [])), pick)
     if len(rows) < 2: return None
-    overall = dict(rows=f"{len(rows):,}", aps=f"{average_pairwise_similarity(rows['emb'])['aps']:.3f}",
-                   vendi=f"{vendi_score(rows['emb']):.1f}", cluster_entropy=f"{cluster_entropy(rows['emb'], seed=seed):.2f}")
-    per = [dict(source=html.escape(str(s)), rows=f"{len(g):,}", aps=f"{average_pairwise_similarity(g['emb'])['aps']:.3f}")
+    overall = dict(rows=len(rows), aps=round(average_pairwise_similarity(rows['emb'])['aps'], 3),
+                   vendi=round(vendi_score(rows['emb']), 1), cluster_entropy=round(cluster_entropy(rows['emb'], seed=seed), 2))
+    per = [dict(source=str(s), rows=len(g), aps=round(average_pairwise_similarity(g['emb'])['aps'], 3))
            for (s,), g in sorted(rows.partition_by("source", as_dict=True).items()) if len(g) >= 2] if "source" in rows.columns else []
-    html_ = "".join("<tr>" + "".join(f"<td>{v}</td>" for v in r.values()) + "</tr>" for r in [overall])
-    head = "".join(f"<th>{k}</th>" for k in overall)
-    out = f"<p class='note'>On a seeded sample of {len(rows):,} documents (seed {seed}); APS: mean cosine similarity of distinct pairs (lower is more diverse); Vendi: the effective number of distinct documents; cluster entropy over 16 k-means clusters, in nats.</p><table><tr>{head}</tr>{html_}</table>"
-    if per: out += "<table><tr><th>source</th><th>rows</th><th>aps</th></tr>" + "".join(f"<tr><td>{r['source']}</td><td>{r['rows']}</td><td>{r['aps']}</td></tr>" for r in per) + "</table>"
-    return out
+    return (f"<p class='note'>On a seeded sample of {len(rows):,} documents (seed {seed}). APS: the mean cosine similarity of distinct "
+            "pairs (lower is more diverse); Vendi: the effective number of distinct documents; cluster entropy over 16 k-means "
+            "clusters, in nats.</p>" + table_html([overall], cls="ck-compact") + (table_html(per, cls="ck-compact") if per else ""))

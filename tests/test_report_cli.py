@@ -84,9 +84,9 @@ def test_report_rebuilds_a_finished_run(work, reported, tmp_path):
     # a file output: its manifest travels in the ledger's metadata; the default page goes beside it
     cheap = CHEAP.save(tmp_path/"cheap.yaml")
     rc, _, err = run_cli("run", cheap, work["corpus"], tmp_path/"kept.parquet", "--report", tmp_path/"a.html",
-                         "--title", "t", "--cache-dir", work["cache"], "-q")
+                         "--cache-dir", work["cache"], "-q")
     assert rc == 0, err
-    assert run_cli("report", tmp_path/"kept.parquet", "--title", "t", "-q")[0] == 0
+    assert run_cli("report", tmp_path/"kept.parquet", "-q")[0] == 0  # the default heading is the same both times
     assert (tmp_path/"kept.report.html").read_text() == (tmp_path/"a.html").read_text()
     # a run without --report keeps no scores of removed rows and no timings: the page says so and still draws the rest
     assert run_cli("run", cheap, work["corpus"], tmp_path/"plain", "--cache-dir", work["cache"], "-q")[0] == 0
@@ -128,6 +128,19 @@ def test_analyze_sample(work, tmp_path):
     rc, out, err = run_cli("analyze", work["corpus"], "--sample", 5000, "--signals", "pii", "-o", tmp_path/"all.html", "--cache-dir", work["cache"])
     assert rc == 0, err
     assert "800 documents" in out and "all of them were profiled" in (tmp_path/"all.html").read_text()
+
+def test_analyze_with_a_language_model_and_embeddings(work, tmp_path):
+    "`--lm` adds the model's scores and token counts (in the corpus table), `--embed` the embedding-diversity section."
+    from curatekit.llm import tiny_gpt2
+    lm = tiny_gpt2()  # built once per test session, under its CURATEKIT_HOME (test_edges uses it too)
+    rc, out, err = run_cli("analyze", work["corpus"], "--sample", 24, "--signals", "pii", "--lm", lm, "--embed",
+                           "-o", tmp_path/"lm.html", "--signals-out", tmp_path/"lm.parquet", "--cache-dir", work["cache"], "-q")
+    assert rc == 0, err
+    sig = pl.read_parquet(tmp_path/"lm.parquet")
+    assert sig.height == 24 and {"ppl", "mink", "zlib", "lm_tokens", "emb"} <= set(sig.columns) and sig["lm_tokens"].min() > 0
+    s = sections((tmp_path/"lm.html").read_text())
+    assert "Embedding diversity" in s and "vendi" in s["Embedding diversity"] and "LM tokens" in s["Corpus"]
+    assert f"{sig['lm_tokens'].sum():,} tokens under the language model" in s["Corpus"]
 
 def _one_line(rc, out, err, *words):
     assert rc == 2, (out, err)
