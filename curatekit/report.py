@@ -77,8 +77,8 @@ def _esc(v) -> str: return html.escape(str(v))
 
 def _table(rows: list[dict], cls: str="") -> str: return table_html(rows, text_cols=("step", "reasons"), cls=cls)
 
-def _reasons(run: Run, i: int, top: int=5) -> str:
-    c = run.ledger.counts().filter(pl.col("step_index") == i)
+def _reasons(run: Run, i: int, top: int=5, counts: pl.DataFrame|None=None) -> str:
+    c = (run.ledger.counts() if counts is None else counts).filter(pl.col("step_index") == i)
     parts = [f"{r} ({n:,})" for r, n in zip(c["reason"][:top], c["rows"][:top])]  # plain text: `_table` escapes
     return ", ".join(parts) + (f", … {len(c) - top} more" if len(c) > top else "")
 
@@ -91,11 +91,11 @@ def _num(v, fmt: str) -> str: return "–" if v is None else format(v, fmt)  # a
 
 def funnel_rows(run: Run) -> list[dict]:
     "One row per step: rows in and out, share removed, seconds (and peak memory when measured), and the top reasons."
-    peak = "peak_mib" in run.stats.columns
+    peak, counts = "peak_mib" in run.stats.columns, run.ledger.counts()  # counted once: a ledger can hold a million rows
     return [dict(step=step_label(run, s['step_index']), kind=s["kind"], rows_in=f"{s['rows_in']:,}", rows_out=f"{s['rows_out']:,}",
                  removed=f"{s['rows_in'] - s['rows_out']:,} ({(s['rows_in'] - s['rows_out']) / max(s['rows_in'], 1):.1%})",
                  seconds=_num(s['seconds'], ".2f"), **({"peak MiB": _num(s["peak_mib"], ",.0f")} if peak else {}),
-                 reasons=_reasons(run, s["step_index"]))
+                 reasons=_reasons(run, s["step_index"], counts=counts))
             for s in run.stats.to_dicts()]
 
 def funnel_chart(run: Run):
@@ -408,7 +408,7 @@ def cluster_survivors(ids: pl.Series, # row ids
 
 # %% ../nbs/02_report.ipynb #a7f30013
 _COVERS = {"exact_dedup": {"exact_hash": ["text_col"], "exact_clusters": []},  # a dedup step, and the analysis steps that cluster as it does
-           "minhash_dedup": {"minhash_signature": ["num_perm", "ngram", "seed", "text_col"], "minhash_clusters": ["threshold", "bands"]}}
+           "minhash_dedup": {"minhash_signature": ["ngram", "seed", "text_col"], "minhash_clusters": ["threshold", "bands"]}}  # any num_perm: an estimate
 _DEDUP = {"exact_dedup": "exact", "minhash_dedup": "minhash"}  # the prefix of the columns each adds
 
 def step_params(step) -> dict:
@@ -529,10 +529,10 @@ def corpus_section(profile: Profile, frame) -> str:
     if "source" in lf.collect_schema():
         by = _collect(lf.group_by(_source(lf).alias("source")).agg(aggs)).sort("rows", "source", descending=[True, False])
         rows += [{"source": str(r.pop("source"))} | _corpus_row(r, total["rows"]) for r in by.to_dicts()]
-    words = f", {total['word_count']:,} words" if "word_count" in total else ""
-    toks = f", {total['lm_tokens']:,} tokens under the language model" if "lm_tokens" in total else ""
-    mb = f" ({total['bytes'] / 1e6:,.1f} MB of UTF-8 text{words}{toks})" if "bytes" in total else ""
-    return f"<p>{total['rows']:,} documents{mb}.</p>" + _table(rows, "corpus ck-compact")
+    size = [f"{total['bytes'] / 1e6:,.1f} MB of UTF-8 text" if "bytes" in total else "", f"{total['word_count']:,} words" if "word_count" in total else "",
+            f"{total['lm_tokens']:,} tokens under the language model" if "lm_tokens" in total else ""]
+    size = ", ".join(x for x in size if x)
+    return f"<p>{total['rows']:,} documents{f' ({size})' if size else ''}.</p>" + _table(rows, "corpus ck-compact")
 
 # %% ../nbs/02_report.ipynb #a7f30021
 @register_section(title="Languages", order=20, report="analysis", at_scale=True)

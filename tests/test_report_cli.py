@@ -129,8 +129,28 @@ def test_analyze_sample(work, tmp_path):
     assert rc == 0, err
     assert "800 documents" in out and "all of them were profiled" in (tmp_path/"all.html").read_text()
 
+def test_model_signals_on_the_page(work):
+    "`--lm` and `--embed` add the model steps to the analysis recipe; the page then counts LM tokens and measures diversity."
+    import numpy as np
+    from curatekit.report import Profile, analysis_report
+    from curatekit.scale import analysis_recipe
+    r = analysis_recipe(["pii"], lm="some/model", embed=True)
+    assert [s.name for s in r.steps] == ["text_stats", "word_count", "pii", "score_lm", "embed"] and r[3].params["model"] == "some/model"
+    assert [s.name for s in analysis_recipe(["pii"], text_col="body").steps][-1] == "pii" and analysis_recipe(["pii"], text_col="body")[2].params["text_col"] == "body"
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(200, 16)).astype("float32"); emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    df = work["df"].head(200).with_columns(lm_tokens=pl.col("text").str.len_chars().fill_null(0) // 4, ppl=pl.Series(rng.lognormal(3, 1, 200)),
+                                          emb=pl.Series(emb, dtype=pl.Array(pl.Float32, 16)))
+    page = analysis_report(Profile(df, r, input_columns=work["df"].columns))
+    s = sections(page.html)
+    assert list(s) == ["Corpus", "Embedding diversity", "Signals"]
+    assert f"{df['lm_tokens'].sum():,} tokens under the language model" in s["Corpus"] and "LM tokens" in s["Corpus"]
+    assert "vendi" in s["Embedding diversity"] and "On a seeded sample of 200 documents" in s["Embedding diversity"]
+    assert page.html == analysis_report(Profile(df, r, input_columns=work["df"].columns)).html  # same input, same page
+
+@pytest.mark.slow
 def test_analyze_with_a_language_model_and_embeddings(work, tmp_path):
-    "`--lm` adds the model's scores and token counts (in the corpus table), `--embed` the embedding-diversity section."
+    "The same from the shell with real models (a tiny random GPT-2 and MiniLM): `--lm` scores and counts tokens, `--embed` embeds."
     from curatekit.llm import tiny_gpt2
     lm = tiny_gpt2()  # built once per test session, under its CURATEKIT_HOME (test_edges uses it too)
     rc, out, err = run_cli("analyze", work["corpus"], "--sample", 24, "--signals", "pii", "--lm", lm, "--embed",
