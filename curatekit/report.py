@@ -68,9 +68,11 @@ def register_section(fn: Callable|None=None, # `fn(run, input_df) -> str|None`: 
     return fn
 
 # %% ../nbs/02_report.ipynb #a8043896
+def _charts() -> bool: return have_charts()  # the report extra is installed (a hook the lesson below turns off)
+
 def _alt():
     "altair, or None when the report extra (altair and vl-convert) is not installed."
-    return altair() if have_charts() else None
+    return altair() if _charts() else None
 
 # %% ../nbs/02_report.ipynb #f426ab8c
 def _esc(v) -> str: return html.escape(str(v))
@@ -167,28 +169,28 @@ def histogram(df: pl.DataFrame|pl.LazyFrame, col: str, bins: int=30) -> tuple[pl
 
 def histogram_chart(df: pl.DataFrame|pl.LazyFrame, col: str,
                     marks: list[tuple[float, str]]|None=None, # thresholds to draw as rules: (value, label)
-                   ):
+                   ) -> dict|None: # a Vega-Lite spec (for `render.chart_svg`), or None
     "A stacked histogram of `col`, coloured by `source`, removed rows pale; a log axis for long-tailed scores; thresholds marked."
-    alt = _alt()
     h, cut, log = histogram(df, col)
-    if alt is None or not len(h): return None
+    if not _charts() or not len(h): return None
     lo, hi = h["start"].min(), h["end"].max()
     inside = [(v, t) for v, t in marks or [] if lo <= v <= hi]
     sub = [s for s in ["log-spaced bins" if log else "", f"values above the 99th percentile ({cut:,.4g}) counted in the last bin"
                        if cut is not None else ""] if s]
     sub += [f"{t} is beyond the last bin" for v, t in marks or [] if not lo <= v <= hi]
-    x = alt.X("start:Q", title=col, bin="binned", scale=alt.Scale(type="symlog" if log else "linear"))
-    bars = (alt.Chart(h, title=alt.Title(col, subtitle="; ".join(sub))).mark_bar()
-            .encode(x=x, x2="end:Q", y=alt.Y("sum(rows):Q", title="rows"),
-                    color=alt.Color("source:N", scale=alt.Scale(scheme="tableau10")),
-                    opacity=alt.Opacity("status:N", scale=alt.Scale(domain=["kept", "removed"], range=[1.0, 0.35])),
-                    order=alt.Order("status:N"))
-            .properties(width=640, height=200))
-    if not inside: return bars
-    m = alt.Chart(pl.DataFrame({"value": [float(v) for v, _ in inside], "label": [t for _, t in inside]}))
-    rule = m.mark_rule(color="#cf222e", strokeDash=[4, 3]).encode(x=alt.X("value:Q", title=col))
-    text = m.mark_text(align="left", dx=3, y=6, fontSize=10, color="#cf222e").encode(x="value:Q", text="label:N")
-    return alt.layer(bars, rule, text)
+    q = lambda f, **kw: {"field": f, "type": "quantitative", **kw}
+    bars = {"mark": {"type": "bar"}, "encoding": {
+        "x": q("start", title=col, bin="binned", scale={"type": "symlog" if log else "linear"}), "x2": {"field": "end"},
+        "y": q("rows", aggregate="sum", title="rows"), "color": {"field": "source", "type": "nominal", "scale": {"scheme": "tableau10"}},
+        "opacity": {"field": "status", "type": "nominal", "scale": {"domain": ["kept", "removed"], "range": [1.0, 0.35]}},
+        "order": {"field": "status", "type": "nominal"}}}
+    spec = {"title": {"text": col, "subtitle": "; ".join(sub)}, "width": 640, "height": 200, "data": {"values": h.to_dicts()}}
+    if not inside: return spec | bars
+    rules = {"data": {"values": [{"value": float(v), "label": t} for v, t in inside]}, "layer": [
+        {"mark": {"type": "rule", "color": "#cf222e", "strokeDash": [4, 3]}, "encoding": {"x": q("value", title=col)}},
+        {"mark": {"type": "text", "align": "left", "dx": 3, "y": 6, "fontSize": 10, "color": "#cf222e"},
+         "encoding": {"x": q("value"), "text": {"field": "label", "type": "nominal"}}}]}
+    return spec | {"layer": [bars, rules]}
 
 @register_section(title="Scores", order=20, at_scale=True)
 def scores_section(run: Run, input_df: pl.DataFrame) -> str|None:
@@ -197,7 +199,7 @@ def scores_section(run: Run, input_df: pl.DataFrame) -> str|None:
     if not scores: return None
     note = ("" if getattr(run, "removed", None) is not None else
             "<p class='note'>Kept rows only: trace the run (<code>trace(recipe, df)</code>) to see the removed rows' scores too.</p>")
-    if _alt() is None: return note + NO_CHARTS
+    if not _charts(): return note + NO_CHARTS
     charts = [histogram_chart(df, c) for c in scores]
     return note + "".join(f"<div class='chart'>{chart_svg(c)}</div>" for c in charts if c is not None)
 
@@ -500,7 +502,7 @@ def _pct(a, b) -> str: return f"{a / max(b, 1):.1%}"
 def _source(lf: pl.LazyFrame) -> pl.Expr: return pl.col("source").cast(pl.String) if "source" in lf.collect_schema() else pl.lit("all")
 
 def _corpus_aggs(s: pl.Schema, t: str) -> list[pl.Expr]:
-    want = [("rows", None, pl.len()), ("empty", t, is_empty_text(pl.col(t)).sum()), ("bytes", "bytes", pl.col("bytes").sum()),
+    want = [("rows", None, pl.len()), ("bytes", "bytes", pl.col("bytes").sum()),
             ("word_count", "word_count", pl.col("word_count").sum()), ("lm_tokens", "lm_tokens", pl.col("lm_tokens").sum()),
             ("chars", "chars", pl.col("chars").mean()), ("chars:p99", "chars", pl.col("chars").quantile(0.99)),
             ("exact_dup_of", "exact_dup_of", pl.col("exact_dup_of").is_not_null().sum()),
@@ -516,19 +518,27 @@ def _corpus_row(r: dict, n: int) -> dict:
     f = {"rows": lambda v: f"{v:,} ({_pct(v, n)})", "bytes": lambda v: f"{v / 1e6:,.1f}", "chars": lambda v: f"{v:,.0f}",
          "chars:p99": lambda v: f"{v:,.0f}", "lang": str}
     pct = lambda v: f"{v:,} ({_pct(v, r['rows'])})"
-    return {_CORPUS_COLS[k]: "–" if v is None else f.get(k, pct if k in ("empty", "exact_dup_of", "minhash_dup_of", "pii_total") else lambda v: f"{v:,}")(v)
-            for k, v in r.items() if k in _CORPUS_COLS}
+    return {c: "–" if (v := r[k]) is None else f.get(k, pct if k in ("empty", "exact_dup_of", "minhash_dup_of", "pii_total") else lambda v: f"{v:,}")(v)
+            for k, c in _CORPUS_COLS.items() if k in r}
+
+def _aggregate(lf: pl.LazyFrame, aggs: list[pl.Expr], by_source: bool) -> pl.DataFrame:
+    "`aggs` over all rows (`source` 'all'), then per source when asked (most rows first)."
+    total = _collect(lf.select(aggs)).with_columns(source=pl.lit("all"))
+    if not by_source: return total
+    by = _collect(lf.group_by(_source(lf).alias("source")).agg(aggs)).sort("rows", "source", descending=[True, False])
+    return pl.concat([total, by], how="diagonal_relaxed")
 
 @register_section(title="Corpus", order=10, report="analysis", at_scale=True)
 def corpus_section(profile: Profile, frame) -> str:
     "Size, lengths, duplicates, PII and top language, overall and per source."
-    lf = _lazy(frame)
-    aggs = _corpus_aggs(lf.collect_schema(), profile.text_col)
-    total = _collect(lf.select(aggs)).to_dicts()[0]
-    rows = [{"source": "all"} | _corpus_row(total, total["rows"])]
-    if "source" in lf.collect_schema():
-        by = _collect(lf.group_by(_source(lf).alias("source")).agg(aggs)).sort("rows", "source", descending=[True, False])
-        rows += [{"source": str(r.pop("source"))} | _corpus_row(r, total["rows"]) for r in by.to_dicts()]
+    lf, t = _lazy(frame), profile.text_col
+    s, by_source = lf.collect_schema(), "source" in lf.collect_schema()
+    stats = _aggregate(lf, _corpus_aggs(s, t), by_source)
+    if t in s:  # a query of its own: with the quantiles and modes (not streamed) the text would be read whole
+        stats = stats.join(_aggregate(lf, [pl.len().alias("rows"), is_empty_text(pl.col(t)).sum().alias("empty")], by_source).drop("rows"),
+                           on="source", how="left", maintain_order="left")
+    total = stats.row(0, named=True)
+    rows = [{"source": str(r["source"])} | _corpus_row(r, total["rows"]) for r in stats.to_dicts()]
     size = [f"{total['bytes'] / 1e6:,.1f} MB of UTF-8 text" if "bytes" in total else "", f"{total['word_count']:,} words" if "word_count" in total else "",
             f"{total['lm_tokens']:,} tokens under the language model" if "lm_tokens" in total else ""]
     size = ", ".join(x for x in size if x)
@@ -633,7 +643,7 @@ def signals_section(profile: Profile, frame) -> str|None:
     "A histogram of every signal by source; a rule set's failing rows pale; the built-in recipes' thresholds drawn."
     lf, sigs = _lazy(frame), profile.signals()
     if not sigs: return None
-    if _alt() is None: return NO_CHARTS
+    if not _charts(): return NO_CHARTS
     s, out, fam = lf.collect_schema(), [], None
     for c in sorted(sigs, key=lambda c: ["lengths", *RULE_SETS, "pii", "other signals"].index(_family(c))):  # stable: column order within
         if _family(c) != fam:

@@ -876,9 +876,9 @@ def _sink(frame: pl.LazyFrame, path: Path) -> Path:
 @register_section(title="Embedding diversity", order=45, report="analysis", at_scale=True)
 def diversity_section(profile: Profile, frame, n: int=1_000, seed: int=0) -> str|None:
     "Set-level diversity of a seeded sample of the embeddings (`embed=True`): APS, Vendi score, cluster entropy; APS per source."
-    from curatekit.metrics import average_pairwise_similarity, vendi_score, cluster_entropy
     lf = frame if isinstance(frame, pl.LazyFrame) else frame.lazy()
     if "emb" not in lf.collect_schema(): return None
+    from curatekit.metrics import average_pairwise_similarity, vendi_score, cluster_entropy  # torch: only when there are embeddings
     ids = lf.filter(pl.col("emb").is_not_null()).select(pl.col("id").cast(pl.String)).collect()
     pick = ids.sample(min(n, len(ids)), seed=seed)["id"]
     rows = rows_by_id(lf.select("id", "emb", *(["source"] if "source" in lf.collect_schema() else [])), pick)
