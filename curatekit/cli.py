@@ -245,3 +245,22 @@ add_command("serve", "serve a local model over the OpenAI API", _serve_args, _cm
             "Serve MODEL (the built-in SmolLM2-135M-Instruct by default; any GGUF file or transformers causal LM) at "
             "http://HOST:PORT/v1 with /v1/models, /v1/chat/completions and /v1/completions (streaming included), batching "
             "concurrent requests, so generators and judges can use it offline.")
+
+# %% ../nbs/70_cli.ipynb #ab1a7e02
+def _ablate_args(a):
+    a.add_argument("config", metavar="CONFIG", help="an ablation config (YAML): variants, evaluate, pool, budget, seeds, train")
+    a.add_argument("--out", required=True, metavar="DIR", help="where results.parquet, summary.parquet, report.html and the cell cache go")
+    a.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+
+def _cmd_ablate(a):
+    from curatekit.ablate import run_ablation  # torch and transformers load only for this command
+    if a.quiet: os.environ["CURATEKIT_PROGRESS"] = "0"
+    abl = run_ablation(a.config, a.out, progress=False if a.quiet else None)
+    if a.quiet: return
+    print(_md_table(abl.summary().with_columns(pl.col("mean", "sd", "low", "high").round(4))))
+    print(f"{abl!r}\n  results {Path(a.out)/'results.parquet'}\n  report  {Path(a.out)/'report.html'}")
+
+add_command("ablate", "train small models on curated variants at equal tokens and compare them", _ablate_args, _cmd_ablate,
+            "Run the ablation in CONFIG: train the same small language model on each variant for the same number of tokens, "
+            "over several seeds, and score it on held-out data. Writes results.parquet, summary.parquet and report.html to "
+            "--out; finished cells are kept there, so rerunning resumes.")

@@ -7,6 +7,7 @@ Docs: https://curatekit.github.io/curatekit/image.html.md"""
 # %% ../nbs/14_image.ipynb #7da7c713
 from __future__ import annotations
 import base64, html, io, os, random, struct, tarfile, warnings, zlib
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -162,6 +163,26 @@ def _png_batch(items: list, shape: tuple, mode) -> list|None:
     except ValueError: return None
     return list(_to_mode(px.reshape(len(items), h, w, ch), mode))
 
+def _inflate(v, max_pixels: int):
+    "One cell on the PNG path: ((h, w, channels), inflated rows), a reason, or None for the Pillow path."
+    try: parsed = png_chunks(v) if isinstance(v, bytes) else None
+    except ValueError: return None
+    if parsed is None: return None
+    (w, h, depth, ctype, lace), idat = parsed
+    if w * h > max_pixels: return "too_large"
+    if depth != 8 or lace or ctype not in _PNG_CHANNELS: return None
+    try: raw = zlib.decompress(idat)
+    except zlib.error: return None
+    ch = _PNG_CHANNELS[ctype]
+    return ((h, w, ch), raw) if len(raw) == h * (1 + w * ch) else None
+
+def _inflate_all(vals: list, max_pixels: int, threads: int=2, min_rows: int=4096) -> list:
+    "`_inflate` over a column; large columns in `threads` slices at once (zlib lets go of the GIL while it inflates)."
+    run = lambda part: [_inflate(v, max_pixels) for v in part]
+    if len(vals) < min_rows or threads < 2: return run(vals)
+    k = -(-len(vals) // threads)
+    with ThreadPoolExecutor(threads) as ex: return [r for part in ex.map(run, [vals[s:s + k] for s in range(0, len(vals), k)]) for r in part]
+
 def decode_images(values, # a Series or list of image bytes, paths or None
                   mode: str|None="RGB", # "RGB", "L", or None (as stored: "L" for one channel, else "RGB")
                   max_pixels: int=MAX_PIXELS, # larger images get the reason `too_large`
@@ -171,18 +192,10 @@ def decode_images(values, # a Series or list of image bytes, paths or None
     "Decode a column of images: 8-bit PNGs of one shape in batches with numpy, everything else with Pillow."
     vals = values.to_list() if isinstance(values, pl.Series) else list(values)
     out, why, groups, slow = [None] * len(vals), [None] * len(vals), {}, []
-    for i, v in enumerate(vals):
-        try: parsed = png_chunks(v) if isinstance(v, bytes) else None
-        except ValueError: parsed = None
-        if parsed is None: slow.append(i); continue
-        (w, h, depth, ctype, lace), idat = parsed
-        if w * h > max_pixels: why[i] = "too_large"; continue
-        if depth != 8 or lace or ctype not in _PNG_CHANNELS: slow.append(i); continue
-        try: raw = zlib.decompress(idat)
-        except zlib.error: slow.append(i); continue
-        ch = _PNG_CHANNELS[ctype]
-        if len(raw) != h * (1 + w * ch): slow.append(i); continue
-        groups.setdefault((h, w, ch), []).append((i, raw))
+    for i, r in enumerate(_inflate_all(vals, max_pixels)):
+        if r is None: slow.append(i)
+        elif isinstance(r, str): why[i] = r
+        else: groups.setdefault(r[0], []).append((i, r[1]))
     for shape, items in groups.items():
         per = max(1, min(batch, (1 << 26) // (shape[0] * (1 + shape[1] * shape[2]))))
         for s in range(0, len(items), per):

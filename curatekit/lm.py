@@ -20,8 +20,8 @@ from .core import CuratekitError, map_step, check_text, curatekit_home, default_
 
 # %% auto #0
 __all__ = ['BUILTIN_LMS', 'LM_SCORES', 'load_lm', 'TokenLogprobs', 'sliding_windows', 'pack_by_length', 'token_logprobs',
-           'min_k_prob', 'min_k_plus_plus', 'score_lm', 'train_reference_lm', 'python_docs_paragraphs', 'builtin_lm',
-           'roc_curve']
+           'min_k_prob', 'min_k_plus_plus', 'score_lm', 'train_tokenizer', 'train_reference_lm',
+           'python_docs_paragraphs', 'builtin_lm', 'roc_curve']
 
 # %% ../nbs/12_lm.ipynb #1685c180
 def _transformers():
@@ -286,8 +286,10 @@ def _check_scores(scores, reference):
     return scores + (["moore_lewis"] if reference is not None and "moore_lewis" not in scores else [])
 
 # %% ../nbs/12_lm.ipynb #c4532302
-def _train_tokenizer(texts, vocab_size):
-    "A byte-level BPE tokenizer trained on `texts`, prepending `<|endoftext|>` to every encoding."
+def train_tokenizer(texts: Sequence[str], # training texts
+                    vocab_size: int=8192, # BPE vocabulary, `<|endoftext|>` included
+                   ): # a `PreTrainedTokenizerFast` whose every encoding starts with `<|endoftext|>`
+    "A byte-level BPE tokenizer trained on `texts` offline (what `train_reference_lm` and `curatekit.train` use)."
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers, processors
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer, tok.decoder = pre_tokenizers.ByteLevel(add_prefix_space=False), decoders.ByteLevel()
@@ -348,7 +350,7 @@ def train_reference_lm(texts: Sequence[str], # training texts (nulls and empty s
     out = curatekit_home()/"lm"/f"{name}-{_content_hash(texts, cfg)}"
     if (out/"curatekit_lm.json").exists(): return out
     t0, device, tf = time.time(), device or default_device(), _transformers()
-    tok = _train_tokenizer(texts, vocab_size)
+    tok = train_tokenizer(texts, vocab_size)
     blocks = _blocks(tok, texts, n_ctx)
     torch.manual_seed(seed)
     model = tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=len(tok), n_positions=n_ctx, n_layer=n_layer, n_head=n_head,

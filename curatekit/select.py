@@ -15,7 +15,7 @@ from .core import CuratekitError, check_text, global_step, default_device, Range
 
 # %% auto #0
 __all__ = ['as_scores', 'gumbel_topk', 'threshold', 'top_k', 'keep_fraction', 'gumbel', 'budget_order', 'budget_select',
-           'stratified', 'as_matrix', 'kcenter_greedy', 'kcenter', 'gme_sample', 'gme']
+           'stratified', 'as_matrix', 'kcenter_greedy', 'kcenter', 'gme_sample', 'gme', 'herding_order', 'herding']
 
 # %% ../nbs/20_select.ipynb #450fc9a2
 def as_scores(scores, # a polars Series, numpy array, list or torch tensor of numbers
@@ -296,3 +296,27 @@ def gme(df: pl.DataFrame, # the frame
     idx, _ = gme_sample(cols, n, selector, binarised, approx, seed)
     rank = np.full(len(df), -1); rank[idx] = np.arange(len(idx))
     return _annotate(df, idx, prefix).with_columns(pl.Series(f"{prefix}_rank", rank).replace(-1, None))
+
+# %% ../nbs/20_select.ipynb #09842361
+def herding_order(x, # rows × dims: numpy, torch, or a polars Array column
+                  k: int, # how many rows to pick
+                  device: str|None=None, # torch device; default cuda if present
+                 ) -> np.ndarray: # indices in pick order
+    "Herding: k indices whose running mean tracks the mean of all rows."
+    X = as_matrix(x).to(device or default_device())
+    k = _check_k(k, len(X), "herding_order")
+    mu, s = X.mean(0), torch.zeros(X.shape[1], device=X.device)
+    taken, idx = torch.zeros(len(X), dtype=torch.bool, device=X.device), []
+    for t in range(1, k + 1):
+        i = int(((mu - (s + X) / t) ** 2).sum(1).masked_fill(taken, float("inf")).argmin())
+        idx.append(i); taken[i] = True; s += X[i]
+    return np.array(idx, dtype=np.int64)
+
+@global_step
+def herding(df: pl.DataFrame, # the frame
+            k: int, # how many rows to select
+            emb_col: str='emb', # the vector column
+            prefix: str='herding', # the new column is `<prefix>_selected`
+           ) -> pl.DataFrame: # `df` with `<prefix>_selected`
+    "Select k rows whose mean tracks the mean of all rows (herding)."
+    return _annotate(df, herding_order(_col(df, emb_col, prefix), k), prefix)

@@ -68,6 +68,16 @@ def test_png_batch_path_equals_pillow():
             assert r is None and np.array_equal(f, ref)
 
 
+def test_a_large_column_decodes_in_two_threads_to_the_same_pixels(huge_png):
+    "Columns of 4,096+ cells are inflated in two slices at once; the pixels and reasons are those of one slice at a time."
+    from curatekit.image import _inflate_all
+    cam = skimage.data.camera()[::16, ::16]
+    cells = ([png(cam), b"\x89PNG damaged", None, huge_png] + [encode_png(np.roll(cam, k, 1)) for k in range(8)]) * 400
+    assert _inflate_all(cells, 10_000, threads=2, min_rows=1) == _inflate_all(cells, 10_000, threads=1)
+    px, why = decode_images(cells, "L", max_pixels=10_000)
+    assert why[:4] == [None, "corrupt", "null", "too_large"] and len(px) == 4800
+    assert all(np.array_equal(p, load_image(c, "L")[0]) for p, c in zip(px[:12], cells[:12]))
+
 def test_bad_images_get_reasons_not_errors(tmp_path, huge_png):
     cam = skimage.data.camera()[::8, ::8]
     cells = [png(cam)[:-30], png(cam)[:100], b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"", b"\xff\xd8\xff garbage", huge_png, None,

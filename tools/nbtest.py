@@ -25,7 +25,8 @@ def run(nb: Path, flags: str, save: bool) -> tuple[Path, int, float, str]:
     bin_dir = Path(sys.executable).parent
     cmd = [str(bin_dir/"nbdev-test"), str(nb)] + (["--flags", flags] if flags else []) + (["--save"] if save else [])
     t = time.time()
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")  # as in an activated venv: its commands first
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     return nb, r.returncode, time.time() - t, r.stdout + r.stderr
 
 def main(argv=None) -> int:
