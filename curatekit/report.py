@@ -671,9 +671,12 @@ def _profile_header(profile: Profile, title: str) -> str:
 def analysis_report(profile: Profile, # the annotated corpus
                     path: str|Path|None=None, # write the page here too
                     title: str="curatekit analysis", # the page's heading
+                    sections: list[str]|None=None, # draw only these sections (default: all)
                    ) -> RunReport:
     "The static HTML analysis report of a profiled corpus: every section registered for `report='analysis'`, in order."
-    parts = [(t, _section(t, fn, profile, profile.frame)) for t, fn in _sections("analysis", False)]
+    if bad := sorted(set(sections or []) - set(REPORTS["analysis"])):
+        raise CuratekitError(f"analysis_report: no section {bad[0]!r}; the sections are {', '.join(REPORTS['analysis'])}")
+    parts = [(t, _section(t, fn, profile, profile.frame)) for t, fn in _sections("analysis", False) if sections is None or t in sections]
     rep = RunReport(_profile_header(profile, title) + "".join(h for _, h in parts), [t for t, h in parts if h], title)
     if path is not None: rep.save(path)
     return rep
