@@ -2,11 +2,13 @@
 
 Measures docs/s of fit + importance weights + resampling (curatekit reads parquet; data-selection reads the same rows as JSONL,
 which is its only input format) and the quality of both selections on ONE featurizer (curatekit's hashed n-grams):
-KL(target || selection), its ratio to data-selection's, and KL reduction vs the raw pool. Both use unigrams+bigrams, 10,000
-buckets, min length 100 tokens, the same k; data-selection's Gumbel noise comes from NumPy's global RNG, seeded.
+KL(target || selection), its ratio to data-selection's, and KL reduction vs the raw pool. Both run with their default
+arguments (unigrams+bigrams, 10,000 buckets, min length 100 tokens), the same k; data-selection's Gumbel noise comes from
+NumPy's global RNG, seeded. The median of --repeats alternating runs is reported with the load average after each, and the
+exact-compatibility mode (`hashing="sha256"`) is checked against data-selection's own weights and selection.
 
-    python benchmarks/bench_dsir.py                                   # real corpora in /work/corpora if present, else self-generated
-    python benchmarks/bench_dsir.py --corpora DIR --fraction 0.1 --peer-python /work/venv-peers/bin/python
+    python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --peer-python PEER_VENV/bin/python
+    python benchmarks/bench_dsir.py --corpora DIR --n 20000 --peer-python PEER_VENV/bin/python   # target.parquet, 20k raw docs
     python benchmarks/bench_dsir.py --generate                        # small corpus built from this Python installation
 """
 import argparse, json, os, subprocess, sys, tempfile, time
@@ -21,6 +23,7 @@ from curatekit.dsir import dsir_select, hashed_ngrams, bucket_counts, kl_diverge
 
 PEER = r'''
 import json, sys, time, numpy as np
+from pathlib import Path
 from data_selection import HashedNgramDSIR
 raw, target, work, k, min_len, num_proc, seed = sys.argv[1:8]
 np.random.seed(int(seed))
@@ -31,8 +34,12 @@ d.fit_importance_estimator(num_tokens_to_fit="all")
 d.compute_importance_weights()
 d.resample(out_dir=work + "/out", num_to_sample=int(k), cache_dir=work + "/rcache")
 secs = time.perf_counter() - t0
-ids = [json.loads(l)["id"] for p in sorted(__import__("pathlib").Path(work + "/out").glob("*.jsonl")) for l in open(p) if l.strip()]
-print(json.dumps(dict(seconds=secs, ids=ids)))
+ids = [json.loads(l)["id"] for p in sorted(Path(work + "/out").glob("*.jsonl")) for l in open(p) if l.strip()]
+n = int(num_proc)   # virtual shard i holds rows i, i+n, ...: put the weights back in row order
+w = [np.load(f"{work}/cache/log_importance_weights/{i}.npy") for i in range(n)]
+logw = np.zeros(sum(map(len, w)))
+for i, x in enumerate(w): logw[i::n] = x
+print(json.dumps(dict(seconds=secs, ids=ids, logw=logw.tolist())))
 '''
 
 def sha256_counts(texts: pl.Series, buckets=10_000) -> np.ndarray:
@@ -55,60 +62,88 @@ def generate(n_copies=3):
     raw = pl.DataFrame({"text": prose * n_copies + code, "source": ["pydoc"] * len(prose) * n_copies + ["code"] * len(code)})
     return raw.with_row_index("id").with_columns(pl.col("id").cast(pl.String)), pl.DataFrame({"text": target})
 
+def run_peer(a, work, raw, target, k, num_proc):
+    "data-selection on JSONL copies of the frames (its only input format), in the peer's Python; its seconds, ids and weights."
+    import shutil
+    for name, df in (("raw", raw), ("target", target)):
+        df.select(pl.col("id").cast(pl.String), "text").write_ndjson(Path(work) / f"{name}.jsonl")
+    for d in ("cache", "out", "rcache"): shutil.rmtree(Path(work) / d, ignore_errors=True)
+    out = subprocess.run([a.peer_python, "-c", PEER, f"{work}/raw.jsonl", f"{work}/target.jsonl", work, str(k),
+                          "100", str(num_proc), str(a.seed)], capture_output=True, text=True)
+    if out.returncode: sys.exit(f"data-selection failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpora", default="/work/corpora", help="directory with raw.parquet and target.parquet")
+    ap.add_argument("--corpora", default=os.environ.get("CURATEKIT_CORPORA", "corpora"), help="directory with raw.parquet (and target.parquet)")
     ap.add_argument("--generate", action="store_true", help="use a small corpus generated from this Python installation")
+    ap.add_argument("--target-source", default=None, help="take the target from raw.parquet's rows of this source (e.g. django_docs) instead of target.parquet")
+    ap.add_argument("--n", type=int, default=None, help="sample this many raw documents (seeded)")
+    ap.add_argument("--heavy", action="store_true", help="heavy-tailed pool: long documents up to 4 MB replace a few (benchmarks/heavy.py)")
     ap.add_argument("--fraction", type=float, default=0.1, help="fraction of the raw pool to select")
-    ap.add_argument("--min-tokens", type=int, default=100, help="min tokens (data-selection's min_example_length)")
-    ap.add_argument("--peer-python", default="/work/venv-peers/bin/python")
+    ap.add_argument("--repeats", type=int, default=3, help="alternating runs of each side (median reported)")
+    ap.add_argument("--peer-python", default=os.environ.get("PEER_PYTHON", "python"))
     ap.add_argument("--num-proc", type=int, default=2, help="data-selection worker processes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="accepted for uniformity; DSIR here is numpy on the CPU")
     a = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
     corp = Path(a.corpora)
     with tempfile.TemporaryDirectory() as work:
         if a.generate or not (corp / "raw.parquet").exists():
-            raw, target = generate(); rp, tp = Path(work) / "raw.parquet", Path(work) / "target.parquet"
-            raw.write_parquet(rp); target.write_parquet(tp); label = "generated (pydoc topics + stdlib source)"
-        else: rp, tp, label = corp / "raw.parquet", corp / "target.parquet", str(corp)
-        t0 = time.perf_counter()
-        raw, target = read(rp), read(tp)
-        sel = dsir_select(raw, target, fraction=a.fraction, seed=a.seed, min_tokens=a.min_tokens)
-        ours_s = time.perf_counter() - t0
-        k = int(sel["dsir_selected"].sum())
-        for name, df in (("raw", raw), ("target", target)):   # the peer reads JSONL with `text` (and our ids)
-            df.select(pl.col("id").cast(pl.String), "text").write_ndjson(Path(work) / f"{name}.jsonl")
-        out = subprocess.run([a.peer_python, "-c", PEER, f"{work}/raw.jsonl", f"{work}/target.jsonl", work, str(k),
-                              str(a.min_tokens), str(a.num_proc), str(a.seed)], capture_output=True, text=True)
-        if out.returncode: sys.exit(f"data-selection failed:\n{out.stderr[-3000:]}")
-        peer = json.loads(out.stdout.strip().splitlines()[-1])
-    ids = raw["id"].cast(pl.String)
+            raw, target = generate(); label = "generated (pydoc topics + stdlib source)"
+        else:
+            raw, label = read(corp / "raw.parquet"), str(corp)
+            if a.target_source:
+                target = raw.filter(source=a.target_source); raw = raw.filter(pl.col("source") != a.target_source)
+                label += f", target = its {a.target_source} rows, raw = the rest"
+            else: target = read(corp / "target.parquet")
+        if a.heavy: raw = heavy.heavy_pool(raw, a.n or 10_000, a.seed); label += ", heavy-tailed (benchmarks/heavy.py)"
+        elif a.n: raw = raw.sample(min(a.n, len(raw)), seed=a.seed, shuffle=True)
+        raw = raw.with_columns(pl.col("id").cast(pl.String)) if "id" in raw.columns else raw.with_row_index("id").with_columns(pl.col("id").cast(pl.String))
+        target = target if "id" in target.columns else target.with_row_index("id")
+        rp, tp = Path(work) / "raw.parquet", Path(work) / "target.parquet"
+        raw.write_parquet(rp); target.write_parquet(tp)
+        k = int(round(a.fraction * len(raw)))
+        ours_t, peer_t, loads = [], [], []
+        for r in range(a.repeats):   # alternate the two sides so that both see the same load
+            t0 = time.perf_counter()
+            sel = dsir_select(read(rp), read(tp), k=k, seed=a.seed)   # curatekit's defaults (min_tokens=100)
+            ours_t.append(time.perf_counter() - t0)
+            peer = run_peer(a, work, raw, target, k, a.num_proc); peer_t.append(peer["seconds"]); loads.append(heavy.load())
+            print(f"run {r}: curatekit {ours_t[-1]:.2f} s, data-selection {peer_t[-1]:.2f} s; {loads[-1]}", file=sys.stderr)
+        compat = dsir_select(raw, target, k=k, seed=a.seed, hashing="sha256")
+        peer1 = run_peer(a, work, raw, target, k, 1)   # one process: its Gumbel draws follow row order, as compat mode's do
+    ids = raw["id"]
     ours_ids = set(ids.filter(sel["dsir_selected"]).to_list()); peer_ids = set(map(str, peer["ids"]))
     sel_ids = {"curatekit": ours_ids, "data_selection": peer_ids}
-    eligible = np.flatnonzero(hashed_ngrams(raw["text"]).n_tokens >= a.min_tokens)
+    eligible = np.flatnonzero(hashed_ngrams(raw["text"]).n_tokens >= 100)
     rand = np.random.default_rng(a.seed).choice(eligible, k, replace=False)
     kls = {}
-    for feat, hs in (("curatekit hash", 0), ("neutral hash (seed 1)", 1), ("SHA-256 (data-selection's)", None)):
+    for feat, hs in (("SHA-256 (data-selection's)", None), ("curatekit hash", 0), ("neutral hash (seed 1)", 1)):
         if hs is None: fc = lambda df: sha256_counts(df["text"])
         else: fc = lambda df, hs=hs: bucket_counts(hashed_ngrams(df["text"], seed=hs))
         T = fc(target)
         kl = {name: kl_divergence(T, fc(raw.filter(ids.is_in(list(keep)).to_numpy()))) for name, keep in sel_ids.items()}
         kl.update(random=kl_divergence(T, fc(raw[rand])), raw=kl_divergence(T, fc(raw)))
         kls[feat] = kl
-    kl = kls["curatekit hash"]
-    n = len(raw)
+    kl = kls["SHA-256 (data-selection's)"]
+    lw_c, lw_p = compat["dsir_logw"].to_numpy(), np.array(peer1["logw"])
+    n, ot, pt = len(raw), heavy.median(ours_t), heavy.median(peer_t)
     rows = [("corpus", label), ("raw docs / target docs / k", f"{n:,} / {len(target):,} / {k:,}"),
-            ("curatekit seconds (read + fit + weights + resample)", f"{ours_s:.2f}"),
-            ("data-selection seconds (fit + weights + resample, %d procs)" % a.num_proc, f"{peer['seconds']:.2f}"),
-            ("docs/s curatekit / data-selection", f"{n / ours_s:,.0f} / {n / peer['seconds']:,.0f}"),
-            ("speed ratio", f"{peer['seconds'] / ours_s:.1f}x"),
-            *[(f"KL(target||selection) on {f}: curatekit / data-selection / random / raw pool",
+            ("curatekit seconds, median of %d (read + fit + weights + resample, default arguments)" % a.repeats, f"{ot:.2f} ({', '.join(f'{x:.2f}' for x in ours_t)})"),
+            ("data-selection seconds, median of %d (fit + weights + resample, %d procs)" % (a.repeats, a.num_proc), f"{pt:.2f} ({', '.join(f'{x:.2f}' for x in peer_t)})"),
+            ("docs/s curatekit / data-selection", f"{n / ot:,.0f} / {n / pt:,.0f}"),
+            ("**speed ratio** (median)", f"**{pt / ot:.1f}x**"),
+            ("selected rows curatekit / data-selection (k)", f"{len(ours_ids):,} / {len(peer_ids):,} ({k:,})"),
+            *[(f"KL(target‖selection) on {f}: curatekit / data-selection / random / raw pool",
                " / ".join(f"{v[x]:.4f}" for x in ("curatekit", "data_selection", "random", "raw"))) for f, v in kls.items()],
             *[(f"KL ratio curatekit / data-selection on {f}", f"{v['curatekit'] / v['data_selection']:.4f}") for f, v in kls.items()],
-            ("KL reduction curatekit / data-selection (nats, curatekit hash)", f"{kl['raw'] - kl['curatekit']:.4f} / {kl['raw'] - kl['data_selection']:.4f}"),
+            ("KL reduction curatekit / data-selection (nats, SHA-256)", f"{kl['raw'] - kl['curatekit']:.4f} / {kl['raw'] - kl['data_selection']:.4f}"),
             ("selected-id overlap |A∩B|/k", f"{len(ours_ids & peer_ids) / k:.3f}"),
-            ("sizes agree", str(len(peer_ids) == k == len(ours_ids)))]
+            ("compat (`hashing='sha256'`): max |log w − data-selection's| over all docs", f"{np.nanmax(np.abs(lw_c - lw_p)):.2e}"),
+            ("compat: same selection as data-selection with 1 process", str(set(ids.filter(compat['dsir_selected']).to_list()) == set(map(str, peer1["ids"])))),
+            ("load average after each run", "; ".join(l.split(" on ")[0].replace("load average ", "") for l in loads) + f" ({os.cpu_count()} cores)")]
     print("| measure | value |\n|---|---|"); print("\n".join(f"| {r} | {v} |" for r, v in rows))
 
 if __name__ == "__main__": main()

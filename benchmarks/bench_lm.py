@@ -59,9 +59,12 @@ def docs_python(n, max_chars):
     starts = rng.integers(0, len(text) - max_chars, n)
     return [text[s:s + l] for s, l in zip(starts, lens)]
 
-def docs_corpora(path, n):
+def docs_corpora(path, n, heavy=False):
     import polars as pl
-    df = pl.read_parquet(Path(path)/"raw.parquet", columns=["text"])
+    df = pl.read_parquet(Path(path)/"raw.parquet", columns=["text", "source"])
+    if heavy:
+        sys.path.insert(0, str(Path(__file__).resolve().parent)); from heavy import heavy_pool
+        return heavy_pool(df, n, 0)["text"].to_list()
     return df.sample(min(n, len(df)), seed=0)["text"].to_list()
 
 def build(args, texts):
@@ -70,7 +73,7 @@ def build(args, texts):
     tf.utils.logging.set_verbosity_error()
     if args.model:
         m, t = lm.load_lm(args.model, args.device); return m, t, args.model
-    tok = lm._train_tokenizer(texts, 8192)
+    tok = lm.train_tokenizer(texts, 8192)
     torch.manual_seed(0)
     cfg = dict(SIZES[args.size], vocab_size=50257 if args.size == "gpt2" else len(tok), initializer_range=0.1)
     model = tf.GPT2LMHeadModel(tf.GPT2Config(**cfg)).to(args.device).eval()
@@ -110,7 +113,9 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--corpora", help="directory with raw.parquet (default: text from the Python installation)")
     p.add_argument("--docs", type=int, help="documents (default 100 on CPU, 3000 on CUDA)")
-    p.add_argument("--max-chars", type=int, default=4000, help="cut each document to this many characters (both sides)")
+    p.add_argument("--max-chars", type=int, default=4000, help="cut each document to this many characters (both sides; 0: no cut)")
+    p.add_argument("--heavy", action="store_true", help="with --corpora: a heavy-tailed pool (benchmarks/heavy.py; use --max-chars 0 to keep the tail)")
+    p.add_argument("--repeats", type=int, default=3, help="alternating timed runs of each side (median reported)")
     p.add_argument("--size", choices=list(SIZES), help="model size from config (default small on CPU, gpt2 on CUDA)")
     p.add_argument("--model", help="a saved model directory instead of a config")
     p.add_argument("--batch-tokens", type=int, help="kernel token budget per batch (default: token_logprobs's)")
@@ -121,21 +126,30 @@ def main(argv=None):
     cuda = a.device.startswith("cuda")
     a.size = a.size or ("gpt2" if cuda else "small"); a.docs = a.docs or (3000 if cuda else 100)
     if a.threads: torch.set_num_threads(a.threads)
-    texts = docs_corpora(a.corpora, a.docs) if a.corpora else docs_python(a.docs, a.max_chars)
-    texts = [t[:a.max_chars] for t in texts]
+    texts = docs_corpora(a.corpora, a.docs, a.heavy) if a.corpora else docs_python(a.docs, a.max_chars)
+    texts = [t[:a.max_chars] for t in texts] if a.max_chars else texts
     model, tok, desc = build(a, texts)
     params, context = model.num_parameters(), lm._context(model, None)
     stride = context // 2
     autocast = cuda
     warm = texts[:8]
     naive(model, tok, warm, a.device, autocast, context, stride); kernel(model, tok, warm, a.device, autocast, a.batch_tokens)
-    (nll_n, tok_n), t_n = timed(lambda: naive(model, tok, texts, a.device, autocast, context, stride), a.device)
-    (nll_k, tok_k), t_k = timed(lambda: kernel(model, tok, texts, a.device, autocast, a.batch_tokens), a.device)
+    sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
+    tn, tk, loads = [], [], []
+    for i in range(a.repeats):   # alternate the two sides so that both see the same load; order flips every run
+        order = ("n", "k") if i % 2 == 0 else ("k", "n")
+        for side in order:
+            if side == "n": (nll_n, tok_n), t = timed(lambda: naive(model, tok, texts, a.device, autocast, context, stride), a.device); tn.append(t)
+            else: (nll_k, tok_k), t = timed(lambda: kernel(model, tok, texts, a.device, autocast, a.batch_tokens), a.device); tk.append(t)
+        loads.append(heavy.load()); print(f"run {i}: naive {tn[-1]:.2f} s, kernel {tk[-1]:.2f} s, {loads[-1]}", file=sys.stderr)
+    t_n, t_k = heavy.median(tn), heavy.median(tk)
     assert tok_n == tok_k, (tok_n, tok_k)
     r = dict(device=torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)", model=desc,
              params=params, context=context, docs=len(texts), tokens=tok_k, mean_nll=float(np.nanmean(nll_k)),
              naive_tok_s=tok_n / t_n, kernel_tok_s=tok_k / t_k, speedup=t_n / t_k,
-             max_rel_diff_ppl=max_rel(nll_k, nll_n), precision="bf16 autocast" if autocast else "fp32")
+             max_rel_diff_ppl=max_rel(nll_k, nll_n), precision="bf16 autocast" if autocast else "fp32",
+             runs=f"median of {a.repeats} alternating; ratios " + ", ".join(f"{x / y:.2f}" for x, y in zip(tn, tk)),
+             load=loads[-1], longest_doc_tokens=max(len(i) for i in tok(texts)["input_ids"]))
     if cuda:
         r["roofline_fraction"] = 2 * params * r["kernel_tok_s"] / a.peak_flops
         r["naive_roofline_fraction"] = 2 * params * r["naive_tok_s"] / a.peak_flops

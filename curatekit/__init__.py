@@ -4,6 +4,7 @@ Modules:
 
 - `curatekit.distill`: Condense a labelled image set into a few synthetic images by matching expert training trajectories (MTT, DATM, smooth experts), and an unlabelled set into a few images for self-supervised transfer (KRR-ST).
 - `curatekit.embed`: Sentence embeddings from any Hugging Face encoder, exact top-k cosine search in bounded memory, and what it serves: demonstration retrieval, hard negatives, class exemplars, Recall@k.
+- `curatekit.incremental`: A persistent MinHash-LSH index of a corpus (signatures and band buckets in Parquet, versioned by the parameters that made them): deduplicate new data against it without recomputing the old corpus.
 - `curatekit.kd`: Curate the synthetic data a student learns from — hard, class-balanced, replayed (CaBaGe's pieces) — and distil class relations from known to novel classes (class-relation knowledge distillation).
 - `curatekit.lm`: One torch kernel for per-token log-probabilities under any causal LM, and the scores built on it: perplexity, Min-K%, Min-K%++, zlib, Moore-Lewis; plus small reference LMs trained offline.
 - `curatekit.metrics`: Measure what a recipe changed: lexical and embedding diversity, complexity proxies, plug-in quality scores, label familiarity, and a side-by-side QDC report.

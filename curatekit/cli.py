@@ -14,7 +14,8 @@ import polars as pl
 
 import curatekit
 from .core import CuratekitError, Recipe, Ledger, read, write, load_recipe, builtin_recipes, _md_table
-from .scale import run_recipe, ledger_path, is_file_output
+from .incremental import against_recipe, create_index, open_index
+from .scale import run_recipe, ledger_path, is_file_output, input_shards
 from .core import file_stem
 from .report import Profile, run_report
 from .scale import ANALYSIS_GROUPS, analyze, check_report_path, run_title, stored_run
@@ -69,11 +70,12 @@ def _run_args(r):
                    "removed rows' scores, so 'curatekit report OUTPUT' can draw the same page later")
     r.add_argument("--title", help="the report's heading")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+    r.add_argument("--against", metavar="INDEX", help="also drop near duplicates of the documents in this MinHash index ('curatekit index add')")
 
 def _cmd_run(a):
     if a.quiet: os.environ["CURATEKIT_PROGRESS"] = "0"  # every progress bar, the model scorers' too
     t0 = time.perf_counter()
-    m = run_recipe(a.recipe, a.input, a.output, engine=a.engine, cache_dir=a.cache_dir, cache=not a.no_cache,
+    m = run_recipe(against_recipe(a.recipe, a.against) if a.against else a.recipe, a.input, a.output, engine=a.engine, cache_dir=a.cache_dir, cache=not a.no_cache,
                    overwrite=a.overwrite, batch_size=a.batch_size, progress=False if a.quiet else None, report=a.report, title=a.title)
     if not a.quiet:
         print(_md_table(pl.DataFrame(m["removed_by_step"], schema=dict(step_index=pl.Int32, step=pl.String, rows=pl.UInt32))))
@@ -264,3 +266,25 @@ add_command("ablate", "train small models on curated variants at equal tokens an
             "Run the ablation in CONFIG: train the same small language model on each variant for the same number of tokens, "
             "over several seeds, and score it on held-out data. Writes results.parquet, summary.parquet and report.html to "
             "--out; finished cells are kept there, so rerunning resumes.")
+
+# %% ../nbs/70_cli.ipynb #e555bdaa
+def _index_args(x):
+    xs = x.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+    a = xs.add_parser("add", help="create INDEX (if new) and add the documents of INPUT to it")
+    a.add_argument("index", metavar="INDEX", help="the index folder")
+    a.add_argument("input", metavar="INPUT", help="a parquet/JSONL/CSV file or a directory of shards")
+    a.add_argument("--text-col", default="text"); a.add_argument("--id-col", default="id")
+    a.add_argument("--threshold", type=float, default=0.8, help="a new index's Jaccard threshold (default: 0.8)")
+    a.add_argument("--num-perm", type=int, default=128, help="a new index's signature length (default: 128)")
+    a.add_argument("--ngram", type=int, default=5, help="a new index's words (characters) per shingle (default: 5)")
+    a.add_argument("--tokenization", choices=["word", "char"], default="word", help="a new index's shingles (default: word)")
+    xs.add_parser("show", help="print an index's parameters and size").add_argument("index", metavar="INDEX")
+
+def _cmd_index(a):
+    if a.index_command == "show": print(open_index(a.index)); return
+    new = not (Path(a.index) / "index.json").exists()
+    idx = create_index(a.index, a.threshold, a.num_perm, a.ngram, tokenization=a.tokenization) if new else open_index(a.index)
+    for shard in input_shards(a.input): idx.add(read(shard.path), a.text_col, a.id_col)
+    print(idx)
+
+add_command("index", "build or grow a persistent MinHash index for incremental dedup", _index_args, _cmd_index)

@@ -12,13 +12,13 @@ import numpy as np
 import polars as pl
 import torch
 from .core import CuratekitError, check_text, global_step, default_device, is_empty_text, Range, OneOf, Keys
-from .signals import word_ngrams
+from .signals import word_ngrams, _short_ngrams
 from .embed import as_matrix, embed, kmeans
 
 # %% auto #0
-__all__ = ['EMPTY', 'normalize_text', 'exact_dedup', 'shingle_hashes', 'oph_signatures', 'densify', 'minhash_signatures',
-           'candidate_probability', 'optimal_bands', 'lsh_candidates', 'estimated_jaccard', 'exact_jaccard',
-           'verified_jaccard', 'connected_components', 'minhash_dedup', 'semantic_dedup']
+__all__ = ['EMPTY', 'normalize_text', 'exact_dedup', 'char_ngrams', 'shingle_hashes', 'oph_signatures', 'densify',
+           'minhash_signatures', 'candidate_probability', 'optimal_bands', 'lsh_candidates', 'estimated_jaccard',
+           'exact_jaccard', 'verified_jaccard', 'connected_components', 'minhash_dedup', 'semantic_dedup']
 
 # %% ../nbs/13_dedup.ipynb #e3404c71
 def _annotate(df: pl.DataFrame, labels: np.ndarray, keep: str, text_col: str, id_col: str, prefix: str) -> pl.DataFrame:
@@ -53,10 +53,32 @@ def exact_dedup(df: pl.DataFrame, # the frame
 
 # %% ../nbs/13_dedup.ipynb #8227f368
 EMPTY = np.uint32(2**32 - 1)
+_CK = np.uint64(0x9E3779B97F4A7C15)
 
-def shingle_hashes(texts: pl.Series, ngram: int=5) -> tuple[np.ndarray, np.ndarray]:
-    "Row position and 32-bit hash of every word-n-gram shingle; a text shorter than `ngram` words is one shingle."
-    d, g = word_ngrams(texts, ngram, short=True)
+def char_ngrams(texts: pl.Series, # texts
+                n: int, # characters per n-gram
+                short: bool=True, # give a text of fewer than `n` characters one n-gram of all of them
+               ) -> tuple[np.ndarray, np.ndarray]: # (row position, 64-bit hash) of every character n-gram, by row
+    "Hashes of the character n-grams of each text after `normalize_text` (lower case, one space per whitespace run)."
+    t = texts.to_frame("t").select(normalize_text(pl.col("t")).fill_null(""))["t"]
+    lens = t.str.len_chars().to_numpy().astype(np.int64)
+    cp = np.frombuffer("".join(t.to_list()).encode("utf-32-le"), dtype=np.uint32)
+    doc = np.repeat(np.arange(len(t)), lens)
+    with np.errstate(over="ignore"):
+        h = (cp.astype(np.uint64) + np.uint64(1)) * _CK; h ^= h >> np.uint64(29)
+        m = max(len(h) - n + 1, 0); g = h[:m].copy()
+        for i in range(1, n): g *= _CK; g += h[i:i + m]
+    ok = doc[n - 1:] == doc[:m]
+    d, g = doc[:m][ok], g[ok]
+    return _short_ngrams(doc, h, n, d, g) if short else (d, g)
+
+def shingle_hashes(texts: pl.Series, # texts
+                   ngram: int=5, # words (or characters) per shingle
+                   tokenization: str="word", # "word": lower-cased `\w+` words; "char": characters, for unsegmented scripts
+                  ) -> tuple[np.ndarray, np.ndarray]: # (row position, 32-bit hash) of every shingle
+    "Row position and 32-bit hash of every shingle; a text shorter than `ngram` words (characters) is one shingle."
+    if tokenization not in ("word", "char"): raise CuratekitError(f"shingle_hashes: tokenization must be 'word' or 'char', not {tokenization!r}")
+    d, g = word_ngrams(texts, ngram, short=True) if tokenization == "word" else char_ngrams(texts, ngram)
     return d, ((g >> np.uint64(32)) ^ g).astype(np.uint32)
 
 def _hash_params(seed: int) -> tuple[int, int]:
@@ -108,13 +130,14 @@ def minhash_signatures(texts: pl.Series, # texts
                        device: str|None=None, # torch device (default: cuda if present, else cpu)
                        batch_size: int=20_000, # rows per batch
                        keep_shingles: bool=False, # also return each row's shingle hashes, for exact verification
+                       tokenization: str="word", # "word" shingles, or "char" for unsegmented scripts (Chinese, Japanese, Thai)
                       ): # (len(texts), num_perm) uint32 signatures; with `keep_shingles`, also `(offsets, hashes)`
     "MinHash signatures of word n-gram shingles, computed in batches of rows."
     device = device or default_device()
     out, xs, counts = np.empty((len(texts), num_perm), np.uint32), [], []
     for s in range(0, len(texts), batch_size):
         part = texts.slice(s, batch_size)
-        d, x = shingle_hashes(part, ngram)
+        d, x = shingle_hashes(part, ngram, tokenization)
         out[s:s + len(part)] = oph_signatures(d, x, len(part), num_perm, seed, device)
         if keep_shingles: xs.append(x); counts.append(np.bincount(d, minlength=len(part)))
     if not keep_shingles: return out
@@ -227,7 +250,7 @@ def connected_components(n: int, edges: np.ndarray) -> np.ndarray:
         lab = new
 
 # %% ../nbs/13_dedup.ipynb #006f19fb
-@global_step(columns=["text_col", "id_col"], checks=dict(threshold=Range(gt=0, le=1), num_perm=Range(ge=2), ngram=Range(ge=1), keep=OneOf(["first", "longest"]), verify=OneOf(["exact", "estimate"]), batch_size=Range(ge=1)))
+@global_step(columns=["text_col", "id_col"], checks=dict(threshold=Range(gt=0, le=1), num_perm=Range(ge=2), ngram=Range(ge=1), keep=OneOf(["first", "longest"]), verify=OneOf(["exact", "estimate"]), batch_size=Range(ge=1), tokenization=OneOf(["word", "char"])))
 def minhash_dedup(df: pl.DataFrame, # the frame
                   threshold: float=0.8, # Jaccard similarity at or above which two documents are near duplicates
                   num_perm: int=128, # signature length
@@ -240,6 +263,7 @@ def minhash_dedup(df: pl.DataFrame, # the frame
                   id_col: str="id", # the row identity
                   device: str|None=None, # torch device for signatures (default: cuda if present)
                   batch_size: int=20_000, # rows per signature batch
+                  tokenization: str="word", # shingles of `ngram` "word"s, or of `ngram` "char"acters (for CJK and other unsegmented scripts)
                  ) -> pl.DataFrame: # `df` plus `minhash_cluster`, `minhash_dup_of`
     "Annotate near duplicates found by MinHash-LSH, verified by Jaccard, clustered by union-find."
     check_text(df, text_col)
@@ -249,8 +273,8 @@ def minhash_dedup(df: pl.DataFrame, # the frame
     if ngram < 1: raise CuratekitError(f"minhash_dedup: ngram must be at least 1 word, not {ngram}")
     b, r = bands or optimal_bands(threshold, num_perm)
     if b * r > num_perm: raise CuratekitError(f"minhash_dedup: bands {b} × {r} need {b * r} > num_perm={num_perm} values")
-    sig, sh = minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size, keep_shingles=True) if verify == "exact" \
-        else (minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size), None)
+    sig, sh = minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size, keep_shingles=True, tokenization=tokenization) if verify == "exact" \
+        else (minhash_signatures(df[text_col], num_perm, ngram, seed, device, batch_size, tokenization=tokenization), None)
     pairs = lsh_candidates(sig, b, r)
     lab = connected_components(len(df), pairs[verified_jaccard(sig, pairs, threshold, sh) >= threshold])
     lab[~(sig != EMPTY).any(1)] = -1

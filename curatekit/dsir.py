@@ -6,6 +6,9 @@ Docs: https://curatekit.github.io/curatekit/dsir.html.md"""
 
 # %% ../nbs/21_dsir.ipynb #831a7038
 from __future__ import annotations
+import hashlib, re
+try: import regex as _regex   # NLTK >= 3.10 compiles its tokenizers' patterns with the `regex` engine
+except ImportError: _regex = None
 from pathlib import Path
 import numpy as np
 import polars as pl
@@ -14,8 +17,9 @@ from .core import CuratekitError, check_text, global_step, read, to_frame, Range
 from .select import gumbel_topk
 
 # %% auto #0
-__all__ = ['WORDPUNCT', 'wordpunct_tokens', 'ngram_hash', 'HashedNgrams', 'hashed_ngrams', 'bucket_counts', 'segment_sum',
-           'dense', 'DSIRModel', 'fit_dsir', 'dsir_select', 'dsir_apply', 'kl_divergence', 'kl_reduction']
+__all__ = ['WORDPUNCT', 'wordpunct_tokens', 'ngram_hash', 'HashedNgrams', 'sha256_bucket', 'hashed_ngrams', 'bucket_counts',
+           'segment_sum', 'dense', 'DSIRModel', 'fit_dsir', 'dsir_select', 'dsir_apply', 'kl_divergence',
+           'kl_reduction']
 
 # %% ../nbs/21_dsir.ipynb #c89c1a25
 WORDPUNCT = r"\w+|[^\w\s]+"
@@ -98,6 +102,32 @@ def _batch_ngrams(texts: pl.Series, n, num_buckets, seed, lowercase):
     per = sum(np.maximum(ntok - g + 1, 0) for g in range(1, n + 1))
     return bk, per, ntok   # row-major over (token, n) keeps each document's n-grams together
 
+# %% ../nbs/21_dsir.ipynb #fc36b96b
+_WPT = (_regex or re).compile(WORDPUNCT, re.UNICODE | re.MULTILINE | re.DOTALL)   # NLTK's flags
+
+def sha256_bucket(ngram: str, # an n-gram, tokens joined by single spaces
+                  num_buckets: int=10_000, # hash buckets
+                 ) -> int: # its bucket, as `data_selection.hashed_ngram_dsir.hash_buckets` computes it
+    "data-selection's bucket of an n-gram: int(SHA-256 hex digest, 16) mod num_buckets."
+    return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
+
+def _sha_batch_ngrams(texts: pl.Series, n, num_buckets, lowercase):
+    "Buckets and per-doc n-gram/token counts for one batch, featurized exactly as data-selection does."
+    toks = [[] if t is None else _WPT.findall(t.lower() if lowercase else t) for t in texts.to_list()]
+    ntok = np.array([len(t) for t in toks], dtype=np.int64)
+    flat = pl.Series([w for t in toks for w in t], dtype=pl.String)
+    doc, T = np.repeat(np.arange(len(ntok)), ntok), len(flat)
+    grid, valid = np.zeros((T, n), dtype=np.uint32), np.zeros((T, n), dtype=bool)
+    for g in range(1, n + 1):
+        if T < g: break
+        gram = flat[:T - g + 1]
+        for j in range(1, g): gram = gram + " " + flat[j:T - g + 1 + j]
+        u = gram.unique()
+        grid[:T - g + 1, g - 1] = gram.replace_strict(u, [sha256_bucket(s, num_buckets) for s in u.to_list()], return_dtype=pl.UInt32).to_numpy()
+        valid[:T - g + 1, g - 1] = doc[g - 1:] == doc[:T - g + 1]
+    per = sum(np.maximum(ntok - g + 1, 0) for g in range(1, n + 1))
+    return grid[valid].astype(np.uint16 if num_buckets <= 1 << 16 else np.uint32), per, ntok
+
 # %% ../nbs/21_dsir.ipynb #55a99c6d
 def hashed_ngrams(texts: pl.Series, # the texts
                   ngrams: int=2, # n: 2 means unigrams and bigrams
@@ -105,14 +135,18 @@ def hashed_ngrams(texts: pl.Series, # the texts
                   seed: int=0, # the hash seed
                   lowercase: bool=True, # lowercase before tokenizing
                   batch_bytes: int=8_000_000, # text per batch (bounds memory)
+                  hashing: str='fast', # 'fast' (curatekit's vectorized hash) or 'sha256' (data-selection's, exactly)
                  ) -> HashedNgrams: # bucket ids per document
     "Hash every word-punct n-gram (n = 1..ngrams) of every text into `num_buckets` buckets."
     if ngrams < 1 or num_buckets < 1: raise CuratekitError(f"hashed_ngrams: ngrams and num_buckets must be >= 1")
+    if hashing not in ("fast", "sha256"): raise CuratekitError(f"hashed_ngrams: hashing must be 'fast' or 'sha256', got {hashing!r}")
     if texts.dtype == pl.Null: texts = texts.cast(pl.String)
     if texts.dtype != pl.String: raise CuratekitError(f"hashed_ngrams: texts must be strings, got {texts.dtype}")
     cum = np.cumsum(texts.str.len_bytes().fill_null(0).to_numpy().astype(np.int64))
     cuts = np.unique(np.concatenate([[0], np.searchsorted(cum, np.arange(batch_bytes, cum[-1] if len(cum) else 0, batch_bytes)) + 1, [len(texts)]]))
-    out = [_batch_ngrams(texts[a:b], ngrams, num_buckets, seed, lowercase) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    one = (lambda t: _batch_ngrams(t, ngrams, num_buckets, seed, lowercase)) if hashing == "fast" else \
+          (lambda t: _sha_batch_ngrams(t, ngrams, num_buckets, lowercase))
+    out = [one(texts[a:b]) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
     bk = np.concatenate([o[0] for o in out]) if out else np.zeros(0, np.uint16)
     per = np.concatenate([o[1] for o in out]) if out else np.zeros(0, np.int64)
     indptr = np.zeros(len(texts) + 1, dtype=np.int64); np.cumsum(per, out=indptr[1:])
@@ -200,7 +234,7 @@ def _targets(target_df) -> dict[str, pl.DataFrame]:
     return ts
 
 # %% ../nbs/21_dsir.ipynb #16a3d2b8
-@global_step(columns=["text_col"], checks=dict(k=Range(ge=0), fraction=Range(gt=0, le=1), ngrams=Range(ge=1), num_buckets=Range(ge=1), min_tokens=Range(ge=0), target_smoothing=Range(ge=0)))
+@global_step(columns=["text_col"], checks=dict(k=Range(ge=0), fraction=Range(gt=0, le=1), ngrams=Range(ge=1), num_buckets=Range(ge=1), min_tokens=Range(ge=0), target_smoothing=Range(ge=0), hashing=OneOf(['fast', 'sha256'])))
 def dsir_select(raw_df: pl.DataFrame, # the raw pool
                 target_df, # the target: a frame or file path, or a list / dict (name -> frame or path) of several
                 k: int|None=None, # how many documents to select
@@ -209,11 +243,12 @@ def dsir_select(raw_df: pl.DataFrame, # the raw pool
                 text_col: str='text', # the text column (of raw and target alike)
                 ngrams: int=2, # n-gram order (2: unigrams and bigrams)
                 num_buckets: int=10_000, # hash buckets
-                min_tokens: int=0, # documents with fewer word-punct tokens are not eligible (official default: 100)
+                min_tokens: int=100, # shorter documents (word-punct tokens) are drawn only when the longer ones run out
                 target_proportions: dict|None=None, # with several targets: share of k for each (sums to 1)
                 target_smoothing: float=0.0, # Laplace pseudo-count on target counts
                 top_k: bool=False, # deterministic top-k by weight instead of resampling
                 hash_seed: int=0, # seed of the n-gram hash
+                hashing: str='fast', # 'sha256': data-selection's featurizer, weights and Gumbel draws, exactly
                ) -> pl.DataFrame: # `raw_df` with `dsir_logw`, `dsir_selected` (and `dsir_target` with several targets)
     "Select k raw documents by importance resampling toward the target's hashed n-gram distribution."
     targets = _targets(target_df)
@@ -221,28 +256,54 @@ def dsir_select(raw_df: pl.DataFrame, # the raw pool
     if not len(raw_df):  # nothing to weigh or select (e.g. every row was filtered earlier)
         empty = dict(dsir_logw=pl.lit(None, pl.Float64), dsir_selected=pl.lit(False))
         return raw_df.with_columns(**empty, **({"dsir_target": pl.lit(None, pl.String)} if len(targets) > 1 else {}))
-    feat = lambda df: hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed)
+    feat = lambda df: hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed, hashing=hashing)
     F, TF = feat(raw_df), {name: feat(t) for name, t in targets.items()}
     model = fit_dsir(F, TF, target_proportions, target_smoothing)
-    return dsir_apply(raw_df, F, model, k, fraction, seed, min_tokens, top_k)
+    return dsir_apply(raw_df, F, model, k, fraction, seed, min_tokens, top_k, legacy_rng=hashing == 'sha256')
 
 # %% ../nbs/21_dsir.ipynb #9385ddae
-def dsir_apply(raw_df: pl.DataFrame, F: HashedNgrams, model: DSIRModel, k=None, fraction=None, seed=0, min_tokens=0,
-               top_k=False) -> pl.DataFrame:
+def _top(keys: np.ndarray, mask: np.ndarray, q: int) -> np.ndarray:
+    "Indices of the q largest keys among the rows in `mask` (all of them if there are no more than q)."
+    idx = np.flatnonzero(mask)
+    if q >= len(idx): return idx
+    return idx[np.argpartition(-keys[idx], q - 1)[:q]] if q > 0 else idx[:0]
+
+def _keys(lw, mask, top_k, rng):
+    "Gumbel keys log w + G: over all rows from a seeded Generator, or over `mask`'s rows in order from NumPy's legacy RNG."
+    if top_k: return lw
+    if isinstance(rng, np.random.Generator): return lw + rng.gumbel(size=len(lw))
+    keys = np.full(len(lw), -np.inf); keys[mask] = lw[mask] + rng.gumbel(size=int(mask.sum()))
+    return keys
+
+def dsir_apply(raw_df: pl.DataFrame, # the raw pool
+               F: HashedNgrams, # its features
+               model: DSIRModel, # the fitted model
+               k: int|None=None, # how many to select
+               fraction: float|None=None, # or: the fraction of the pool
+               seed: int=0, # seed of the Gumbel noise
+               min_tokens: int=100, # shorter documents are drawn only when the longer ones run out
+               top_k: bool=False, # deterministic top-k by weight
+               legacy_rng: bool=False, # draw the noise as data-selection does (`np.random.seed(seed)`, then one draw per eligible row)
+              ) -> pl.DataFrame: # `raw_df` with `dsir_logw`, `dsir_selected` (and `dsir_target`)
     "Weigh and resample `raw_df` (featurized as `F`) under a fitted `DSIRModel`."
     if (k is None) == (fraction is None): raise CuratekitError("dsir_select: give exactly one of k or fraction")
     if k is None: k = int(round(fraction * len(raw_df)))
     logw = segment_sum(F, model.log_diff)
-    ok = ~F.is_null & (F.n_tokens > 0) & (F.n_tokens >= min_tokens)
+    ok = ~F.is_null & (F.n_tokens > 0)
+    long = ok & (F.n_tokens >= min_tokens)
     if k > ok.sum():
-        raise CuratekitError(f"dsir_select: k={k} but only {int(ok.sum())} of {len(raw_df)} raw documents are eligible "
-                             f"(non-empty, >= min_tokens={min_tokens} tokens)")
+        raise CuratekitError(f"dsir_select: k={k} but only {int(ok.sum())} of {len(raw_df)} raw documents are eligible (non-empty)")
     names, chosen = list(model.target_probs), np.full(len(raw_df), -1)
     quota = [int(k * model.proportions[n]) for n in names]; quota[-1] += k - sum(quota)
+    legacy = np.random.RandomState(seed) if legacy_rng else None
     for j, (name, q) in enumerate(zip(names, quota)):
         lw = logw if len(names) == 1 else segment_sum(F, model.target_log_diff(name))
-        lw = np.where(ok & (chosen < 0), lw, -np.inf)
-        chosen[gumbel_topk(lw, q, temperature=0 if top_k else 1.0, seed=seed + j)] = j
+        first, then = long & (chosen < 0), ok & ~long & (chosen < 0)
+        keys = _keys(lw, first, top_k, legacy or np.random.default_rng(seed + j))
+        pick = _top(keys, first, q)
+        if len(pick) < q:   # not enough long documents: the short ones fill the rest, by their own keys
+            pick = np.concatenate([pick, _top(keys if legacy is None else _keys(lw, then, top_k, legacy), then, q - len(pick))])
+        chosen[pick] = j
     out = raw_df.with_columns(dsir_logw=pl.Series(np.where(F.is_null, np.nan, logw)).fill_nan(None),
                               dsir_selected=pl.Series(chosen >= 0))
     if len(names) > 1:

@@ -90,12 +90,26 @@ def _specials(tok) -> tuple[list[int], list[int]]:
     i = next(j for j in range(len(full)) if full[j:j+len(bare)] == bare)
     return full[:i], full[i+len(bare):]
 
+def _prefix(t: str, cap: int) -> str:
+    "`t` cut before the last whitespace within its first `cap` characters (or at `cap` when there is none)."
+    if len(t) <= cap: return t
+    j = t.rfind(" ", cap // 2, cap)
+    return t[:j if j > 0 else cap]
+
+def _truncated_ids(tok, texts: list[str], max_len: int, chars_per_token: int=16) -> list[list[int]]:
+    "Each text's first `max_len` token ids (special tokens included), tokenizing only a prefix of a long text."
+    cap = max_len * chars_per_token
+    cut = [_prefix(t, cap) for t in texts]
+    ids = tok(cut, truncation=True, max_length=max_len)["input_ids"]
+    redo = [i for i, (t, c, x) in enumerate(zip(texts, cut, ids)) if len(c) < len(t) and len(x) < max_len]
+    if redo:   # the prefix held fewer than max_len tokens (very long tokens): tokenize the whole text
+        for i, x in zip(redo, tok([texts[i] for i in redo], truncation=True, max_length=max_len)["input_ids"]): ids[i] = x
+    return ids
+
 def _token_windows(enc: Encoder, texts: list[str], chunk: bool) -> tuple[list[list[int]], np.ndarray]:
     "Token ids of each window (special tokens included) and the index of the text each came from."
     tok = enc.tokenizer
-    if not chunk:
-        ids = tok(texts, truncation=True, max_length=enc.max_seq_length)["input_ids"]
-        return ids, np.arange(len(texts))
+    if not chunk: return _truncated_ids(tok, texts, enc.max_seq_length), np.arange(len(texts))
     pre, post = _specials(tok)
     width = enc.max_seq_length - len(pre) - len(post)
     wins, owner = [], []

@@ -46,12 +46,12 @@ def _pool(n=300):
 
 def test_dsir_exact_k_deterministic_and_toward_target():
     pool = _pool(); target = pl.DataFrame({"text": ["the function returns the value of the argument list"] * 5})
-    a = dsir_select(pool, target, k=50, seed=3); b = dsir_select(pool, target, k=50, seed=3)
+    a = dsir_select(pool, target, k=50, seed=3, min_tokens=0); b = dsir_select(pool, target, k=50, seed=3, min_tokens=0)
     assert a["dsir_selected"].sum() == 50 and a.equals(b)
     assert a.drop("dsir_logw", "dsir_selected").equals(pool)
     assert a.filter("dsir_selected")["kind"].to_list().count("prose") >= 45
     assert kl_reduction(target, pool, a.filter("dsir_selected")) > kl_reduction(target, pool, pool.sample(50, seed=0))
-    assert not dsir_select(pool, target, k=50, seed=4)["dsir_selected"].equals(a["dsir_selected"])
+    assert not dsir_select(pool, target, k=50, seed=4, min_tokens=0)["dsir_selected"].equals(a["dsir_selected"])
 
 
 def test_dsir_short_null_and_empty_docs():
@@ -60,8 +60,42 @@ def test_dsir_short_null_and_empty_docs():
     out = dsir_select(pool, target, k=4, min_tokens=50)
     assert out["dsir_selected"].to_list() == [False] * 6 + [True] * 4
     assert out["dsir_logw"][3] is None and out["dsir_logw"][4] == 0.0
-    with pytest.raises(CuratekitError, match="eligible"): dsir_select(pool, target, k=5, min_tokens=50)
+    five = dsir_select(pool, target, k=5, min_tokens=50)   # the long ones run out: a short one fills the fifth place
+    assert five["dsir_selected"].sum() == 5 and five["dsir_selected"][6:].all() and not five["dsir_selected"][3:6].any()
+    assert dsir_select(pool, target, k=7)["dsir_selected"].to_list() == [True] * 3 + [False] * 3 + [True] * 4
     with pytest.raises(CuratekitError, match="eligible"): dsir_select(pool, target, k=8)  # null/empty never eligible
+
+
+def _official_dsir(raw, target, k, seed, min_len=100, B=10_000):
+    "data-selection 1.0.3's HashedNgramDSIR with one process (fit on all tokens, weights, resample), written out."
+    import hashlib, regex   # NLTK 3.10's WordPunctTokenizer compiles its pattern with `regex`
+    def counts(line):
+        w, c = regex.findall(r"\w+|[^\w\s]+", line.lower()), np.zeros(B, dtype=int)
+        for g in w + [" ".join(p) for p in zip(w, w[1:])]: c[int(hashlib.sha256(g.encode("utf-8")).hexdigest(), 16) % B] += 1
+        return c
+    R, T = [counts(t) for t in raw], sum(counts(t) for t in target)
+    rp, tp = sum(R) / sum(R).sum(), T / T.sum()
+    log_diff = np.log(tp + 1e-8) - np.log(rp + 1e-8)
+    logw = np.array([np.dot(log_diff, c) for c in R])
+    mask = np.array([(c.sum() + 1) // 2 >= min_len for c in R])
+    np.random.seed(seed)
+    w = logw[mask] + np.random.gumbel(size=int(mask.sum()))
+    return logw, set(np.flatnonzero(mask)[np.argpartition(-w, k)[:k]].tolist())
+
+
+def test_dsir_sha256_reproduces_data_selection():
+    "hashing='sha256': data-selection's weights to 1e-6 and, with the same seed, its selection."
+    rng = np.random.default_rng(1)
+    words = "the function returns a value and the argument is a list import os def main return path join Émile ÇA ❤️ cafe\u0301".split()
+    raw = [" ".join(rng.choice(words, size=int(rng.integers(20, 300)))) + rng.choice([" !", "...", " (x)"]) for _ in range(120)]
+    target = [" ".join(rng.choice(words[:9], size=80)) for _ in range(4)]
+    pool, tgt = pl.DataFrame({"text": raw}), pl.DataFrame({"text": target})
+    logw, sel = _official_dsir(raw, target, k=20, seed=7)
+    out = dsir_select(pool, tgt, k=20, seed=7, hashing="sha256")
+    np.testing.assert_allclose(out["dsir_logw"].to_numpy(), logw, rtol=0, atol=1e-6)
+    assert set(np.flatnonzero(out["dsir_selected"].to_numpy()).tolist()) == sel
+    fast = dsir_select(pool, tgt, k=20, seed=7)   # the default hash: other buckets, the same method
+    assert fast["dsir_selected"].sum() == 20 and np.corrcoef(fast["dsir_logw"].to_numpy(), logw)[0, 1] > 0.9
 
 
 def test_dsir_target_by_path_in_recipe_and_cli(tmp_path):
