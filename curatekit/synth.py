@@ -16,18 +16,22 @@ import polars as pl
 import yaml
 from fastcore.basics import store_attr, patch
 from .core import CuratekitError, Step, register, map_step, global_step, generate_step, check_text, to_frame, ORIGIN, origin, OneOf, Range, Keys
+from .data import sample_corpus
 from .llm import Backend, Completion, backend as make_backend
+from .metrics import qdc_report, QDCReport
 
 # %% auto #0
-__all__ = ['FAILURE_SCHEMA', 'WRAP_STYLES', 'REFUSALS', 'BONITO_TASK_TYPES', 'SWIM_EXEMPLARS', 'PROX_OPS', 'PROX_LIMITS',
-           'GENERATORS', 'Synthesize', 'ProxRefine', 'Template', 'template', 'templates', 'ParseError', 'Synth',
-           'run_jobs', 'chunk_text', 'wrap', 'parse_edited', 'simplify', 'parse_lines', 'attribute_values',
-           'similar_classes', 'attribute_relevance', 'sample_attributes', 'attrprompt', 'parse_qa',
-           'neighbour_retriever', 'rada', 'parse_json_object', 'entigraph', 'targen', 'bonito', 'parse_instruction',
-           'agentinstruct', 'parse_summary_query', 'swim_ir', 'paragraph_chunks', 'qa_pairs', 'keyword_chunk_pairs',
-           'python_functions', 'code_summary_pairs', 'parse_prox_line', 'ProxProgram', 'parse_prox', 'apply_prox',
-           'number_lines', 'prox', 'answer_in_context', 'synthetic_dedup', 'validate_output', 'rouge_l',
-           'paraphrase_filter', 'critic_filter', 'paraphrase_diversity', 'overgenerate_pairs', 'seeded']
+__all__ = ['FAILURE_SCHEMA', 'WRAP_STYLES', 'REFUSALS', 'ENTITY_SCHEMA', 'BONITO_TASK_TYPES', 'SWIM_EXEMPLARS', 'PROX_OPS',
+           'PROX_LIMITS', 'GENERATORS', 'Synthesize', 'ProxRefine', 'Template', 'template', 'templates', 'ParseError',
+           'Synth', 'run_jobs', 'parse_rates', 'prose_seeds', 'chunk_text', 'wrap', 'parse_edited', 'simplify',
+           'parse_lines', 'attribute_values', 'similar_classes', 'attribute_relevance', 'sample_attributes',
+           'attrprompt', 'parse_qa', 'neighbour_retriever', 'rada', 'parse_json_object', 'entigraph', 'targen',
+           'bonito', 'parse_instruction', 'agentinstruct', 'parse_summary_query', 'swim_ir', 'paragraph_chunks',
+           'qa_pairs', 'keyword_chunk_pairs', 'python_functions', 'code_summary_pairs', 'parse_prox_line',
+           'ProxProgram', 'parse_prox', 'apply_prox', 'number_lines', 'prox', 'answer_in_context', 'synthetic_dedup',
+           'validate_output', 'rouge_l', 'paraphrase_filter', 'yes_probability', 'LLMJudge', 'llm_critic',
+           'llm_entailment', 'critic_filter', 'paraphrase_diversity', 'overgenerate_pairs', 'seeded',
+           'real_vs_synthetic']
 
 # %% ../nbs/41_synth.ipynb #a20f2e63
 @dataclass
@@ -73,15 +77,19 @@ class ParseError(ValueError):
 
 @dataclass
 class Synth:
-    "Generated rows (with `origin`) and failures (with raw text and reason) from one generator run."
+    "Generated rows (with `origin`) and failures (with raw text and reason) from one generator run, and the prompts it sent."
     frame: pl.DataFrame
     failures: pl.DataFrame
+    prompts: dict = field(default_factory=dict) # generator stage -> prompts sent
     def __iter__(self): return iter((self.frame, self.failures))
     def __add__(self, o: Synth) -> Synth:
-        return Synth(pl.concat([self.frame, o.frame], how="diagonal_relaxed"), pl.concat([self.failures, o.failures], how="diagonal_relaxed"))
+        return Synth(pl.concat([self.frame, o.frame], how="diagonal_relaxed"), pl.concat([self.failures, o.failures], how="diagonal_relaxed"),
+                     {k: self.prompts.get(k, 0) + o.prompts.get(k, 0) for k in {**self.prompts, **o.prompts}})
     def __repr__(self):
         r = self.failures["reason"].str.split(":").list.first().value_counts(sort=True).rows() if len(self.failures) else []
-        return f"Synth({len(self.frame)} rows, {len(self.failures)} failures{': ' + ', '.join(f'{k} {v}' for k, v in r) if r else ''})"
+        n = sum(self.prompts.values())
+        return (f"Synth({len(self.frame)} rows{f' from {n} prompts' if n else ''}, {len(self.failures)} failures"
+                f"{': ' + ', '.join(f'{k} {v}' for k, v in r) if r else ''})")
 
 FAILURE_SCHEMA = {"generator": pl.String, "seed_ids": pl.List(pl.String), "prompt": pl.String, "raw": pl.String, "reason": pl.String}
 
@@ -94,15 +102,18 @@ def _gen_id(generator, seed_ids, prompt, j) -> str:
     return f"{generator}-" + hashlib.sha1(json.dumps([generator, seed_ids, prompt, j], default=str).encode()).hexdigest()[:16]
 
 def _classify(c: Completion, allow_truncated: bool) -> str|None:
+    if not c.ok and c.error.startswith("response_format:"):  # structured output that still failed after its retries
+        why = re.sub(r"\s*\(after \d+ tries\)$", "", c.error[len("response_format:"):].strip())
+        return f"unparseable after {c.tries} tries: {why}" + (" (cut off at max_tokens)" if c.finish_reason == "length" else "")
     if not c.ok: return f"backend error: {c.error}"
     if not c.text.strip(): return "empty output"
     if c.finish_reason == "length" and not allow_truncated: return "cut off at max_tokens"
 
 def run_jobs(be: Backend, # the backend
-             jobs: list[dict], # each: `prompt`, `seed_ids`, optional `carry` (columns copied to the output rows)
+             jobs: list[dict], # each: `prompt`, `seed_ids`, optional `carry` (columns copied to the output rows) and `tpl`
              parse: Callable[[str, dict], list[dict]], # output text, job -> rows; raises `ParseError`
              generator: str, # the generator's name (in `origin` and ids)
-             tpl: Template, # the template the prompts came from
+             tpl: Template, # the template the prompts came from (a job's own `tpl` wins)
              params: dict, # generation params
              allow_truncated: bool=False, # keep outputs cut off at `max_tokens`
             ) -> Synth:
@@ -118,10 +129,40 @@ def run_jobs(be: Backend, # the backend
                                   prompt=json.dumps(job["prompt"], ensure_ascii=False), raw=c.text, reason=why))
         for j, r in enumerate(out):
             rows.append({"id": _gen_id(generator, job["seed_ids"], job["prompt"], j), **job.get("carry", {}), **r,
-                         "origin": _origin(generator, tpl, job["seed_ids"], be, params)})
+                         "origin": _origin(generator, job.get("tpl", tpl), job["seed_ids"], be, params)})
     frame = (pl.DataFrame(rows).with_columns(pl.col("origin").cast(ORIGIN)) if rows
              else pl.DataFrame(schema={"id": pl.String, "text": pl.String, "origin": ORIGIN}))
-    return Synth(frame, pl.DataFrame(fails, schema=FAILURE_SCHEMA))
+    return Synth(frame, pl.DataFrame(fails, schema=FAILURE_SCHEMA), {generator: len(jobs)})
+
+# %% ../nbs/41_synth.ipynb #6817c3bb
+@patch
+def rates(self: Synth) -> pl.DataFrame:
+    "Per generator stage: prompts sent, outputs parsed, the parse rate, and the failures by kind (the reason before its colon)."
+    f = self.failures.select("generator", kind=pl.col("reason").str.split(":").list.first())
+    kinds = f["kind"].unique(maintain_order=True).to_list()
+    rows = [{"stage": g, "prompts": n, "parsed": n - len(mine), "parse_rate": (n - len(mine))/n if n else None,
+             **{k: int((mine["kind"] == k).sum()) for k in kinds}}
+            for g, n in self.prompts.items() for mine in [f.filter(pl.col("generator") == g)]]
+    return pl.DataFrame(rows, schema={"stage": pl.String, "prompts": pl.Int64, "parsed": pl.Int64, "parse_rate": pl.Float64, **{k: pl.Int64 for k in kinds}})
+
+def parse_rates(runs: dict[str, Synth], # run name -> its `Synth`
+               ) -> pl.DataFrame: # one row per (run, stage); a failure kind a run did not have counts 0
+    "The `Synth.rates` of several runs in one table, with a `run` column."
+    t = pl.concat([s.rates().with_columns(run=pl.lit(name)) for name, s in runs.items()], how="diagonal_relaxed")
+    fixed = ["run", "stage", "prompts", "parsed", "parse_rate"]
+    return t.select(*fixed, *[pl.col(c).fill_null(0) for c in t.columns if c not in fixed])
+
+# %% ../nbs/41_synth.ipynb #d1fbd8f4
+def prose_seeds(n: int=16, # how many paragraphs
+                seed: int=0, # the shuffle seed
+                min_words: int=25, max_words: int=60, # the length range, in words
+               ) -> pl.DataFrame: # `id` (the corpus id, as a string) and `text` (whitespace collapsed)
+    "A fixed, seeded draw of clean one-paragraph prose from the sample corpus: the inputs generators are measured on."
+    d = sample_corpus().filter((pl.col("source") == "prose") & pl.col("corruption").is_null() & pl.col("copy_of").is_null())
+    d = d.select(pl.col("id").cast(pl.String), text=pl.col("text").str.replace_all(r"\s+", " ").str.strip_chars())
+    ok = (pl.col("text").str.count_matches(r"\S+").is_between(min_words, max_words) & pl.col("text").str.contains(r"^[A-Z][^=*#|]*\.$")
+          & ~pl.col("text").str.contains(r"^(Note|New in|Changed in|Deprecated)|---"))
+    return d.filter(ok).sample(fraction=1.0, shuffle=True, seed=seed).head(n)
 
 # %% ../nbs/41_synth.ipynb #c28df3c8
 _SENT = re.compile(r"(?<=[.!?])\s+")
@@ -145,20 +186,21 @@ def _keep_text(text, job): return [{"text": text.strip()}]
 WRAP_STYLES = ("easy", "medium", "hard", "qa")
 
 def wrap(df: pl.DataFrame, # the documents
-         be: Backend, # the rephraser
-         style: str="qa", # easy | medium | hard | qa
+         be: Backend|dict|str|None=None, # the rephraser (default: the built-in model)
+         style: str|list[str]="qa", # easy | medium | hard | qa, or several (one prompt per chunk and style)
          max_words: int=225, # chunk size (~300 tokens)
          text_col: str="text",
          allow_truncated: bool=False, # keep outputs cut off at max_tokens
          tpl: Template|None=None, # default: the built-in `wrap_<style>`
          **params, # generation params
         ) -> Synth:
-    "WRAP: rephrase each ~300-token chunk in one of four styles; rows carry `style` and `chunk`."
-    if style not in WRAP_STYLES: raise CuratekitError(f"wrap: style must be one of {WRAP_STYLES}, got {style!r}")
-    tpl = tpl or template(f"wrap_{style}")
-    jobs = [dict(prompt=tpl.render(text=c), seed_ids=[i], carry=dict(style=style, chunk=c))
-            for i, t in _text_rows(df, text_col) for c in chunk_text(t, max_words)]
-    return run_jobs(be, jobs, _keep_text, "wrap", tpl, params, allow_truncated)
+    "WRAP: rephrase each ~300-token chunk in one or more of four styles; rows carry `style` and `chunk`."
+    styles = [style] if isinstance(style, str) else list(style)
+    if bad := [s for s in styles if s not in WRAP_STYLES]: raise CuratekitError(f"wrap: style must be one of {WRAP_STYLES}, got {bad[0]!r}")
+    tpls = {s: tpl or template(f"wrap_{s}") for s in styles}
+    jobs = [dict(prompt=tpls[s].render(text=c), seed_ids=[i], carry=dict(style=s, chunk=c), tpl=tpls[s])
+            for i, t in _text_rows(df, text_col) for c in chunk_text(t, max_words) for s in styles]
+    return run_jobs(make_backend(be), jobs, _keep_text, "wrap", tpls[styles[0]], params, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #b0e571d0
 def parse_edited(text: str, job: dict|None=None) -> list[dict]:
@@ -168,37 +210,40 @@ def parse_edited(text: str, job: dict|None=None) -> list[dict]:
     if not body: raise ParseError("empty 'EDITED:' block")
     return [{"text": body}]
 
-def simplify(df: pl.DataFrame, be: Backend, genre: str="web", # web, wiki, book, textbook, conversation, code, instruction
+def simplify(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the built-in model
+             genre: str="web", # web, wiki, book, textbook, conversation, code, instruction
              text_col: str="text", allow_truncated: bool=True, tpl: Template|None=None, **params) -> Synth:
     "TinyHelen: rewrite each text as preschool textbook material; keeps the `EDITED:` block."
     tpl = tpl or template("tinyhelen_simplify")
     jobs = [dict(prompt=tpl.render(text=t, genre=genre), seed_ids=[i], carry=dict(genre=genre)) for i, t in _text_rows(df, text_col)]
-    return run_jobs(be, jobs, parse_edited, "simplify", tpl, params, allow_truncated)
+    return run_jobs(make_backend(be), jobs, parse_edited, "simplify", tpl, params, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #1a800b55
 REFUSALS = ("i apologize", "sorry", "an ai language model", "i cannot", "i can't")
 
 def parse_lines(text: str, job: dict|None=None) -> list[dict]:
-    "Non-empty lines, list markers stripped; no lines is a `ParseError`."
-    lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", l).strip() for l in text.splitlines()]
+    "Non-empty lines, list markers and trailing commas stripped; no lines is a `ParseError`."
+    lines = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", l).strip().rstrip(",;").strip() for l in text.splitlines()]
     if not (lines := [l for l in lines if l]): raise ParseError("no lines")
     return [{"text": l} for l in lines]
 
-def attribute_values(be: Backend, labels: list[str], attribute: str, n: int=5, source: str="the web",
-                     similar: dict|None=None, **params) -> Synth:
+def attribute_values(labels: list[str], # the classes
+                     attribute: str, # the class-dependent attribute, e.g. "subtopics"
+                     be: Backend|dict|str|None=None, # default: the built-in model
+                     n: int=5, source: str="the web", similar: dict|None=None, **params) -> Synth:
     "Ask the LLM for `n` values of a class-dependent `attribute` per label (AttrPrompt); rows: label, value."
     tpl = template("attrprompt_values")
     jobs = [dict(prompt=tpl.render(n=n, attribute=attribute, label=l, source=source, similar=", ".join((similar or {}).get(l, [])) or "other classes"),
                  seed_ids=[l], carry=dict(label=l, attribute=attribute)) for l in labels]
-    s = run_jobs(be, jobs, parse_lines, "attribute_values", tpl, params, allow_truncated=True)
-    return Synth(s.frame.rename({"text": "value"}) if "text" in s.frame.columns else s.frame, s.failures)
+    s = run_jobs(make_backend(be), jobs, parse_lines, "attribute_values", tpl, params, allow_truncated=True)
+    return Synth(s.frame.rename({"text": "value"}) if "text" in s.frame.columns else s.frame, s.failures, s.prompts)
 
 # %% ../nbs/41_synth.ipynb #dc34a82f
-def similar_classes(be: Backend, labels: list[str], n: int=5, domain: str="", source: str="the web", **params) -> dict[str, list[str]]:
+def similar_classes(labels: list[str], be: Backend|dict|str|None=None, n: int=5, domain: str="", source: str="the web", **params) -> dict[str, list[str]]:
     "Ask for the `n` labels most similar to each label (AttrPrompt's 'similar' attribute); unknown names are dropped."
     tpl, known = template("attrprompt_similar"), {l.lower(): l for l in labels}
     jobs = [dict(prompt=tpl.render(n=n, label=l, domain=domain, source=source, classes=", ".join(labels)), seed_ids=[l]) for l in labels]
-    s = run_jobs(be, jobs, parse_lines, "similar_classes", tpl, params, True)
+    s = run_jobs(make_backend(be), jobs, parse_lines, "similar_classes", tpl, params, True)
     out = {l: [] for l in labels}
     for r in s.frame.iter_rows(named=True):
         l, c = r["origin"]["seed_ids"][0], known.get(r["text"].strip(" .").lower())
@@ -210,12 +255,12 @@ def _yes_no(text, job):
     if not m: raise ParseError("no 0/1 answer")
     return [{"relevant_to_similar": m.group(1) == "1"}]
 
-def attribute_relevance(be: Backend, values: pl.DataFrame, similar: dict[str, list[str]], **params) -> pl.DataFrame:
+def attribute_relevance(values: pl.DataFrame, similar: dict[str, list[str]], be: Backend|dict|str|None=None, **params) -> pl.DataFrame:
     "Adds `relevant_to_similar` to `attribute_values` rows (label, value): does the value fit a similar class?"
     tpl = template("attrprompt_relevance")
     jobs = [dict(prompt=tpl.render(value=r["value"], similar=", ".join(similar.get(r["label"], [])) or "none"), seed_ids=[r["id"]], carry=dict(of=r["id"]))
             for r in values.iter_rows(named=True)]
-    got = run_jobs(be, jobs, _yes_no, "attribute_relevance", tpl, {"temperature": 0, **params}, True).frame
+    got = run_jobs(make_backend(be), jobs, _yes_no, "attribute_relevance", tpl, {"temperature": 0, **params}, True).frame
     got = got.select("of", "relevant_to_similar") if len(got) else pl.DataFrame(schema={"of": pl.String, "relevant_to_similar": pl.Boolean})
     return values.join(got, left_on="id", right_on="of", how="left", maintain_order="left")
 
@@ -228,9 +273,9 @@ def sample_attributes(attributes: dict, label: str, rng: random.Random) -> dict:
     "One uniform, independent draw per attribute; values are a list, or a dict label -> list."
     return {a: rng.choice(v[label] if isinstance(v, dict) else v) for a, v in attributes.items()}
 
-def attrprompt(be: Backend,
-               labels: list[str], # the classes
+def attrprompt(labels: list[str], # the classes
                attributes: dict[str, list|dict], # dimension -> values (list) or label -> values (dict)
+               be: Backend|dict|str|None=None, # default: the built-in model
                n: int=10, # samples per label
                kind: str="text", # what a sample is ("news", "product review" …)
                similar: dict[str, list[str]]|None=None, # label -> classes to stay away from
@@ -245,7 +290,7 @@ def attrprompt(be: Backend,
             jobs.append(dict(prompt=tpl.render(kind=kind, label=l, requirements=req, n_req=len(att) + 1,
                                                similar=", ".join((similar or {}).get(l, [])) or "other classes"),
                              seed_ids=[l, str(k)], carry=dict(label=l, **att)))
-    return run_jobs(be, jobs, _no_refusal, "attrprompt", tpl, {**params, "seed": seed}, allow_truncated)
+    return run_jobs(make_backend(be), jobs, _no_refusal, "attrprompt", tpl, {**params, "seed": seed}, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #bcee7598
 def parse_qa(text: str, job: dict|None=None) -> list[dict]:
@@ -255,7 +300,7 @@ def parse_qa(text: str, job: dict|None=None) -> list[dict]:
     if not pairs: raise ParseError("no 'Question: … Answer: …' pair")
     return [{"question": q.strip(), "answer": a.strip()} for q, a in pairs]
 
-def neighbour_retriever(external: pl.DataFrame, # the external rows (id, context, question, answer)
+def neighbour_retriever(external: pl.DataFrame, # the external rows (id, context[, question, answer])
                         neighbours: pl.DataFrame, # rows (id, neighbor_id[, score]): seed id -> external id, best first
                         id_col: str="id", neighbour_col: str="neighbor_id"):
     "A RADA retriever from precomputed neighbours: `retrieve(seed_row, k)` looks the seed row's id up."
@@ -267,9 +312,9 @@ def neighbour_retriever(external: pl.DataFrame, # the external rows (id, context
 
 def _demo(r): return f"Context: {r['context']}\nQuestion: {r['question']}\nAnswer: {r['answer']}"
 
-def rada(df: pl.DataFrame, # the seed QA examples: context, question, answer
-         be: Backend,
-         retrieve: Callable[[str, int], pl.DataFrame], # query, k -> external rows with context/question/answer (and id)
+def rada(df: pl.DataFrame, # the seed QA examples: id, context, question, answer
+         retrieve: Callable[[str, int], pl.DataFrame], # query, k -> external rows with `context` (and id; question/answer to serve as demos)
+         be: Backend|dict|str|None=None, # default: the built-in model
          k: int=3, # neighbours retrieved per seed example
          n_demos: int=3, # in-context demonstrations per prompt
          seed: int=0, allow_truncated: bool=True, tpl: Template|None=None, **params) -> Synth:
@@ -279,20 +324,24 @@ def rada(df: pl.DataFrame, # the seed QA examples: context, question, answer
     tpl, rng, jobs = tpl or template("rada_qa"), random.Random(seed), []
     for r in df.iter_rows(named=True):
         nb = retrieve(r, k) if getattr(retrieve, "by_row", False) else retrieve(r["question"] + " " + r["context"], k)
-        pool = [r] + nb.to_dicts()
+        pool = [r] + [d for d in nb.to_dicts() if d.get("question") and d.get("answer")]  # a bare context is a target, not a demo
         for t in nb.to_dicts():
             demos = "\n".join(_demo(d) for d in rng.sample(pool, min(n_demos, len(pool))))
             jobs.append(dict(prompt=tpl.render(demos=demos, context=t["context"]), seed_ids=[r["id"], str(t.get("id", ""))],
                              carry=dict(context=t["context"])))
-    return run_jobs(be, jobs, parse_qa, "rada", tpl, {**params, "seed": seed}, allow_truncated)
+    return run_jobs(make_backend(be), jobs, parse_qa, "rada", tpl, {**params, "seed": seed}, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #4c5736fc
+ENTITY_SCHEMA = {"type": "object", "required": ["summary", "entities"],
+                 "properties": {"summary": {"type": "string"}, "entities": {"type": "array", "items": {"type": "string"}, "minItems": 1}}}
+
 def parse_json_object(text: str, job: dict|None=None, keys: tuple=()) -> dict:
     "The first JSON object in `text` (```json fences allowed), with the required `keys`."
     m = re.search(r"\{.*\}", text, flags=re.S)
     if not m: raise ParseError("no JSON object")
     try: obj = json.loads(m.group(0))
     except ValueError as e: raise ParseError(f"invalid JSON ({e.msg})")
+    if not isinstance(obj, dict): raise ParseError("JSON that is not an object")
     if missing := [k for k in keys if k not in obj]: raise ParseError(f"JSON without {missing}")
     return obj
 
@@ -302,25 +351,28 @@ def _entities(text, job):
     return [{"summary": str(obj.get("summary", "")), "entities": list(dict.fromkeys(e.strip() for e in obj["entities"] if e.strip()))}]
 
 # %% ../nbs/41_synth.ipynb #82784a5c
-def entigraph(df: pl.DataFrame, be: Backend,
+def entigraph(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the built-in model
               max_pairs: int|None=None, # pair budget per document (None: all pairs)
               max_triples: int=0, # triple budget per document
               entity_docs: bool=True, # step 2: one passage per entity
-              seed: int=42, text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
+              structured: bool=True, # step 1 asks for `ENTITY_SCHEMA` through `response_format` (constrained JSON, retried)
+              seed: int=42, # shuffles the triples and seeds the sampling
+              text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
     "EntiGraph: extract entities (JSON), then write about each entity, entity pairs and triples; one document per response."
-    t1 = template("entigraph_entities")
+    be, t1, params = make_backend(be), template("entigraph_entities"), {**params, "seed": seed}
     rows = _text_rows(df, text_col)
-    ents = run_jobs(be, [dict(prompt=t1.render(text=t), seed_ids=[i], carry={}) for i, t in rows], _entities, "entigraph_entities", t1, params, True)
+    fmt = {"response_format": {"type": "json_schema", "json_schema": {"name": "entities", "schema": ENTITY_SCHEMA}}} if structured else {}
+    ents = run_jobs(be, [dict(prompt=t1.render(text=t), seed_ids=[i], carry={}) for i, t in rows], _entities, "entigraph_entities", t1, {**params, **fmt}, True)
     texts, rng, jobs, t2, t3 = dict(rows), random.Random(seed), [], template("entigraph_entity"), template("entigraph_relation")
     for r in ents.frame.iter_rows(named=True) if len(ents.frame) else []:
         i, es = r["origin"]["seed_ids"][0], r["entities"]
-        if entity_docs: jobs += [dict(prompt=t2.render(text=texts[i], e1=e), seed_ids=[i], carry=dict(entities=[e])) for e in es]
+        if entity_docs: jobs += [dict(prompt=t2.render(text=texts[i], e1=e), seed_ids=[i], carry=dict(entities=[e]), tpl=t2) for e in es]
         pairs = list(itertools.combinations(es, 2))[:max_pairs]
         triples = list(itertools.combinations(es, 3)); rng.shuffle(triples)
         jobs += [dict(prompt=t3.render(text=texts[i], entities="\n".join(f"- {e}" for e in c)), seed_ids=[i], carry=dict(entities=list(c)))
                  for c in pairs + triples[:max_triples]]
     gen = run_jobs(be, jobs, _keep_text, "entigraph", t3, params, allow_truncated)
-    return Synth(gen.frame, pl.concat([ents.failures, gen.failures]))
+    return Synth(gen.frame, pl.concat([ents.failures, gen.failures]), {**ents.prompts, **gen.prompts})
 
 # %% ../nbs/41_synth.ipynb #d22308bc
 def _label_parser(labels):
@@ -331,14 +383,21 @@ def _label_parser(labels):
         return [{"label_checked": got}]
     return parse
 
-def targen(be: Backend,
-           task: str, # the task description
+def _prompts(*runs: Synth) -> dict:
+    "The prompt counts of several runs, summed per stage."
+    out = {}
+    for s in runs:
+        for k, v in s.prompts.items(): out[k] = out.get(k, 0) + v
+    return out
+
+def targen(task: str, # the task description
            labels: dict[str, str], # label -> definition
+           be: Backend|dict|str|None=None, # default: the built-in model
            n_contexts: int=3, n_seeds: int=2, # contexts, seeds per context
            verify: bool=True, # step 4: self-correction
            seed: int=0, **params) -> Synth:
     "TarGEN: contexts -> seeds -> one instance per label -> self-correction relabelling."
-    tc, ts, ti, tv = (template(f"targen_{n}") for n in ("contexts", "seeds", "instance", "verify"))
+    be, (tc, ts, ti, tv) = make_backend(be), (template(f"targen_{n}") for n in ("contexts", "seeds", "instance", "verify"))
     params = {**params, "seed": seed}
     ctx = run_jobs(be, [dict(prompt=tc.render(task=task, n=n_contexts), seed_ids=[])], lambda t, j: parse_lines(t)[:n_contexts], "targen_contexts", tc, params, True)
     seeds = run_jobs(be, [dict(prompt=ts.render(task=task, context=c, n=n_seeds), seed_ids=[i], carry=dict(context=c))
@@ -347,15 +406,15 @@ def targen(be: Backend,
     inst = run_jobs(be, [dict(prompt=ti.render(task=task, seed=r["seed"], label=l, definition=d), seed_ids=[r["id"]],
                               carry=dict(context=r["context"], seed=r["seed"], label=l)) for r in seeds.frame.iter_rows(named=True) if "seed" in r
                          for l, d in labels.items()], _keep_text, "targen", ti, params, True)
-    fails = [ctx.failures, seeds.failures, inst.failures]
-    frame = _self_correct(be, inst.frame, task, labels, tv, params, fails) if verify and len(inst.frame) else inst.frame
-    return Synth(frame, pl.concat(fails))
+    runs = [ctx, seeds, inst]
+    frame = _self_correct(be, inst.frame, task, labels, tv, params, runs) if verify and len(inst.frame) else inst.frame
+    return Synth(frame, pl.concat([r.failures for r in runs]), _prompts(*runs))
 
-def _self_correct(be, frame, task, labels, tv, params, fails):
+def _self_correct(be, frame, task, labels, tv, params, runs):
     defs = "\n".join(f"- {l}: {d}" for l, d in labels.items())
     chk = run_jobs(be, [dict(prompt=tv.render(task=task, definitions=defs, seed=r["seed"], instance=r["text"]), seed_ids=[r["id"]], carry=dict(of=r["id"]))
                         for r in frame.iter_rows(named=True)], _label_parser(list(labels)), "targen_verify", tv, params, True)
-    fails.append(chk.failures)
+    runs.append(chk)
     got = chk.frame.select("of", "label_checked") if len(chk.frame) else pl.DataFrame(schema={"of": pl.String, "label_checked": pl.String})
     out = frame.join(got, left_on="id", right_on="of", how="left")
     return out.with_columns(relabelled=pl.col("label_checked").is_not_null() & (pl.col("label_checked") != pl.col("label")),
@@ -373,13 +432,14 @@ def _bonito_parse(text, job):
     if len(parts) != 2: raise ParseError(f"expected 2 parts split by <|pipe|>, got {len(parts)}")
     return [{"instruction": parts[0].strip().replace("{{context}}", job["carry"]["context"]), "response": parts[1].strip()}]
 
-def bonito(df: pl.DataFrame, be: Backend, task_type: str="exqa", text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
+def bonito(df: pl.DataFrame, be: Backend|dict|str|None=None, # a Bonito model (default: the built-in model, which is not one)
+           task_type: str="exqa", text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
     "Bonito: one (instruction, response) task of `task_type` per passage, parsed from `<|pipe|>`."
     if task_type not in BONITO_TASK_TYPES: raise CuratekitError(f"bonito: task_type must be one of {list(BONITO_TASK_TYPES)}")
     tpl = template("bonito")
     jobs = [dict(prompt=tpl.render(task_type=BONITO_TASK_TYPES[task_type], text=t.strip()), seed_ids=[i],
                  carry=dict(context=t.strip(), task_type=task_type)) for i, t in _text_rows(df, text_col)]
-    return run_jobs(be, jobs, _bonito_parse, "bonito", tpl, params, allow_truncated)
+    return run_jobs(make_backend(be), jobs, _bonito_parse, "bonito", tpl, params, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #b659c336
 def parse_instruction(text: str, job: dict|None=None) -> list[dict]:
@@ -388,22 +448,24 @@ def parse_instruction(text: str, job: dict|None=None) -> list[dict]:
     if not m: raise ParseError("no 'Instruction: … Answer: …'")
     return [{"instruction": m.group(1).strip(), "answer": m.group(2).strip()}]
 
-def agentinstruct(df: pl.DataFrame, be: Backend, transformation: str="an argumentative passage",
-                  instruction_type: str="reading comprehension", refine_rounds: int=1, text_col: str="text", **params) -> Synth:
+def agentinstruct(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the built-in model
+                  transformation: str="an argumentative passage", instruction_type: str="reading comprehension",
+                  refine_rounds: int=1, text_col: str="text", **params) -> Synth:
     "AgentInstruct flows: content transformation -> seed instruction -> `refine_rounds` suggester-editor rounds."
-    tt, ts, tr = template("agentinstruct_transform"), template("agentinstruct_seed"), template("agentinstruct_refine")
+    be, (tt, ts, tr) = make_backend(be), (template(f"agentinstruct_{n}") for n in ("transform", "seed", "refine"))
     pas = run_jobs(be, [dict(prompt=tt.render(text=t, transformation=transformation), seed_ids=[i]) for i, t in _text_rows(df, text_col)],
                    lambda t, j: [{"passage": t.strip()}], "agentinstruct_transform", tt, params, True)
     cur = run_jobs(be, [dict(prompt=ts.render(passage=r["passage"], instruction_type=instruction_type), seed_ids=r["origin"]["seed_ids"],
                              carry=dict(passage=r["passage"], round=0)) for r in pas.frame.iter_rows(named=True)] if len(pas.frame) else [],
                    parse_instruction, "agentinstruct", ts, params, True)
-    out, fails = [cur.frame], [pas.failures, cur.failures]
+    runs = [pas, cur]
     for k in range(1, refine_rounds + 1):
         if not len(cur.frame): break
         cur = run_jobs(be, [dict(prompt=tr.render(passage=r["passage"], instruction=r["instruction"], answer=r["answer"]), seed_ids=r["origin"]["seed_ids"],
-                                 carry=dict(passage=r["passage"], round=k)) for r in cur.frame.iter_rows(named=True)], parse_instruction, "agentinstruct", tr, params, True)
-        out.append(cur.frame); fails.append(cur.failures)
-    return Synth(pl.concat([f for f in out if len(f)], how="diagonal_relaxed") if any(len(f) for f in out) else out[0], pl.concat(fails))
+                                 carry=dict(passage=r["passage"], round=k)) for r in cur.frame.iter_rows(named=True)], parse_instruction, "agentinstruct_refine", tr, params, True)
+        runs.append(cur)
+    frames = [r.frame for r in runs[1:] if len(r.frame)]
+    return Synth(pl.concat(frames, how="diagonal_relaxed") if frames else runs[1].frame, pl.concat([r.failures for r in runs]), _prompts(*runs))
 
 # %% ../nbs/41_synth.ipynb #458a6168
 def parse_summary_query(text: str, job: dict|None=None) -> list[dict]:
@@ -417,13 +479,13 @@ SWIM_EXEMPLARS = [dict(article="The pathlib module offers classes representing f
                   dict(article="The statistics module provides functions for calculating mathematical statistics of numeric data, such as mean and median.",
                        summary="statistics calculates mean and median of numeric data.", query="how to compute the median in python")]
 
-def swim_ir(df: pl.DataFrame, be: Backend, exemplars: list[dict]=SWIM_EXEMPLARS, language: str="English",
-            text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
+def swim_ir(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the built-in model
+            exemplars: list[dict]=SWIM_EXEMPLARS, language: str="English", text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
     "SWIM-IR: few-shot summarize-then-ask; one (query, passage) pair per passage."
     tpl = template("swim_ir")
     ex = "".join(f"Article: {e['article']}\nSummary: {e['summary']}\nQuery: {e['query']}\n\n" for e in exemplars)
     jobs = [dict(prompt=tpl.render(exemplars=ex, text=t, language=language), seed_ids=[i], carry=dict(passage=t)) for i, t in _text_rows(df, text_col)]
-    return run_jobs(be, jobs, parse_summary_query, "swim_ir", tpl, params, allow_truncated)
+    return run_jobs(make_backend(be), jobs, parse_summary_query, "swim_ir", tpl, params, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #5ed6f785
 @generate_step(checks=dict(max_words=Range(ge=1)))
@@ -444,11 +506,12 @@ def paragraph_chunks(df: pl.DataFrame, # the documents
         rows += [dict(id=f"{i}-c{k}", doc_id=str(i), chunk_index=k, text=c, origin=origin("paragraph_chunks", [i])) for k, c in enumerate(packed)]
     return pl.DataFrame(rows, schema={"id": pl.String, "doc_id": pl.String, "chunk_index": pl.Int64, "text": pl.String, "origin": ORIGIN})
 
-def qa_pairs(df: pl.DataFrame, be: Backend, n: int=3, text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
+def qa_pairs(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the built-in model
+             n: int=3, text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
     "Up to `n` (question, answer) pairs per chunk; rows keep the `context`."
     tpl = template("qa_pairs")
     jobs = [dict(prompt=tpl.render(text=t, n=n), seed_ids=[i], carry=dict(context=t)) for i, t in _text_rows(df, text_col)]
-    return run_jobs(be, jobs, lambda t, j: parse_qa(t)[:n], "qa_pairs", tpl, params, allow_truncated)
+    return run_jobs(make_backend(be), jobs, lambda t, j: parse_qa(t)[:n], "qa_pairs", tpl, params, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #4b82bbb3
 def _keywords(text, job):
@@ -456,11 +519,12 @@ def _keywords(text, job):
     if not (kws := [k for k in kws if k and len(k.split()) <= 6]): raise ParseError("no comma-separated keywords on the first line")
     return [{"keyword": k} for k in dict.fromkeys(kws)]
 
-def keyword_chunk_pairs(df: pl.DataFrame, be: Backend, n: int=5, text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
+def keyword_chunk_pairs(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the built-in model
+                        n: int=5, text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
     "Search keywords per chunk (comma-separated, ≤ 6 words each); one (keyword, chunk) row per keyword."
     tpl = template("keyword_chunk")
     jobs = [dict(prompt=tpl.render(text=t, n=n), seed_ids=[i], carry=dict(chunk=t)) for i, t in _text_rows(df, text_col)]
-    return run_jobs(be, jobs, _keywords, "keyword_chunk_pairs", tpl, params, allow_truncated)
+    return run_jobs(make_backend(be), jobs, _keywords, "keyword_chunk_pairs", tpl, params, allow_truncated)
 
 def python_functions(source: str) -> list[tuple[str, str]]:
     "(name, source) of every function (methods and nested ones too) in Python `source`, found with `ast`; nothing is run."
@@ -468,12 +532,13 @@ def python_functions(source: str) -> list[tuple[str, str]]:
     except SyntaxError as e: raise CuratekitError(f"python_functions: not valid Python (line {e.lineno}): {e.msg}")
     return [(n.name, ast.get_source_segment(source, n)) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
 
-def code_summary_pairs(df: pl.DataFrame, be: Backend, text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
+def code_summary_pairs(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the built-in model
+                       text_col: str="text", allow_truncated: bool=True, **params) -> Synth:
     "One (summary, function) row per Python function in each file's source."
     tpl, jobs = template("code_summary"), []
     for i, src in _text_rows(df, text_col):
         jobs += [dict(prompt=tpl.render(language="python", code=code), seed_ids=[i], carry=dict(function=name, code=code)) for name, code in python_functions(src)]
-    return run_jobs(be, jobs, lambda t, j: [{"summary": t.strip().split("\n\n")[0]}], "code_summary_pairs", tpl, params, allow_truncated)
+    return run_jobs(make_backend(be), jobs, lambda t, j: [{"summary": t.strip().split("\n\n")[0]}], "code_summary_pairs", tpl, params, allow_truncated)
 
 # %% ../nbs/41_synth.ipynb #cb825794
 PROX_OPS = {"drop_doc": 0, "keep_doc": 0, "keep_chunk": 0, "remove_lines": 2, "normalize": 2}
@@ -550,25 +615,27 @@ def number_lines(text: str) -> str:
 
 def _program(text, job): return [{"program": text}]
 
-def _stage(be, tpl, rows, name, p) -> tuple[dict, pl.DataFrame]:
+def _stage(be, tpl, rows, name, p) -> tuple[dict, Synth]:
     s = run_jobs(be, [dict(prompt=tpl.render(text=t), seed_ids=[i]) for i, t in rows], _program, name, tpl, p, True)
     progs = {r["origin"]["seed_ids"][0]: parse_prox(r["program"]) for r in s.frame.iter_rows(named=True)}
-    bad = [dict(generator=name, seed_ids=[i], prompt="", raw="\n".join(g.errors), reason=f"unparseable: {len(g.errors)} program line(s)")
+    raw = {r["origin"]["seed_ids"][0]: r["program"] for r in s.frame.iter_rows(named=True)}
+    bad = [dict(generator=name, seed_ids=[i], prompt="", raw=raw[i], reason=f"unparseable: {len(g.errors)} program line(s): {g.errors[0]}")
            for i, g in progs.items() if g.errors]
-    return progs, pl.concat([s.failures, pl.DataFrame(bad, schema=FAILURE_SCHEMA)])
+    return progs, Synth(s.frame, pl.concat([s.failures, pl.DataFrame(bad, schema=FAILURE_SCHEMA)]), s.prompts)
 
-def prox(df: pl.DataFrame, be: Backend, text_col: str="text", doc_stage: bool=True, max_tokens: int=256, **params) -> Synth:
+def prox(df: pl.DataFrame, be: Backend|dict|str|None=None, # default: the built-in model
+         text_col: str="text", doc_stage: bool=True, max_tokens: int=256, **params) -> Synth:
     "ProX doc stage (keep/drop) then chunk stage (line edits) on kept docs; adds `prox_text`, `prox_keep`, `prox_action`."
     check_text(df, text_col)
-    p = {"temperature": 0, **params, "max_tokens": max_tokens}
+    be, p = make_backend(be), {"temperature": 0, **params, "max_tokens": max_tokens}
     rows = [(str(i), t) for i, t in zip(df["id"], df[text_col]) if t]
-    docp, f1 = _stage(be, template("prox_doc"), rows, "prox_doc", p) if doc_stage else ({}, pl.DataFrame(schema=FAILURE_SCHEMA))
+    docp, s1 = _stage(be, template("prox_doc"), rows, "prox_doc", p) if doc_stage else ({}, Synth(pl.DataFrame(), pl.DataFrame(schema=FAILURE_SCHEMA)))
     dropped = {i for i, g in docp.items() if any(o[0] == "drop_doc" for o in g.ops)}
-    chunkp, f2 = _stage(be, template("prox_chunk"), [(i, number_lines(t)) for i, t in rows if i not in dropped], "prox_chunk", p)
+    chunkp, s2 = _stage(be, template("prox_chunk"), [(i, number_lines(t)) for i, t in rows if i not in dropped], "prox_chunk", p)
     res = [(None, "empty") if not t else (None, "drop_doc") if str(i) in dropped else
            apply_prox(t, chunkp[str(i)]) if str(i) in chunkp else (t, "kept: no program") for i, t in zip(df["id"], df[text_col])]
     out = df.with_columns(prox_text=pl.Series([r[0] for r in res], dtype=pl.String), prox_action=pl.Series([r[1] for r in res], dtype=pl.String))
-    return Synth(out.with_columns(prox_keep=pl.col("prox_text").is_not_null()), pl.concat([f1, f2]))
+    return Synth(out.with_columns(prox_keep=pl.col("prox_text").is_not_null()), pl.concat([s1.failures, s2.failures]), _prompts(s1, s2))
 
 # %% ../nbs/41_synth.ipynb #950baee5
 def _norm(s: pl.Expr) -> pl.Expr: return s.str.to_lowercase().str.replace_all(r"[^\w]+", " ").str.strip_chars()
@@ -622,28 +689,73 @@ def rouge_l(a: str, b: str) -> float:
     l = prev[-1]
     return 0.0 if l == 0 else 2*l/(len(x) + len(y))
 
+def _both_ways(entail, xs, ys) -> tuple[list, list]:
+    "p(x⇒y) and p(y⇒x) for every pair with both sides (None otherwise), in one batch of `entail`."
+    ok = [i for i, (a, b) in enumerate(zip(xs, ys)) if entail and a and b]
+    got = _scores(entail, [(xs[i], ys[i]) for i in ok] + [(ys[i], xs[i]) for i in ok]) if ok else []
+    fw, bw = [None]*len(xs), [None]*len(xs)
+    for k, i in enumerate(ok): fw[i], bw[i] = got[k], got[len(ok) + k]
+    return fw, bw
+
 @map_step
 def paraphrase_filter(df: pl.DataFrame, x_col: str="x", y_col: str="y",
-                      entail: Callable[[str, str], float]|None=None, # p(premise ⇒ hypothesis), e.g. an NLI model
+                      entail: Callable[[str, str], float]|None=None, # p(premise ⇒ hypothesis), e.g. an NLI model or `llm_entailment()`
                       min_entail: float=0.75, max_rouge: float=0.75) -> pl.DataFrame:
     "Impossible Distillation's filters: p(x⇒y), p(y⇒x) ≥ `min_entail` and ROUGE-L ≤ `max_rouge`; adds `paraphrase_*`."
     xs, ys = df[x_col].to_list(), df[y_col].to_list()
     r = [rouge_l(a, b) for a, b in zip(xs, ys)]
-    fw = [entail(a, b) if entail and a and b else None for a, b in zip(xs, ys)]
-    bw = [entail(b, a) if entail and a and b else None for a, b in zip(xs, ys)]
+    fw, bw = _both_ways(entail, xs, ys)
     out = df.with_columns(paraphrase_rouge_l=pl.Series(r, dtype=pl.Float64), paraphrase_entail_xy=pl.Series(fw, dtype=pl.Float64), paraphrase_entail_yx=pl.Series(bw, dtype=pl.Float64))
     reason = (pl.when(pl.col("paraphrase_rouge_l") > max_rouge).then(pl.lit("too similar (ROUGE-L)"))
               .when(pl.col("paraphrase_entail_xy") < min_entail).then(pl.lit("x does not entail y"))
               .when(pl.col("paraphrase_entail_yx") < min_entail).then(pl.lit("y does not entail x")))
     return out.with_columns(paraphrase_reason=reason).with_columns(paraphrase_ok=pl.col("paraphrase_reason").is_null())
 
+# %% ../nbs/41_synth.ipynb #1af60fe4
+def yes_probability(prompts: list[str|list[dict]], # yes/no questions (strings or chat messages)
+                    be: Backend|dict|str|None=None, # default: the built-in model
+                   ) -> list[float|None]: # P(Yes) / (P(Yes) + P(No)); None when the model answers neither
+    "Score yes/no questions: next-token probabilities of a local model, else the first word of a server's answer (1.0 or 0.0)."
+    be = make_backend(be)
+    if hasattr(be, "choice_probs"):
+        return [float(y / (y + n)) if y + n > 0 else None for y, n in be.choice_probs(prompts, ("Yes", "No"))]
+    first = [(c.text or "").strip().lower()[:3] if c.ok else "" for c in be.complete(prompts, max_tokens=2, temperature=0)]
+    return [1.0 if w.startswith("yes") else 0.0 if w.startswith("no") else None for w in first]
+
+class LLMJudge:
+    "A yes/no question (a template) put to a backend: `judge(*fields)` scores one item, `judge.batch(items)` many at once."
+    def __init__(self, tpl: str|Template, # the question, with one `{field}` per argument
+                 fields: tuple, # the template fields, in the order the judge takes its arguments
+                 be: Backend|dict|str|None=None): # default: the built-in model
+        self.tpl, self.fields, self.be = template(tpl), tuple(fields), make_backend(be)
+        if missing := self.tpl.fields - set(self.fields): raise CuratekitError(f"LLMJudge: template {self.tpl.name!r} also needs {sorted(missing)}")
+    def batch(self, items: list[tuple]) -> list[float|None]:
+        "P(Yes) for every item (a tuple of field values), in one batched pass."
+        return yes_probability([self.tpl.render(**dict(zip(self.fields, it))) for it in items], self.be) if items else []
+    def __call__(self, *args) -> float|None: return self.batch([args])[0]
+    def __repr__(self): return f"LLMJudge({self.tpl.name!r}, {self.be!r})"
+
+def llm_critic(be: Backend|dict|str|None=None, tpl: str|Template="critic") -> LLMJudge:
+    "A critic for `critic_filter`: P(Yes) to 'is this fluent, well-formed English?' (or your template's question)."
+    return LLMJudge(tpl, ("text",), be)
+
+def llm_entailment(be: Backend|dict|str|None=None, tpl: str|Template="entailment") -> LLMJudge:
+    "An `entail(premise, hypothesis)` for the paraphrase filters: P(Yes) to 'does the premise entail the hypothesis?'."
+    return LLMJudge(tpl, ("premise", "hypothesis"), be)
+
+def _scores(fn: Callable, items: list[tuple]) -> list:
+    "`fn` on each argument tuple: one batched call when `fn` has `.batch` (an `LLMJudge`), else one call per item."
+    return list(fn.batch(items)) if hasattr(fn, "batch") else [fn(*it) for it in items]
+
 # %% ../nbs/41_synth.ipynb #31cea88f
 @map_step
-def critic_filter(df: pl.DataFrame, critic: Callable[[str], float], # text -> probability the row is good (e.g. "looks real")
+def critic_filter(df: pl.DataFrame, critic: Callable[[str], float], # text -> probability the row is good (e.g. `llm_critic()`)
                   threshold: float=0.5, text_col: str="text") -> pl.DataFrame:
     "Adds `critic_score` and `critic_ok` (score ≥ `threshold`); null text gets a null score and fails."
     check_text(df, text_col)
-    sc = pl.Series("critic_score", [critic(t) if t else None for t in df[text_col]], dtype=pl.Float64)
+    texts = df[text_col].to_list()
+    got = iter(_scores(critic, [(t,) for t in texts if t]))
+    sc = pl.Series("critic_score", [next(got) if t else None for t in texts], dtype=pl.Float64)
     return df.with_columns(sc).with_columns(critic_ok=(pl.col("critic_score") >= threshold).fill_null(False))
 
 # %% ../nbs/41_synth.ipynb #25a1ac57
@@ -662,9 +774,9 @@ def paraphrase_diversity(df: pl.DataFrame, entail: Callable[[str, str], float], 
     score = (df["paraphrase_entail_xy"].fill_null(0) + df["paraphrase_entail_yx"].fill_null(0)).to_list()
     keep = [False]*len(df)
     for _, idx in df.with_row_index("_i").group_by(group_col, maintain_order=True).agg("_i").rows():
-        xs, ys = [df[x_col][i] for i in idx], [df[y_col][i] for i in idx]
-        edges = [(a, b) for a, b in itertools.combinations(range(len(idx)), 2)
-                 if entail(xs[a], xs[b]) > tau or entail(ys[a], ys[b]) > tau]
+        xs, ys, combos = [df[x_col][i] for i in idx], [df[y_col][i] for i in idx], list(itertools.combinations(range(len(idx)), 2))
+        p = _scores(entail, [(xs[a], xs[b]) for a, b in combos] + [(ys[a], ys[b]) for a, b in combos])
+        edges = [c for k, c in enumerate(combos) if (p[k] or 0) > tau or (p[len(combos) + k] or 0) > tau]
         best = {}
         for j, c in enumerate(_components(len(idx), edges)):
             if c not in best or score[idx[j]] > score[idx[best[c]]]: best[c] = j
@@ -672,9 +784,10 @@ def paraphrase_diversity(df: pl.DataFrame, entail: Callable[[str, str], float], 
     return df.with_columns(paraphrase_diverse_ok=pl.Series(keep, dtype=pl.Boolean))
 
 # %% ../nbs/41_synth.ipynb #b3167914
-def overgenerate_pairs(be: Backend, contexts: list[str], k: int=8, seed: int=0, **params) -> tuple[pl.DataFrame, pl.DataFrame]:
+def overgenerate_pairs(contexts: list[str], be: Backend|dict|str|None=None, # default: the built-in model
+                       k: int=8, seed: int=0, **params) -> tuple[pl.DataFrame, pl.DataFrame]:
     "Sample `k` continuations per context (seeds `seed..seed+k-1`); all ordered pairs (x, y), x≠y, of one context; and failures."
-    outs, fails = [], []
+    be, outs, fails = make_backend(be), [], []
     for j in range(k):
         res = be.complete(contexts, seed=seed + j, **params)
         outs += [dict(ctx=i, sample=j, text=c.text.strip().split("\n")[0]) for i, c in enumerate(res) if c.ok and c.text.strip()]
@@ -703,7 +816,7 @@ class Synthesize(Step):
     "Run a generator on each batch: its rows join the frame (fresh ids, `origin`); seed rows gain `<prefix>_failures`."
     kind = "generate"
     def __init__(self, generator: str, # a seeded generator in `GENERATORS`
-                 backend: dict|Backend, # a backend mapping, e.g. {kind: openai, model: ..., base_url: ...}, or a backend
+                 backend: dict|Backend|None=None, # a backend mapping, e.g. {kind: openai, model: ..., base_url: ...}; default the built-in model
                  params: dict|None=None, # the generator's arguments (and generation params)
                  prefix: str|None=None): # the failures column is `<prefix>_failures` (default prefix `synth_<generator>`)
         store_attr()
@@ -714,6 +827,24 @@ Synthesize = register(Synthesize, "synthesize", checks=dict(generator=OneOf([n f
 
 class ProxRefine(Step):
     "ProX refinement as a step: adds `prox_text`, `prox_keep`, `prox_action`."
-    def __init__(self, backend: dict|Backend, text_col: str="text", doc_stage: bool=True, max_tokens: int=256): store_attr()
+    def __init__(self, backend: dict|Backend|None=None, # a backend mapping; default the built-in model
+                 text_col: str="text", doc_stage: bool=True, max_tokens: int=256): store_attr()
     def map(self, df): return prox(df, make_backend(self.backend), self.text_col, self.doc_stage, self.max_tokens).frame
 ProxRefine = register(ProxRefine, "prox_refine", checks=dict(max_tokens=Range(ge=1)))
+
+# %% ../nbs/41_synth.ipynb #1bc04ab7
+def real_vs_synthetic(real: pl.DataFrame, # real texts (the seeds, or a held-out sample of the real data)
+                      synthetic: pl.DataFrame|Synth, # generated rows (a `Synth` gives its frame)
+                      text_col: str="text", # the text column of both
+                      sample: int=1000, # rows per side for set-level diversity (equal-size seeded samples)
+                      **kw, # passed to `metrics.qdc_report` (quality columns, `n_clusters`, `model` …)
+                     ) -> QDCReport:
+    "The QDC report of real vs synthetic texts: quality, diversity and complexity side by side (empty texts left out)."
+    syn = synthetic.frame if isinstance(synthetic, Synth) else synthetic
+    sides = []
+    for d, name in ((real, "real"), (syn, "synthetic")):
+        if text_col not in d.columns: raise CuratekitError(f"real_vs_synthetic: the {name} frame has no column {text_col!r}")
+        d = d.filter(pl.col(text_col).str.strip_chars().str.len_chars() > 0)
+        if not len(d): raise CuratekitError(f"real_vs_synthetic: the {name} frame has no non-empty {text_col!r}")
+        sides.append(d.drop("origin", strict=False))
+    return qdc_report(*sides, text_col, names=("real", "synthetic"), sample=sample, **kw)

@@ -234,7 +234,7 @@ def test_empty_cut_off_and_non_json_outputs_are_failures_not_crashes():
     outs = iter(["", "not json at all", '{"summary": "s", "entities": "json"}', '{"summary": "s", "entities": ["a", "b"]}'])
     be = CallableBackend(lambda p, **kw: next(outs) if "knowledge analyzer" in p[0]["content"] else "about them", "scripted")
     df = pl.DataFrame({"id": list("abcd"), "text": ["t1", "t2", "t3", "t4"]})
-    s = synth.entigraph(df, be, max_triples=0)
+    s = synth.entigraph(df, be, max_triples=0, structured=False)  # parsed as written (structured output is tested in test_synth.py)
     assert s.failures["reason"].to_list() == ["empty output", "unparseable: no JSON object", "unparseable: 'entities' is not a list of strings"]
     assert len(s.frame) == 2 + 1  # two entity passages and one pair, all from row d
     from curatekit.llm import Completion
@@ -447,6 +447,20 @@ def test_choice_probs_with_and_without_the_shared_prefix_agree(smol, monkeypatch
     assert np.abs(smol.choice_probs(ps) - shared).max() < 1e-4 and (shared.sum(1) <= 1).all()
     judge = L.llm_judge(smol)
     assert all(0 <= p <= 1 for p in judge([ps[0][1]["content"]]))
+
+@SMOL
+def test_entigraph_entities_on_the_built_in_model_are_json_or_unparseable_after_tries(smol):
+    "EntiGraph's structured entity step on SmolLM2 (one try, short): a JSON prefix that parses or a failure with its own reason."
+    fmt, P = {"type": "json_schema", "json_schema": {"name": "entities", "schema": synth.ENTITY_SCHEMA}}, dict(max_tokens=16, temperature=0.7, seed=0)
+    smol.json_tries = 1
+    try:
+        s = synth.entigraph(DOCS.head(1), smol, entity_docs=False, max_pairs=1, **P)
+        again = smol.complete([synth.template("entigraph_entities").render(text=DOCS["text"][0])], response_format=fmt, **P)
+    finally: smol.json_tries = 3
+    assert again[0].cached and json_feed(json_start(), again[0].text.encode()) is not None  # constrained: a prefix of one JSON object
+    ents = s.failures.filter(pl.col("generator") == "entigraph_entities")
+    assert s.prompts["entigraph_entities"] == 1 and s.prompts["entigraph"] <= (0 if len(ents) else 1)
+    assert all(r.startswith("unparseable after 1 tries: ") for r in ents["reason"]) and ents["raw"].to_list() == [again[0].text] * len(ents)
 
 # --- the built-in model behind `curatekit serve`, through the official openai client -----------------------------------------
 
