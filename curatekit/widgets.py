@@ -1082,7 +1082,7 @@ def answer(self: LabelAnnotator, label: str, # one of `classes`
           ): # the next row's id (None when the queue is done)
     "Label a row, durably; return the next row to label."
     if label not in self.classes: raise CuratekitError(f"LabelAnnotator.answer: label {label!r} is not one of {', '.join(self.classes)}")
-    i = self.current if id is None else id
+    i = self.current if id is None else getattr(id, "item", lambda: id)()  # a numpy id as the Python value JSON writes
     if i is None: raise CuratekitError(f"LabelAnnotator: every row in the queue is labelled ({self.path.name})")
     if i not in self._pos: raise CuratekitError(f"LabelAnnotator.answer: id {i!r} is not in the frame")
     self._record({"id": i, "label": label, "annotator": self.annotator, "time": time.time()})
