@@ -154,3 +154,22 @@ def test_label_annotator_in_jupyterlab(tmp_path):
     got = LabelAnnotator(paragraphs(12).drop("source"), CLASSES, tmp_path/"texts.jsonl").labels   # the file replays to what the keys did
     assert got["label"].to_list() == ["code", "docstring", "prose"]
     assert [r.get("label") or ("undo" if r.get("undo") else "skip") for r in records(tmp_path/"images.jsonl")] == ["Sneaker", "Sandal", "undo"]
+
+def test_judge_oracle(tmp_path):
+    "A two-way judge as the oracle: probabilities thresholded, server answers matched by their start, unknown answers refused."
+    from curatekit.active import JudgeOracle
+    rows = paragraphs(40)
+    p_prose = lambda prompts: [0.2 if "\n   " in p else 0.9 for p in prompts]   # a judge that reads indentation
+    o = JudgeOracle(p_prose, ["code", "prose"], "Code or prose?\n{text}\nAnswer:")
+    got = o(rows)
+    assert got == ["code" if "\n   " in "\n" + t[:600] else "prose" for t in rows["text"]] and "code" in got and "prose" in got
+    assert o.answers["id"].to_list() == rows["id"].to_list() and o.answers["p"].is_in([0.2, 0.9]).all()
+    assert JudgeOracle(p_prose, ["code", "prose"], "{text}", threshold=0.95)(rows.head(3)) == ["code"] * 3
+    words = JudgeOracle(lambda ps: ["Prose.", " code", "poetry"], ["code", "prose"], "{text}")
+    assert words(rows.head(3)) == ["prose", "code", None]
+    with pytest.raises(CuratekitError, match="exactly two classes"): JudgeOracle(p_prose, ["a", "b", "c"], "{text}")
+    with pytest.raises(CuratekitError, match="no \\{text\\} placeholder"): JudgeOracle(p_prose, ["code", "prose"], "Code or prose?")
+    pool = rows.with_columns(emb=np.eye(40, 8, dtype=np.float32) + 0.01)
+    bad = JudgeOracle(lambda ps: ["maybe"] * len(ps), ["code", "prose"], "{text}")
+    with pytest.raises(CuratekitError, match="answered None for row id"):
+        active_learning(pool, oracle=bad, classes=["code", "prose"], rounds=0, seed_size=4, progress=False)
