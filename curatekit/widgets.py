@@ -23,10 +23,10 @@ from .lm import load_lm
 from .mix import Mixture, domain_tokens, mixture_plan, normalize_weights
 
 # %% auto #0
-__all__ = ['DROPPED', 'MODEL_SCORES', 'LA_STYLE', 'numeric_columns', 'score_problem', 'top_groups', 'bin_width', 'bin_counts',
-           'histogram', 'group_codes', 'hist_chart', 'ScoreExplorer', 'default_columns', 'SampleBrowser',
-           'token_heatmap', 'token_pieces', 'domain_problem', 'domain_table', 'MixtureEditor', 'PairwiseAnnotator',
-           'judgment_pairs', 'bt_scores', 'label_keys', 'LabelsPending', 'LabelAnnotator', 'FunnelView', 'qdc_view']
+__all__ = ['DROPPED', 'MODEL_SCORES', 'numeric_columns', 'score_problem', 'top_groups', 'bin_width', 'bin_counts', 'histogram',
+           'group_codes', 'hist_chart', 'ScoreExplorer', 'default_columns', 'SampleBrowser', 'token_heatmap',
+           'token_pieces', 'domain_problem', 'domain_table', 'MixtureEditor', 'PairwiseAnnotator', 'judgment_pairs',
+           'bt_scores', 'label_keys', 'LabelsPending', 'LabelAnnotator', 'FunnelView', 'qdc_view']
 
 # %% ../nbs/50_widgets.ipynb #a2f09f4e
 def numeric_columns(df: pl.DataFrame) -> list[str]:
@@ -1128,7 +1128,7 @@ def oracle(self: LabelAnnotator, rows: pl.DataFrame, # the rows `active_learning
     return [have[i]["label"] for i in ids]
 
 # %% ../nbs/50_widgets.ipynb #fcd3c5be
-LA_STYLE = "<style>.ck-la-image img{width:112px;height:auto;image-rendering:pixelated}</style>"  # a glanceable image
+_LA_STYLE = "<style>.ck-la-image img{width:112px;height:auto;image-rendering:pixelated}</style>"  # a glanceable image
 
 @patch
 def row_html(self: LabelAnnotator) -> str:
@@ -1138,7 +1138,7 @@ def row_html(self: LabelAnnotator) -> str:
     draw = renderers_for([self.image_col])
     if self.image_col in r: parts.append(f'<div class="ck-la-image">{draw[self.image_col](r[self.image_col]) if draw else html.escape(str(r[self.image_col]))}</div>')
     if self.text_col in r: parts.append(fold_html(r[self.text_col], 1500))
-    return f'<div class="ck-la-row">{"".join(parts)}</div>{LA_STYLE}'
+    return f'<div class="ck-la-row">{"".join(parts)}</div>{_LA_STYLE}'
 
 @patch
 def keys_html(self: LabelAnnotator) -> str:
