@@ -1,0 +1,60 @@
+"""Distributed dedup on Ray: the local steps' annotations exactly, a failing block named in one line, a rerun that resumes."""
+from pathlib import Path
+import polars as pl
+import pytest
+from curatekit.core import CuratekitError
+from curatekit.data import sample_corpus
+from curatekit.dedup import exact_dedup, minhash_dedup
+from curatekit.distributed import distributed_dedup
+
+def planted(n: int=1_500) -> pl.DataFrame:
+    "The first `n` sample documents plus near and exact copies of long ones, ids after theirs (copies land in the last block)."
+    base = sample_corpus().head(n).select("id", "text")
+    src = base.filter(pl.col("text").str.split(" ").list.len() >= 50).head(200).with_row_index("k")
+    return pl.concat([base, src.filter(pl.col("k") % 2 == 0).select(pl.col("id") + 10**6, pl.col("text") + " One more sentence."),
+                      src.filter(pl.col("k") % 2 == 1).select(pl.col("id") + 2 * 10**6, pl.col("text").str.to_uppercase())])
+
+def blocks(df: pl.DataFrame, n: int, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    size = -(-len(df) // n)
+    for k in range(n): df.slice(k * size, size).write_parquet(folder/f"b{k}.parquet")
+    return [folder/f"b{k}.parquet" for k in range(n)]
+
+def annotations(files) -> pl.DataFrame: return pl.concat([pl.read_parquet(f) for f in files])
+
+@pytest.fixture(scope="module")
+def ray2():
+    ray = pytest.importorskip("ray")
+    from curatekit.scale import ray_init
+    if not ray.is_initialized(): ray_init(num_cpus=2)
+    return ray
+
+def test_ray_equals_local_steps(tmp_path, ray2):
+    df = planted()
+    bl = blocks(df, 3, tmp_path/"in")
+    for method, keep, local in [("minhash", "first", minhash_dedup), ("minhash", "longest", minhash_dedup), ("exact", "first", exact_dedup)]:
+        got = annotations(distributed_dedup(bl, tmp_path/"work", method=method, keep=keep, partitions=3, progress=False))
+        want = local(df, keep=keep).select(got.columns)
+        assert got.equals(want), (method, keep)
+        assert got[f"{method}_dup_of"].is_not_null().sum() >= (190 if method == "minhash" else 100)  # the planted copies (exact: the upper-cased), across blocks
+    est = annotations(distributed_dedup(bl, tmp_path/"work", verify="estimate", threshold=0.7, num_perm=64, partitions=2, progress=False))
+    assert est.equals(minhash_dedup(df, verify="estimate", threshold=0.7, num_perm=64).select(est.columns))
+
+def test_failing_block_is_named_and_rerun_resumes(tmp_path, ray2):
+    df = planted(600)
+    bl = blocks(df, 3, tmp_path/"in")
+    good = pl.read_parquet(bl[1])
+    good.with_columns(pl.col("id").alias("text")).write_parquet(bl[1])  # a block whose text column holds numbers
+    with pytest.raises(CuratekitError) as e: distributed_dedup(bl, tmp_path/"work", partitions=2, progress=False)
+    msg = str(e.value)
+    assert "\n" not in msg and str(bl[1]) in msg and "signatures" in msg and str(bl[0]) not in msg, msg
+    done = {p: p.stat().st_mtime_ns for p in (tmp_path/"work"/"blocks").iterdir()}
+    assert len(done) == 2 and not list((tmp_path/"work"/"blocks").glob(".*"))  # the two good blocks finished, nothing partial
+    good.write_parquet(bl[1])
+    got = annotations(distributed_dedup(bl, tmp_path/"work", partitions=2, progress=False))
+    assert all(p.stat().st_mtime_ns == t for p, t in done.items())  # reused, not recomputed
+    assert got.equals(minhash_dedup(df).select(got.columns))
+
+def test_bad_parameters(tmp_path):
+    with pytest.raises(CuratekitError, match="method must be"): distributed_dedup([], tmp_path, method="fuzzy")
+    with pytest.raises(CuratekitError, match="no such block"): distributed_dedup([tmp_path/"nope.parquet"], tmp_path, engine="local")
