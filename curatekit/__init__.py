@@ -3,6 +3,7 @@
 Modules:
 
 - `curatekit.distill`: Condense a labelled image set into a few synthetic images by matching expert training trajectories (MTT, DATM, smooth experts), and an unlabelled set into a few images for self-supervised transfer (KRR-ST).
+- `curatekit.distributed`: MinHash and exact dedup as Ray tasks over blocks and band-key partitions: the driver holds file paths and the clusters it is told about, never the corpus or its signatures.
 - `curatekit.embed`: Sentence embeddings from any Hugging Face encoder, exact top-k cosine search in bounded memory, and what it serves: demonstration retrieval, hard negatives, class exemplars, Recall@k.
 - `curatekit.incremental`: A persistent MinHash-LSH index of a corpus (signatures and band buckets in Parquet, versioned by the parameters that made them): deduplicate new data against it without recomputing the old corpus.
 - `curatekit.kd`: Curate the synthetic data a student learns from — hard, class-balanced, replayed (CaBaGe's pieces) — and distil class relations from known to novel classes (class-relation knowledge distillation).
