@@ -29,13 +29,13 @@ from .report import (Profile, StoredRun, analysis_report, cluster_survivors, rec
                               run_report)
 
 # %% auto #0
-__all__ = ['ANALYSIS_GROUPS', 'file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state',
+__all__ = ['RAY_GLOBAL', 'ANALYSIS_GROUPS', 'file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state',
            'remove_stale_temps', 'StepCache', 'Shard', 'input_shards', 'ShardedRunner', 'peak_mib', 'removed_scores',
-           'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output', 'ledger_path', 'check_output',
-           'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe', 'check_report_path',
-           'read_ledger', 'input_view', 'stored_run', 'exact_hash', 'exact_clusters', 'minhash_signature', 'sig_parts',
-           'band_pairs', 'parts_jaccard', 'minhash_clusters', 'rule_checks', 'rule_marks', 'analysis_recipe',
-           'sample_shards', 'analyze', 'diversity_section']
+           'ray_global', 'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output', 'ledger_path',
+           'check_output', 'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe',
+           'check_report_path', 'read_ledger', 'input_view', 'stored_run', 'exact_hash', 'exact_clusters',
+           'minhash_signature', 'sig_parts', 'band_pairs', 'parts_jaccard', 'minhash_clusters', 'rule_checks',
+           'rule_marks', 'analysis_recipe', 'sample_shards', 'analyze', 'diversity_section']
 
 # %% ../nbs/60_scale.ipynb #a70156d0
 def file_digest(path: str|Path, chunk: int=1<<23) -> str:
@@ -261,6 +261,7 @@ def fit_global(self: ShardedRunner, i: int):
 def run_global_segment(self: ShardedRunner, i: int) -> None:
     "Fit global step `i` once, then apply it to every shard not yet cached."
     if all(self._done(self.key(sh, i)) for sh in self.shards): return
+    if self.engine == "ray" and self.recipe.steps[i].name in RAY_GLOBAL and ray_global(self, i): return  # distributed, `62_distributed`
     t0 = time.perf_counter()
     step, state = self.recipe.steps[i], self.fit_global(i)
     self._timed(i, time.perf_counter() - t0)
@@ -269,6 +270,14 @@ def run_global_segment(self: ShardedRunner, i: int) -> None:
         o, r = self._execute(sh, i, self.cache.frame(self.key(sh, i - 1)), state)
         self.cache.put(self.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name),
                        self._removed([r] if r is not None else []))
+
+# %% ../nbs/60_scale.ipynb #c1a00062
+RAY_GLOBAL = {"minhash_dedup": "ray_dedup_segment", "exact_dedup": "ray_dedup_segment"}  # global steps the Ray engine runs as distributed tasks: name -> function of `curatekit.distributed`
+
+def ray_global(runner: ShardedRunner, i: int) -> bool:
+    "Run global step `i` of a Ray run by its `RAY_GLOBAL` function (the driver never holds the corpus); False: fit it here instead."
+    from curatekit import distributed
+    return getattr(distributed, RAY_GLOBAL[runner.recipe.steps[i].name])(runner, i)
 
 # %% ../nbs/60_scale.ipynb #cbe32342
 @patch

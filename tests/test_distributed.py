@@ -58,3 +58,16 @@ def test_failing_block_is_named_and_rerun_resumes(tmp_path, ray2):
 def test_bad_parameters(tmp_path):
     with pytest.raises(CuratekitError, match="method must be"): distributed_dedup([], tmp_path, method="fuzzy")
     with pytest.raises(CuratekitError, match="no such block"): distributed_dedup([tmp_path/"nope.parquet"], tmp_path, engine="local")
+
+def test_run_recipe_on_ray_dispatches_dedup(tmp_path, ray2):
+    from curatekit.core import Filter, Recipe, make_step, read_file
+    from curatekit.scale import run_recipe
+    blocks(planted(600), 3, tmp_path/"in")
+    recipe = Recipe([make_step("exact_dedup"), make_step("minhash_dedup", threshold=0.7),
+                     Filter("exact_dup_of IS NULL AND minhash_dup_of IS NULL", reason="duplicate")])
+    ml = run_recipe(recipe, tmp_path/"in", tmp_path/"local", cache_dir=tmp_path/"c1", progress=False)
+    mr = run_recipe(recipe, tmp_path/"in", tmp_path/"ray", engine="ray", cache_dir=tmp_path/"c2", progress=False)
+    assert (tmp_path/"c2"/"distributed"/"blocks").is_dir() and not (tmp_path/"c1"/"distributed").exists()  # Ray ran the tasks
+    assert mr["rows_out"] == ml["rows_out"] < ml["rows_in"]
+    for name in ml["parts"] + ["ledger.parquet"]:
+        assert read_file(tmp_path/"ray"/name).equals(read_file(tmp_path/"local"/name)), name
