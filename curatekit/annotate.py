@@ -11,7 +11,7 @@ from functools import cache
 
 import polars as pl
 
-from .core import CuratekitError, map_step, check_text, is_empty_text, Keys, OneOf, Range
+from .core import CuratekitError, map_step, check_text, is_empty_text, Keys, Range
 from .data import sample_corpus
 from .embed import encode
 from .llm import Backend, TransformersBackend, backend as make_backend
