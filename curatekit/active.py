@@ -24,7 +24,7 @@ from .train import Head, fit
 # %% auto #0
 __all__ = ['QUERY_STRATEGIES', 'uncertainty', 'kcenter_queries', 'query', 'hast_class_weights', 'hast_pseudo_labels',
            'train_weighted_head', 'predict_proba', 'hast', 'hast_retrain', 'ActiveRun', 'active_learning',
-           'learning_curves', 'pretrain_on_predictions']
+           'learning_curves', 'JudgeOracle', 'pretrain_on_predictions']
 
 # %% ../nbs/42_active.ipynb #a3aac170
 QUERY_STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter")
@@ -289,6 +289,43 @@ def learning_curves(curves: pl.DataFrame, # rows of `ActiveRun.curve` with `meth
     band = alt.Chart(curves).mark_errorband(extent="stdev", opacity=0.2).encode(x=x, y=alt.Y("accuracy:Q", title="test accuracy", scale=alt.Scale(zero=False)), color=c)
     line = alt.Chart(curves).mark_line(point=True).encode(x=x, y="mean(accuracy):Q", color=c)
     return (band + line).properties(width=width, height=height)
+
+# %% ../nbs/42_active.ipynb #aac7981e
+class JudgeOracle:
+    "An `active_learning` oracle from a two-way judge: the second class where P(second class) > `threshold`; keeps every answer."
+    def __init__(self,
+                 judge: Callable, # prompts -> P(second class) per prompt (`llm.llm_judge`, local) or answer strings (a server)
+                 classes: Sequence[str], # the two labels, in the judge's order (its `labels`)
+                 prompt: str, # the question, with `{text}` where the row's text goes
+                 text_col: str="text", # the column the judge reads
+                 max_chars: int=600, # each text is cut to this many characters (the prompt's cost)
+                 threshold: float=0.5, # the second class where its probability is above this
+                ):
+        if len(classes) != 2: raise CuratekitError(f"JudgeOracle: a two-way judge needs exactly two classes, got {list(classes)}")
+        if "{text}" not in prompt: raise CuratekitError("JudgeOracle: the prompt has no {text} placeholder for the row's text")
+        self.judge, self.classes, self.prompt, self.text_col, self.max_chars, self.threshold = judge, [str(c) for c in classes], prompt, text_col, max_chars, threshold
+        self._answers = []
+    def __repr__(self): return f"JudgeOracle({' / '.join(self.classes)}, {len(self._answers)} answers)"
+
+@patch
+def _label(self: JudgeOracle, v) -> str|None:
+    "A label from the judge's output: a probability of the second class, or an answer's words."
+    if isinstance(v, str): return next((c for c in self.classes if v.strip().lower().startswith(c.lower())), None)
+    return None if v is None else self.classes[int(float(v) > self.threshold)]
+
+@patch
+def __call__(self: JudgeOracle, rows: pl.DataFrame) -> list[str|None]:
+    "The judge's labels for `rows` (None where its answer names no label: `active_learning` refuses those, naming the row)."
+    texts = [(t or "")[:self.max_chars] for t in rows[self.text_col].to_list()]
+    out = self.judge([self.prompt.replace("{text}", t) for t in texts])
+    labels = [self._label(v) for v in out]
+    self._answers += [dict(id=i, p=v if isinstance(v, float) else None, label=l) for i, v, l in zip(rows["id"].to_list(), out, labels)]
+    return labels
+
+@patch(as_prop=True)
+def answers(self: JudgeOracle) -> pl.DataFrame:
+    "Every answer so far: `id`, `p` (the judge's probability of the second class, when it gives one), `label`."
+    return pl.DataFrame(self._answers, schema_overrides=dict(p=pl.Float64, label=pl.String)) if self._answers else pl.DataFrame(schema=dict(id=pl.Int64, p=pl.Float64, label=pl.String))
 
 # %% ../nbs/42_active.ipynb #1433a342
 def pretrain_on_predictions(X: torch.Tensor, # (n, dim) gold rows' features

@@ -1,4 +1,4 @@
-"""`curatekit run`, `curatekit recipe`, `curatekit demo`: the recipes you build in a notebook, run from a shell.
+"""`curatekit analyze`, `curatekit run`, `curatekit report`, `curatekit recipe`, `curatekit demo`: look at a corpus, and run the recipes you build in a notebook, from a shell.
 
 Docs: https://curatekit.github.io/curatekit/cli.html.md"""
 
@@ -16,9 +16,12 @@ import curatekit
 from .core import CuratekitError, Recipe, Ledger, read, write, load_recipe, builtin_recipes, _md_table
 from .incremental import against_recipe, create_index, open_index
 from .scale import run_recipe, ledger_path, is_file_output, input_shards
+from .core import file_stem
+from .report import Profile, run_report
+from .scale import ANALYSIS_GROUPS, analyze, check_report_path, run_title, stored_run
 
 # %% auto #0
-__all__ = ['COMMANDS', 'add_command', 'main', 'run_demo']
+__all__ = ['COMMANDS', 'add_command', 'main', 'default_report_path', 'profile_summary', 'run_demo']
 
 # %% ../nbs/70_cli.ipynb #1e8caa1d
 COMMANDS: dict[str, tuple] = {}
@@ -63,6 +66,9 @@ def _run_args(r):
     r.add_argument("--no-cache", action="store_true", help="use a throw-away cache: nothing reused, no resume")
     r.add_argument("--overwrite", action="store_true", help="replace an OUTPUT that another run (or not curatekit) wrote")
     r.add_argument("--batch-size", type=int, default=10_000, help="rows per batch for map steps (default: 10000)")
+    r.add_argument("--report", metavar="REPORT", help="also write the run report (an .html page) here; the ledger then keeps the "
+                   "removed rows' scores, so 'curatekit report OUTPUT' can draw the same page later")
+    r.add_argument("--title", help="the report's heading")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
     r.add_argument("--against", metavar="INDEX", help="also drop near duplicates of the documents in this MinHash index ('curatekit index add')")
 
@@ -70,17 +76,91 @@ def _cmd_run(a):
     if a.quiet: os.environ["CURATEKIT_PROGRESS"] = "0"  # every progress bar, the model scorers' too
     t0 = time.perf_counter()
     m = run_recipe(against_recipe(a.recipe, a.against) if a.against else a.recipe, a.input, a.output, engine=a.engine, cache_dir=a.cache_dir, cache=not a.no_cache,
-                   overwrite=a.overwrite, batch_size=a.batch_size, progress=False if a.quiet else None)
+                   overwrite=a.overwrite, batch_size=a.batch_size, progress=False if a.quiet else None, report=a.report, title=a.title)
     if not a.quiet:
         print(_md_table(pl.DataFrame(m["removed_by_step"], schema=dict(step_index=pl.Int32, step=pl.String, rows=pl.UInt32))))
         gen = f", {m['rows_generated']:,} generated" if m["rows_generated"] else ""
         print(f"{m['rows_in']:,} rows in{gen}, {m['rows_out']:,} kept, {m['rows_removed']:,} removed ({time.perf_counter() - t0:.1f}s) "
-              f"-> {a.output} (ledger: {ledger_path(a.output)})")
+              f"-> {a.output} (ledger: {ledger_path(a.output)})" + (f"\nreport: {a.report}" if a.report else ""))
 
 add_command("run", "run a recipe on a corpus", _run_args, _cmd_run,
             "Run RECIPE on INPUT and write OUTPUT with its ledger. OUTPUT ending in .parquet/.jsonl is one file with "
             "<stem>.ledger.parquet beside it; anything else is a directory of part-*.parquet (one per input shard), "
             "ledger.parquet and manifest.json. Runs are resumable: the same command after a crash redoes only what is missing.")
+
+# %% ../nbs/70_cli.ipynb #c7a00002
+def default_report_path(output: str|Path) -> Path:
+    "Where `curatekit report OUTPUT` writes by default: `OUTPUT/report.html` for a directory, `<stem>.report.html` beside a file."
+    output = Path(output)
+    return output/"report.html" if output.is_dir() else output.with_name(f"{file_stem(output)}.report.html")
+
+def _report_args(r):
+    r.add_argument("output", metavar="OUTPUT", help="the OUTPUT of 'curatekit run': a directory, or a .parquet/.jsonl file with its ledger")
+    r.add_argument("-o", "--out", metavar="REPORT", help="where to write the page (default: OUTPUT/report.html, or <stem>.report.html beside a file)")
+    r.add_argument("--title", help="the page's heading")
+    r.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+
+def _cmd_report(a):
+    out = Path(a.out) if a.out else default_report_path(a.output)
+    check_report_path(out, *((a.output, ledger_path(a.output)) if is_file_output(a.output) else ()))
+    run = stored_run(a.output)
+    run_report(run, run.input, title=a.title or run_title(run.recipe, a.output)).save(out)
+    if not a.quiet: print(f"{out}" + (f"  ({run.note})" if run.note else ""))
+
+add_command("report", "write the report of a finished run", _report_args, _cmd_report,
+            "Write the run report of OUTPUT (the output of 'curatekit run') from the output, its ledger and manifest, "
+            "without rerunning anything. A run made with --report kept the removed rows' scores, and its page comes back the same.")
+
+# %% ../nbs/70_cli.ipynb #c7a00006
+def _analyze_args(p):
+    p.add_argument("input", metavar="INPUT", help="a parquet/JSONL/CSV file or a directory of shards")
+    p.add_argument("-o", "--out", metavar="REPORT", help="the report's path (default: <INPUT name>.analysis.html here)")
+    p.add_argument("--signals-out", metavar="PARQUET", help="also write the annotated corpus (its columns and every signal) to this .parquet")
+    p.add_argument("--sample", type=int, metavar="N", help="profile a seeded sample of N documents (all of them when there are fewer)")
+    p.add_argument("--seed", type=int, default=0, help="the sample's seed (default: 0)")
+    p.add_argument("--signals", nargs="+", metavar="NAME", help=f"signal groups to compute (default: all): {', '.join(ANALYSIS_GROUPS)}")
+    p.add_argument("--lm", metavar="MODEL", help="also score with this language model (Hugging Face name or local path) and count its tokens")
+    p.add_argument("--embed", action="store_true", help="also embed (all-MiniLM-L6-v2) and report embedding diversity")
+    p.add_argument("--text-col", default="text", help="the text column (default: text)")
+    p.add_argument("--cache-dir", metavar="DIR", help="the step cache (default: $CURATEKIT_HOME/runs); a rerun resumes")
+    p.add_argument("--no-cache", action="store_true", help="use a throw-away cache")
+    p.add_argument("--batch-size", type=int, default=2_500, help="rows per batch for map steps (default: 2500)")
+    p.add_argument("--title", help="the page's heading")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+
+def profile_summary(prof: Profile) -> str:
+    "A few lines on a profiled corpus: size, duplicates, languages, and what each built-in recipe would keep."
+    lf = prof.frame.lazy()
+    s = lf.collect_schema()
+    aggs = [pl.len().alias("n")] + [pl.col(c).is_not_null().sum().alias(c) for c in ("exact_dup_of", "minhash_dup_of") if c in s]
+    r = lf.select(aggs + ([pl.col("bytes").sum().alias("bytes")] if "bytes" in s else [])).collect().to_dicts()[0]
+    n, pct = r["n"], lambda k: f"{r[k] / max(r['n'], 1):.1%}"
+    lines = [f"{n:,} documents" + (f", {r['bytes'] / 1e6:,.1f} MB" if "bytes" in r else "")
+             + (f"; exact duplicates {pct('exact_dup_of')}" if "exact_dup_of" in r else "") + (f", near duplicates {pct('minhash_dup_of')}" if "minhash_dup_of" in r else "")]
+    if "lang" in s:
+        top = lf.group_by("lang").len().sort("len", "lang", descending=[True, False], nulls_last=True).head(3).collect()
+        lines.append("languages: " + ", ".join(f"{l or '(empty)'} {k / max(n, 1):.1%}" for l, k in top.iter_rows()))
+    for name, (run, notes) in prof.simulated().items():
+        if not len(run.stats): continue  # its first step is not among the signals (an image recipe): nothing to say
+        kept = run.stats["rows_out"][-1]
+        lines.append(f"{name} would keep {kept:,} ({kept / max(n, 1):.1%})" + (f" up to step {len(run.stats) - 1}" if any(x.startswith("stopped") for x in notes) else ""))
+    return "\n".join(lines)
+
+def _cmd_analyze(a):
+    if a.quiet: os.environ["CURATEKIT_PROGRESS"] = "0"
+    name = Path(a.input).resolve().name
+    out = Path(a.out) if a.out else Path(f"{file_stem(name) if Path(a.input).is_file() else name}.analysis.html")
+    t0 = time.perf_counter()
+    prof = analyze(a.input, out, a.signals_out, a.sample, a.seed, a.signals, a.lm, a.embed, a.text_col, a.cache_dir, not a.no_cache,
+                   a.batch_size, False if a.quiet else None, a.title)
+    if not a.quiet:
+        print(profile_summary(prof) + f"\n({time.perf_counter() - t0:.1f}s) report: {out}" + (f"  signals: {a.signals_out}" if a.signals_out else ""))
+
+add_command("analyze", "profile a corpus and write an analysis report", _analyze_args, _cmd_analyze,
+            "Profile INPUT (a file or a directory of shards) without a recipe: lengths, the Gopher, C4 and FineWeb rule sets, "
+            "language, PII and exact and near duplicates, computed shard by shard (resumable), and write an offline HTML report: the "
+            "corpus and its sources, languages, what each built-in recipe would remove, duplicate clusters, the longest documents and "
+            "every signal's histogram with the built-in thresholds marked.")
 
 # %% ../nbs/70_cli.ipynb #b0d730b5
 def _recipe_args(rc):

@@ -840,8 +840,8 @@ def check(self: Ledger, input_ids: pl.Series, kept_ids: pl.Series, where: str=""
 
 @patch
 def counts(self: Ledger) -> pl.DataFrame:
-    "Removed rows per step and reason."
-    return self.frame.group_by("step_index", "step", "reason").len("rows").sort("step_index", pl.col("rows"), descending=[False, True])
+    "Removed rows per step and reason (most first; equal counts by reason)."
+    return self.frame.group_by("step_index", "step", "reason").len("rows").sort("step_index", "rows", "reason", descending=[False, True, False])
 
 @patch
 def generated_counts(self: Ledger) -> pl.DataFrame:
@@ -849,14 +849,19 @@ def generated_counts(self: Ledger) -> pl.DataFrame:
     return self.generated.group_by("step_index", "step").len("rows").sort("step_index")
 
 @patch
-def save(self: Ledger, path: str|Path, meta: dict|None=None) -> Path:
+def save(self: Ledger, path: str|Path, meta: dict|None=None,
+         scores: pl.DataFrame|pl.LazyFrame|None=None, # more columns of the removed rows (by `id` and `step_index`), e.g. their scores for a report
+        ) -> Path:
     "Write the ledger as one parquet (an `action` column tells removed from generated rows), atomically; `meta` goes in its metadata."
     rows = pl.concat([self.frame.with_columns(action=pl.lit("dropped")),
                       self.generated.with_columns(action=pl.lit("generated"), reason=pl.lit(None, pl.String))], how="diagonal")
+    rows, md = rows.select("id", "step_index", "step", "action", "reason"), {"curatekit": json.dumps(meta or {})}
     path = Path(path); tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        rows.select("id", "step_index", "step", "action", "reason").write_parquet(tmp, metadata={"curatekit": json.dumps(meta or {})})
+        if scores is None: rows.write_parquet(tmp, metadata=md)
+        else: rows.lazy().join(scores.lazy().drop("step", "action", "reason", strict=False), on=["id", "step_index"], how="left",
+                               maintain_order="left").sink_parquet(tmp, metadata=md)
         os.replace(tmp, path)
     except (OSError, pl.exceptions.PolarsError) as e: raise CuratekitError(f"{path}: cannot write ({os_error(e)})") from None
     finally:

@@ -6,7 +6,7 @@ Docs: https://curatekit.github.io/curatekit/render.html.md"""
 
 # %% ../nbs/03_render.ipynb #7d12134a
 from __future__ import annotations
-import copy, hashlib, html, importlib.resources, math, threading
+import copy, hashlib, html, importlib.resources, importlib.util, math, threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -202,10 +202,8 @@ def renderers_for(columns, # the columns shown
 NO_CHARTS = "<p class='ck-note'>(charts skipped: install the report extra, <code>pip install 'curatekit[report]'</code>)</p>"
 
 def have_charts() -> bool:
-    "Whether altair and vl-convert (the `report` / `widgets` extras) are installed."
-    try: import altair, vl_convert  # noqa: F401
-    except ImportError: return False
-    return True
+    "Whether altair and vl-convert (the `report` / `widgets` extras) are installed (found, not imported: altair takes seconds to import)."
+    return all(importlib.util.find_spec(m) is not None for m in ("altair", "vl_convert"))
 
 def altair(extra: str="report"):
     "The altair module, or an error naming the extra that installs it."

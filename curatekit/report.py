@@ -6,7 +6,7 @@ Docs: https://curatekit.github.io/curatekit/report.html.md"""
 
 # %% ../nbs/02_report.ipynb #3329864c
 from __future__ import annotations
-import html, warnings
+import html, re, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,12 +15,17 @@ import numpy as np
 import polars as pl
 import curatekit
 from .core import CuratekitError, Ledger, Recipe, Run, to_frame
-from .render import CSS, NO_CHARTS, altair, chart_svg, have_charts, table_html
+from .core import STATS_SCHEMA, Filter, as_expr, check_text, is_empty_text, map_step, step_spec
+from .render import CSS, NO_CHARTS, Html, altair, chart_svg, fold_html, have_charts, table_html
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SECTIONS', 'TracedRun', 'trace', 'register_section', 'step_label', 'funnel_rows', 'funnel_chart', 'funnel_section',
-           'scored_rows', 'bin_edges', 'histogram', 'histogram_chart', 'scores_section', 'step_examples',
-           'examples_section', 'RunReport', 'run_report']
+__all__ = ['REPORTS', 'SECTIONS', 'RULE_SETS', 'TracedRun', 'trace', 'register_section', 'step_label', 'funnel_rows',
+           'funnel_chart', 'funnel_section', 'scored_rows', 'bin_edges', 'histogram', 'histogram_chart',
+           'scores_section', 'rows_by_id', 'step_examples', 'examples_section', 'RunReport', 'run_report', 'StoredRun',
+           'text_stats', 'Profile', 'cluster_survivors', 'step_params', 'would_drop', 'recipe_marks', 'corpus_section',
+           'languages_section', 'would_drop_section', 'duplicates_section', 'longest_section', 'signals_section',
+           'analysis_report']
 
 # %% ../nbs/02_report.ipynb #a2c81abd
 @dataclass
@@ -42,31 +47,40 @@ def trace(recipe: Recipe, # the recipe to run
     return TracedRun(run.frame, run.ledger, run.stats, removed, recipe)
 
 # %% ../nbs/02_report.ipynb #35aa576c
-SECTIONS: dict[str, tuple[float, Callable]] = {}
+REPORTS: dict[str, dict[str, tuple[float, Callable]]] = {"run": {}, "analysis": {}}  # report kind -> title -> (order, fn)
+SECTIONS = REPORTS["run"]
+_AT_SCALE: set[tuple[str, str]] = set()  # (kind, title) of sections that also take lazy frames
 
 def register_section(fn: Callable|None=None, # `fn(run, input_df) -> str|None`: an HTML fragment, or None to skip
                      *, title: str|None=None, # the section's heading (default: the function's name)
                      order: float|None=None, # position on the page; built-ins are 10, 20, 30 (default: after the last)
+                     report: str="run", # which page: "run" (a recipe run) or "analysis" (`fn(profile, frame)`, a profiled corpus)
+                     at_scale: bool=False, # `fn` also works on a stored run, whose frames are `pl.LazyFrame`s
                     ):
-    "Add a section to every run report; usable as a decorator. Returns `fn`."
-    if fn is None: return lambda f: register_section(f, title=title, order=order)
+    "Add a section to every report of kind `report`; usable as a decorator. Returns `fn`."
+    if fn is None: return lambda f: register_section(f, title=title, order=order, report=report, at_scale=at_scale)
+    if report not in REPORTS: raise CuratekitError(f"register_section: report must be one of {list(REPORTS)}, not {report!r}")
+    secs = REPORTS[report]
     title = title or fn.__name__.replace("_", " ").capitalize()
-    if order is None: order = SECTIONS[title][0] if title in SECTIONS else max([o for o, _ in SECTIONS.values()], default=0) + 10
-    SECTIONS[title] = (order, fn)
+    if order is None: order = secs[title][0] if title in secs else max([o for o, _ in secs.values()], default=0) + 10
+    secs[title] = (order, fn)
+    (_AT_SCALE.add if at_scale else _AT_SCALE.discard)((report, title))
     return fn
 
 # %% ../nbs/02_report.ipynb #a8043896
+def _charts() -> bool: return have_charts()  # the report extra is installed (a hook the lesson below turns off)
+
 def _alt():
     "altair, or None when the report extra (altair and vl-convert) is not installed."
-    return altair() if have_charts() else None
+    return altair() if _charts() else None
 
 # %% ../nbs/02_report.ipynb #f426ab8c
 def _esc(v) -> str: return html.escape(str(v))
 
 def _table(rows: list[dict], cls: str="") -> str: return table_html(rows, text_cols=("step", "reasons"), cls=cls)
 
-def _reasons(run: Run, i: int, top: int=5) -> str:
-    c = run.ledger.counts().filter(pl.col("step_index") == i)
+def _reasons(run: Run, i: int, top: int=5, counts: pl.DataFrame|None=None) -> str:
+    c = (run.ledger.counts() if counts is None else counts).filter(pl.col("step_index") == i)
     parts = [f"{r} ({n:,})" for r, n in zip(c["reason"][:top], c["rows"][:top])]  # plain text: `_table` escapes
     return ", ".join(parts) + (f", … {len(c) - top} more" if len(c) > top else "")
 
@@ -75,11 +89,15 @@ def step_label(run: Run, i: int) -> str:
     recipe = getattr(run, "recipe", None)
     return f"{i}: {recipe[i]!r}" if recipe is not None else f"{i}: {run.stats['step'][i]}"
 
+def _num(v, fmt: str) -> str: return "–" if v is None else format(v, fmt)  # a step read from the cache has no time
+
 def funnel_rows(run: Run) -> list[dict]:
-    "One row per step: rows in and out, share removed, seconds, and the top reasons."
+    "One row per step: rows in and out, share removed, seconds (and peak memory when measured), and the top reasons."
+    peak, counts = "peak_mib" in run.stats.columns, run.ledger.counts()  # counted once: a ledger can hold a million rows
     return [dict(step=step_label(run, s['step_index']), kind=s["kind"], rows_in=f"{s['rows_in']:,}", rows_out=f"{s['rows_out']:,}",
                  removed=f"{s['rows_in'] - s['rows_out']:,} ({(s['rows_in'] - s['rows_out']) / max(s['rows_in'], 1):.1%})",
-                 seconds=f"{s['seconds']:.2f}", reasons=_reasons(run, s["step_index"]))
+                 seconds=_num(s['seconds'], ".2f"), **({"peak MiB": _num(s["peak_mib"], ",.0f")} if peak else {}),
+                 reasons=_reasons(run, s["step_index"], counts=counts))
             for s in run.stats.to_dicts()]
 
 def funnel_chart(run: Run):
@@ -92,71 +110,96 @@ def funnel_chart(run: Run):
                     tooltip=["step", "rows", "removed"])
             .properties(width=640, height=alt.Step(24)))
 
-@register_section(title="Funnel", order=10)
+@register_section(title="Funnel", order=10, at_scale=True)
 def funnel_section(run: Run, input_df: pl.DataFrame) -> str:
     "The per-step funnel: a chart and a table."
     return chart_svg(funnel_chart(run)) + _table(funnel_rows(run), "funnel")
 
 # %% ../nbs/02_report.ipynb #180b684f
-_NOT_SCORES = {"id", "step_index", "copy_of"}
+_NOT_SCORES = {"id", "step_index", "copy_of", "exact_cluster", "minhash_cluster", "semdedup_cluster", "exact_hash"}
 
-def scored_rows(run: Run, input_df: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
-    "Every row the run has scores for, with `status` kept/removed and `source`; and the score columns."
-    kept = run.frame.with_columns(status=pl.lit("kept"))
+def _lazy(df) -> pl.LazyFrame: return df if isinstance(df, pl.LazyFrame) else df.lazy()
+def _schema(df) -> pl.Schema: return pl.Schema() if df is None else df.collect_schema() if isinstance(df, pl.LazyFrame) else df.schema
+def _rows(df) -> int: return 0 if df is None else df.select(pl.len()).collect().item() if isinstance(df, pl.LazyFrame) else len(df)
+def _collect(lf: pl.LazyFrame) -> pl.DataFrame: return lf.collect(engine="streaming")  # bounded memory over scans of files
+def _valid(col: str, dtype) -> pl.Expr: return pl.col(col).is_finite() if dtype.is_float() else pl.col(col).is_not_null()
+
+def scored_rows(run: Run, input_df) -> tuple[pl.DataFrame|pl.LazyFrame, list[str]]:
+    "Every row the run has scores for, with `status` kept/removed and `source`; and the score columns (lazy for a stored run)."
+    parts = [_lazy(run.frame).with_columns(status=pl.lit("kept"))]
     removed = getattr(run, "removed", None)
-    df = pl.concat([kept, removed.with_columns(status=pl.lit("removed"))], how="diagonal_relaxed") if removed is not None and len(removed) else kept
-    scores = [c for c, t in df.schema.items() if t.is_numeric() and c not in input_df.columns and c not in _NOT_SCORES
-              and df[c].drop_nulls().n_unique() > 1]  # a constant column has nothing to show
-    if "source" in input_df.columns: df = df.drop("source", strict=False).join(input_df.select("id", "source"), on="id", how="left")
-    else: df = df.with_columns(source=pl.lit("all"))
-    return df, scores
+    if _rows(removed): parts.append(_lazy(removed).with_columns(status=pl.lit("removed")))
+    df, inputs = pl.concat(parts, how="diagonal_relaxed"), _schema(input_df)
+    schema = df.collect_schema()
+    cands = [c for c, t in schema.items() if t.is_numeric() and c not in inputs and c not in _NOT_SCORES]
+    spread = _collect(df.select([pl.col(c).filter(_valid(c, schema[c])).pipe(lambda e: e.max() > e.min()).alias(c) for c in cands])
+                      ) if cands else None
+    scores = [c for c in cands if spread[c][0]]  # a constant column has nothing to show
+    if "source" not in inputs: df = df.with_columns(source=pl.lit("all"))
+    elif not all("source" in p.collect_schema() for p in parts):  # the rows lost the input's source: look it up
+        df = df.drop("source", strict=False).join(_lazy(input_df).select("id", "source"), on="id", how="left", maintain_order="left")
+    return (df if isinstance(run.frame, pl.LazyFrame) else _collect(df)), scores
 
-def bin_edges(x: pl.Series, bins: int=30) -> tuple[np.ndarray, float|None, bool]:
-    "Edges for `x` (finite values): log-spaced for a long-tailed non-negative score, whole numbers for integers; the p99 cut; log?"
-    lo, hi, top, mid = float(x.min()), float(x.quantile(0.99)), float(x.max()), float(x.median())
+def _edges(lo: float, hi: float, top: float, mid: float, integer: bool, bins: int) -> tuple[np.ndarray, float|None, bool]:
+    if hi <= lo: hi = top  # a score that is nearly always one value: bin its rare others too
     cut = hi if top > hi else None
     hi = hi if cut is not None else top
     log = lo >= 0 and hi > 8 * max(mid, 1.0)
     edges = np.expm1(np.linspace(np.log1p(lo), np.log1p(hi), bins + 1)) if log else np.linspace(lo, hi, bins + 1)
-    if x.dtype.is_integer(): edges = np.unique(np.r_[np.floor(edges[:-1]), hi + 1])
+    if integer: edges = np.unique(np.r_[np.floor(edges[:-1]), hi + 1])
     elif hi == lo: edges = np.array([lo, lo + 1.0])
     return edges, cut, log
 
-def histogram(df: pl.DataFrame, col: str, bins: int=30) -> tuple[pl.DataFrame, float|None, bool]:
-    "Counts of `col` per (bin, source, status), values above the 99th percentile in the last bin; that cut (or None); log bins?"
-    valid = pl.col(col).is_finite() if df[col].dtype.is_float() else pl.col(col).is_not_null()
-    d = df.filter(valid)
-    if not len(d): return pl.DataFrame(), None, False
-    edges, cut, log = bin_edges(d[col], bins)
-    i = np.clip(np.searchsorted(edges, d[col].to_numpy(), side="right") - 1, 0, len(edges) - 2)
-    h = (d.select("source", "status", bin=pl.Series(i)).group_by("bin", "source", "status").len("rows")
-         .with_columns(start=pl.col("bin").map_elements(lambda k: float(edges[k]), return_dtype=pl.Float64),
-                       end=pl.col("bin").map_elements(lambda k: float(edges[k + 1]), return_dtype=pl.Float64)))
-    return h.sort("bin", "source", "status"), cut, log
+def bin_edges(x: pl.Series, bins: int=30) -> tuple[np.ndarray, float|None, bool]:
+    "Edges for `x` (finite values): log-spaced for a long-tailed non-negative score, whole numbers for integers; the p99 cut; log?"
+    return _edges(float(x.min()), float(x.quantile(0.99)), float(x.max()), float(x.median()), x.dtype.is_integer(), bins)
 
-def histogram_chart(df: pl.DataFrame, col: str):
-    "A stacked histogram of `col`, coloured by `source`, removed rows pale; a log axis for long-tailed scores."
-    alt = _alt()
+def histogram(df: pl.DataFrame|pl.LazyFrame, col: str, bins: int=30) -> tuple[pl.DataFrame, float|None, bool]:
+    "Counts of `col` per (bin, source, status), values above the 99th percentile in the last bin; that cut (or None); log bins?"
+    d = _lazy(df).select(col, "source", "status")
+    dtype = d.collect_schema()[col]
+    d, c = d.filter(_valid(col, dtype)), pl.col(col)
+    st = _collect(d.select(n=pl.len(), lo=c.min(), hi=c.quantile(0.99), top=c.max(), mid=c.median())).row(0, named=True)
+    if not st["n"]: return pl.DataFrame(), None, False
+    edges, cut, log = _edges(*(float(st[k]) for k in ("lo", "hi", "top", "mid")), dtype.is_integer(), bins)
+    k = (pl.lit(pl.Series(edges)).search_sorted(c.cast(pl.Float64), side="right").cast(pl.Int64) - 1).clip(0, len(edges) - 2)
+    h = _collect(d.select("source", "status", bin=k).group_by("bin", "source", "status").len("rows")).sort("bin", "source", "status")
+    e = pl.Series(edges)
+    return h.with_columns(start=e.gather(h["bin"]), end=e.gather(h["bin"] + 1)), cut, log
+
+def histogram_chart(df: pl.DataFrame|pl.LazyFrame, col: str,
+                    marks: list[tuple[float, str]]|None=None, # thresholds to draw as rules: (value, label)
+                   ) -> dict|None: # a Vega-Lite spec (for `render.chart_svg`), or None
+    "A stacked histogram of `col`, coloured by `source`, removed rows pale; a log axis for long-tailed scores; thresholds marked."
     h, cut, log = histogram(df, col)
-    if alt is None or not len(h): return None
+    if not _charts() or not len(h): return None
+    lo, hi = h["start"].min(), h["end"].max()
+    inside = [(v, t) for v, t in marks or [] if lo <= v <= hi]
     sub = [s for s in ["log-spaced bins" if log else "", f"values above the 99th percentile ({cut:,.4g}) counted in the last bin"
                        if cut is not None else ""] if s]
-    x = alt.X("start:Q", title=col, bin="binned", scale=alt.Scale(type="symlog" if log else "linear"))
-    return (alt.Chart(h, title=alt.Title(col, subtitle="; ".join(sub))).mark_bar()
-            .encode(x=x, x2="end:Q", y=alt.Y("sum(rows):Q", title="rows"),
-                    color=alt.Color("source:N", scale=alt.Scale(scheme="tableau10")),
-                    opacity=alt.Opacity("status:N", scale=alt.Scale(domain=["kept", "removed"], range=[1.0, 0.35])),
-                    order=alt.Order("status:N"))
-            .properties(width=640, height=200))
+    sub += [f"{t} is beyond the last bin" for v, t in marks or [] if not lo <= v <= hi]
+    q = lambda f, **kw: {"field": f, "type": "quantitative", **kw}
+    bars = {"mark": {"type": "bar"}, "encoding": {
+        "x": q("start", title=col, bin="binned", scale={"type": "symlog" if log else "linear"}), "x2": {"field": "end"},
+        "y": q("rows", aggregate="sum", title="rows"), "color": {"field": "source", "type": "nominal", "scale": {"scheme": "tableau10"}},
+        "opacity": {"field": "status", "type": "nominal", "scale": {"domain": ["kept", "removed"], "range": [1.0, 0.35]}},
+        "order": {"field": "status", "type": "nominal"}}}
+    spec = {"title": {"text": col, "subtitle": "; ".join(sub)}, "width": 640, "height": 200, "data": {"values": h.to_dicts()}}
+    if not inside: return spec | bars
+    rules = {"data": {"values": [{"value": float(v), "label": t} for v, t in inside]}, "layer": [
+        {"mark": {"type": "rule", "color": "#cf222e", "strokeDash": [4, 3]}, "encoding": {"x": q("value", title=col)}},
+        {"mark": {"type": "text", "align": "left", "dx": 3, "y": 6, "fontSize": 10, "color": "#cf222e"},
+         "encoding": {"x": q("value"), "text": {"field": "label", "type": "nominal"}}}]}
+    return spec | {"layer": [bars, rules]}
 
-@register_section(title="Scores", order=20)
+@register_section(title="Scores", order=20, at_scale=True)
 def scores_section(run: Run, input_df: pl.DataFrame) -> str|None:
     "A histogram of each score column, by source; None when the run added no scores."
     df, scores = scored_rows(run, input_df)
     if not scores: return None
     note = ("" if getattr(run, "removed", None) is not None else
             "<p class='note'>Kept rows only: trace the run (<code>trace(recipe, df)</code>) to see the removed rows' scores too.</p>")
-    if _alt() is None: return note + NO_CHARTS
+    if not _charts(): return note + NO_CHARTS
     charts = [histogram_chart(df, c) for c in scores]
     return note + "".join(f"<div class='chart'>{chart_svg(c)}</div>" for c in charts if c is not None)
 
@@ -170,24 +213,53 @@ def _example(row: dict) -> str:
     why = f"<span class='tag reason'>{_esc(row['reason'])}</span>" if row.get("reason") else ""
     return f"<div class='ex'><div class='meta'><span class='id'>id {_esc(row['id'])}</span>{tags}{why}</div><pre>{body}</pre></div>"
 
-def step_examples(run: Run, input_df: pl.DataFrame, i: int, n: int=3, reasons: int=4, seed: int=0) -> tuple[pl.DataFrame, pl.DataFrame]:
-    "Up to `n` input rows removed by step `i` for each of its top `reasons` (with `reason`), and `n` rows it kept; drawn with `seed`."
-    inp, led = input_df.with_columns(_sid=pl.col("id").cast(pl.String)), run.ledger.frame
-    gone = led.filter(pl.col("step_index") == i)
+def rows_by_id(df: pl.DataFrame|pl.LazyFrame, # a frame with an `id` column, or a lazy scan of files
+               ids: pl.Series, # the ids wanted (compared as strings)
+              ) -> pl.DataFrame: # those rows, with `_sid` (the id as a string) first; ids not found are left out
+    "The rows of `df` with the given ids: a filtered scan, so only the rows wanted are read in full."
+    want = pl.Series(ids).cast(pl.String).implode()
+    return _collect(_lazy(df).filter(pl.col("id").cast(pl.String).is_in(want)).select(_sid=pl.col("id").cast(pl.String), *[pl.all()]))
+
+def _removed_picks(run: Run, i: int, n: int, reasons: int, seed: int) -> pl.DataFrame:
+    "The ids (`_sid`) and reasons of up to `n` rows removed by step `i` for each of its top `reasons`, drawn with `seed`."
+    gone = run.ledger.frame.filter(pl.col("step_index") == i)
     top = gone.group_by("reason").len().sort("len", "reason", descending=[True, False])["reason"][:reasons]
     picks = [g.sample(min(n, len(g)), seed=seed) for r in top for g in [gone.filter(pl.col("reason") == r)]]
-    removed = (pl.concat(picks).select(_sid="id", reason="reason").join(inp.drop("reason", strict=False), on="_sid", how="left")
-               if picks else inp.head(0).with_columns(reason=pl.lit(None, pl.String)))
-    kept = inp.filter(~pl.col("_sid").is_in(led.filter(pl.col("step_index") <= i)["id"].implode()))
-    return removed.drop("_sid"), kept.sample(min(n, len(kept)), seed=seed).drop("_sid")
+    return pl.concat(picks).select(_sid=pl.col("id").cast(pl.String), reason="reason") if picks else pl.DataFrame(schema={"_sid": pl.String, "reason": pl.String})
 
-@register_section(title="Examples", order=30)
+def _picks(run: Run, input_df, steps: list[int], n: int, reasons: int, seed: int) -> dict[int, tuple[pl.DataFrame, pl.DataFrame]]:
+    "For each step: the removed rows to show (`_sid`, `reason`) and `n` kept ones (`_sid`), drawn with `seed`; one scan of the ids."
+    ids = _collect(_lazy(input_df).select(_sid=pl.col("id").cast(pl.String)))["_sid"]
+    led = run.ledger.frame.select(_sid=pl.col("id").cast(pl.String), step_index="step_index")
+    out = {}
+    for i in steps:
+        alive = ids.filter(~ids.is_in(led.filter(pl.col("step_index") <= i)["_sid"].implode()))
+        out[i] = _removed_picks(run, i, n, reasons, seed), alive.sample(min(n, len(alive)), seed=seed).to_frame()
+    return out
+
+def _fill(sel: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    "The picked rows `sel` with their input columns from `rows` (from `rows_by_id`), in the order picked."
+    return sel.join(rows.drop("reason", strict=False), on="_sid", how="left", maintain_order="left").drop("_sid")
+
+def _examples(run: Run, input_df, steps: list[int], n: int=3, reasons: int=4, seed: int=0) -> dict[int, tuple[pl.DataFrame, pl.DataFrame]]:
+    "`step_examples` of several steps, reading the input rows shown in one filtered scan."
+    picks = _picks(run, input_df, steps, n, reasons, seed)
+    want = pl.concat([pl.concat([r["_sid"], k["_sid"]]) for r, k in picks.values()]) if picks else pl.Series("_sid", [], pl.String)
+    rows = rows_by_id(input_df, want.unique())
+    return {i: (_fill(r, rows), _fill(k, rows)) for i, (r, k) in picks.items()}
+
+def step_examples(run: Run, input_df, i: int, n: int=3, reasons: int=4, seed: int=0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    "Up to `n` input rows removed by step `i` for each of its top `reasons` (with `reason`), and `n` rows it kept; drawn with `seed`."
+    return _examples(run, input_df, [i], n, reasons, seed)[i]
+
+@register_section(title="Examples", order=30, at_scale=True)
 def examples_section(run: Run, input_df: pl.DataFrame) -> str|None:
     "Removed and kept examples for each step that removed rows."
+    if input_df is None: return "<p class='note'>The run's input could not be read, so there are no examples to show.</p>"
+    steps = run.stats.filter(pl.col("rows_in") > pl.col("rows_out"))["step_index"].to_list()
     out = []
-    for s in run.stats.filter(pl.col("rows_in") > pl.col("rows_out")).to_dicts():
-        removed, kept = step_examples(run, input_df, s["step_index"])
-        out.append(f"<h3>{_esc(step_label(run, s['step_index']))}</h3><div class='cols'>"
+    for i, (removed, kept) in _examples(run, input_df, steps).items():
+        out.append(f"<h3>{_esc(step_label(run, i))}</h3><div class='cols'>"
                    f"<div><h4>removed</h4>{''.join(map(_example, removed.to_dicts()))}</div>"
                    f"<div><h4>kept</h4>{''.join(map(_example, kept.to_dicts()))}</div></div>")
     return "".join(out) or None
@@ -216,10 +288,11 @@ def _section(title: str, fn: Callable, run, input_df) -> str:
     return "" if body is None else f"<section><h2>{_esc(title)}</h2>{body}</section>"
 
 def _header(run: Run, title: str) -> str:
-    n_in = run.stats["rows_in"][0] if len(run.stats) else len(run.frame)
+    n_out = _rows(run.frame)
+    n_in = run.stats["rows_in"][0] if len(run.stats) else n_out
     recipe = getattr(run, "recipe", None)
     yaml = f"<details><summary>recipe</summary><pre class='yaml'>{_esc(recipe.to_yaml())}</pre></details>" if recipe else ""
-    return (f"<h1>{_esc(title)}</h1><p class='summary'>{n_in:,} rows in → <b>{len(run.frame):,} kept</b> ({len(run.frame) / max(n_in, 1):.1%}), "
+    return (f"<h1>{_esc(title)}</h1><p class='summary'>{n_in:,} rows in → <b>{n_out:,} kept</b> ({n_out / max(n_in, 1):.1%}), "
             f"{len(run.ledger):,} removed, {run.stats['seconds'].sum():.1f}s · curatekit {curatekit.__version__}</p>{yaml}")
 
 # %% ../nbs/02_report.ipynb #5b5f43e7
@@ -237,19 +310,373 @@ class RunReport:
     def _repr_html_(self): return f"<div class='ck ck-report'><style>{CSS}{_CSS}</style>{self.body}</div>"
     def __repr__(self): return f"RunReport({self.title!r}: {', '.join(self.sections)}; {len(self.html) / 1024:.0f} kB)"
     def save(self, path: str|Path) -> Path:
-        "Write the page to `path` (atomically); return the path."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp"); tmp.write_text(self.html, encoding="utf-8"); tmp.replace(path)
+        "Write the page to `path` (atomically: a failed write leaves nothing behind); return the path."
+        path = Path(path); tmp = path.with_name(f".{path.name}.tmp")
+        try: path.parent.mkdir(parents=True, exist_ok=True); tmp.write_text(self.html, encoding="utf-8"); tmp.replace(path)
+        except OSError as e:
+            try: tmp.unlink(missing_ok=True)
+            except OSError: pass
+            raise CuratekitError(f"{path}: cannot write the report ({e.strerror or e})") from None
         return path
 
-def run_report(run: Run, # a recipe run; a `TracedRun` (from `trace`) also shows the removed rows' scores
-               input_df, # the corpus the run was given
+def _sections(kind: str, lazy: bool) -> list[tuple[str, Callable]]:
+    "The sections of a `kind` page in order; for lazy frames, those registered `at_scale`."
+    secs = sorted(REPORTS[kind].items(), key=lambda kv: kv[1][0])
+    return [(t, fn) for t, (o, fn) in secs if not lazy or (kind, t) in _AT_SCALE]
+
+def run_report(run: Run, # a recipe run; a `TracedRun` (from `trace`) also shows the removed rows' scores; a `StoredRun` is read from files
+               input_df, # the corpus the run was given (a lazy scan for a stored run; None if it cannot be read)
                path: str|Path|None=None, # write the page here too
                title: str="curatekit run report", # the page's heading
               ) -> RunReport:
     "The static HTML report of `run` on `input_df`: every registered section, in order."
-    input_df = to_frame(input_df)
-    parts = [(t, _section(t, fn, run, input_df)) for t, (o, fn) in sorted(SECTIONS.items(), key=lambda kv: kv[1][0])]
-    rep = RunReport(_header(run, title) + "".join(h for _, h in parts), [t for t, h in parts if h], title)
+    lazy = isinstance(run.frame, pl.LazyFrame)
+    if not lazy: input_df = to_frame(input_df)
+    parts = [(t, _section(t, fn, run, input_df)) for t, fn in _sections("run", lazy)]
+    left = [t for t, fn in _sections("run", False) if (t, fn) not in _sections("run", lazy)]
+    note = (f"<p class='note'>Left out of a report read from files (they need the whole frames in memory): {_esc(', '.join(left))}.</p>"
+            if left else "") + (f"<p class='note'>{_esc(run.note)}</p>" if getattr(run, "note", "") else "")
+    rep = RunReport(_header(run, title) + note + "".join(h for _, h in parts), [t for t, h in parts if h], title)
+    if path is not None: rep.save(path)
+    return rep
+
+# %% ../nbs/02_report.ipynb #a7f30041
+@patch
+def only(self: RunReport, *titles: str) -> RunReport:
+    "The page cut to its header and the sections titled `titles` (to show part of a long page in a notebook)."
+    if bad := [t for t in titles if t not in self.sections]:
+        raise CuratekitError(f"only: the page has no section {bad[0]!r}; it has {', '.join(self.sections)}")
+    head, *parts = re.split(r"(?=<section><h2>)", self.body)
+    keep = [s for s in parts if any(s.startswith(f"<section><h2>{_esc(t)}</h2>") for t in titles)]
+    return RunReport(head + "".join(keep), [t for t in self.sections if t in titles], self.title)
+
+# %% ../nbs/02_report.ipynb #a7f30002
+@dataclass
+class StoredRun(TracedRun):
+    "A run read back from files: kept rows and removed rows' scores as lazy scans, with ledger, stats, recipe and (lazy) input."
+    input: pl.LazyFrame|None = None # the corpus the run was given, or None when it could not be read
+    note: str = "" # what the page should say about how it was read back
+    def __repr__(self):
+        n_in = self.stats["rows_in"][0] if len(self.stats) else 0
+        return f"StoredRun({n_in:,} rows in → {n_in - len(self.ledger) + len(self.ledger.generated):,} kept, {len(self.ledger):,} removed)"
+
+# %% ../nbs/02_report.ipynb #a7f30006
+@map_step
+def text_stats(df: pl.DataFrame, # the frame
+               text_col: str='text', # the column holding the text
+               prefix: str='', # prepended to the new columns' names
+              ) -> pl.DataFrame: # `df` plus `chars`, `bytes` (UTF-8) and `lines` (newline-separated; 0 for ""); null for a null text
+    "Add the length of each text in characters, UTF-8 bytes and lines."
+    df, t = check_text(df, text_col), pl.col(text_col)
+    lines = pl.when(t == "").then(0).otherwise(t.str.count_matches("\n", literal=True) + 1).cast(pl.UInt32)
+    return df.with_columns(t.str.len_chars().alias(f"{prefix}chars"), t.str.len_bytes().alias(f"{prefix}bytes"), lines.alias(f"{prefix}lines"))
+
+# %% ../nbs/02_report.ipynb #a7f30009
+_NOT_SIGNALS = {"id", "exact_hash", "exact_cluster", "minhash_cluster", "semdedup_cluster", "step_index"}
+
+@dataclass
+class Profile:
+    "A corpus annotated by the analysis recipe, and what its analysis report shows beside it."
+    frame: pl.DataFrame|pl.LazyFrame # the annotated rows (lazy scans of files at scale)
+    recipe: Recipe # the analysis recipe that annotated them
+    stats: pl.DataFrame|None = None # per analysis step: rows, seconds and peak memory
+    marks: dict = field(default_factory=dict) # column -> [(value, label)]: thresholds drawn on its histogram
+    recipes: dict = field(default_factory=dict) # name -> recipe whose removals the report simulates
+    input_columns: list = field(default_factory=list) # the corpus's own columns (never signals)
+    text_col: str = "text" # the text column
+    note: str = "" # how the rows were chosen (e.g. a sample)
+    def __repr__(self): return f"Profile({_rows(self.frame):,} rows, {len(self.signals())} signals; recipes: {', '.join(self.recipes) or '-'})"
+
+@patch
+def signals(self: Profile) -> list[str]:
+    "The numeric columns the analysis added (cluster numbers and hashes aside)."
+    return [c for c, t in _schema(self.frame).items() if t.is_numeric() and c not in self.input_columns and c not in _NOT_SIGNALS]
+
+# %% ../nbs/02_report.ipynb #a7f30011
+def cluster_survivors(ids: pl.Series, # row ids
+                      labels, # each row's group; null or negative: in no group
+                      keep: str="first", # a group's survivor: "first" (lowest id) or "longest" (then lowest id)
+                      lengths: pl.Series|None=None, # text lengths, for keep="longest"
+                      prefix: str="exact", # names the columns `<prefix>_cluster` and `<prefix>_dup_of`
+                     ) -> pl.DataFrame: # `<prefix>_cluster` (numbered by survivor id) and `<prefix>_dup_of` (null for a survivor)
+    "Each row's cluster and the id of the row it duplicates, as the dedup steps assign them."
+    neg = -(lengths.fill_null(0).cast(pl.Int64)) if lengths is not None else pl.lit(0, pl.Int64)
+    f = pl.DataFrame({"comp": pl.Series(labels).cast(pl.Int64).fill_null(-1), "id": ids}).with_columns(neg_len=neg).with_row_index("row")
+    surv = f.filter(pl.col("comp") >= 0).sort(["neg_len", "id"] if keep == "longest" else ["id"]).group_by("comp", maintain_order=True).first()
+    surv = surv.sort("id").with_row_index("cluster").select("comp", "cluster", dup_of="id")
+    out = f.join(surv, on="comp", how="left", maintain_order="left")
+    return out.select(pl.col("cluster").cast(pl.UInt32).alias(f"{prefix}_cluster"),
+                      pl.when(pl.col("dup_of") != pl.col("id")).then(pl.col("dup_of")).alias(f"{prefix}_dup_of"))
+
+# %% ../nbs/02_report.ipynb #a7f30013
+_COVERS = {"exact_dedup": {"exact_hash": ["text_col"], "exact_clusters": []},  # a dedup step, and the analysis steps that cluster as it does
+           "minhash_dedup": {"minhash_signature": ["ngram", "seed", "text_col"], "minhash_clusters": ["threshold", "bands"]}}  # any num_perm: an estimate
+_DEDUP = {"exact_dedup": "exact", "minhash_dedup": "minhash"}  # the prefix of the columns each adds
+
+def step_params(step) -> dict:
+    "Every parameter of `step`: the ones its recipe gave, and the registered defaults for the rest."
+    return {k: s.get("default") for k, s in step_spec(step.name)["params"].items()} | step.config()
+
+def _same_params(a: dict, b: dict, keys) -> bool:
+    import json
+    return all(json.dumps(a.get(k), default=str) == json.dumps(b.get(k), default=str) for k in keys)
+
+def _covered(step, analysis: Recipe) -> str|None:
+    "How the analysis covers `step`: 'same' (it ran the step), 'clusters' (a dedup step re-derived from its clusters), or None."
+    p, by = step_params(step), {s.name: step_params(s) for s in analysis.steps}
+    if step.name in by and _same_params(p, by[step.name], set(p) | set(by[step.name])): return "clusters" if step.name in _DEDUP else "same"
+    cover = _COVERS.get(step.name, {})
+    if cover and all(n in by and _same_params(p, by[n], ks) for n, ks in cover.items()): return "clusters"
+    return None
+
+# %% ../nbs/02_report.ipynb #a7f30014
+def _sim_filter(step, lf: pl.LazyFrame, alive: pl.Expr, empty: pl.Series|None) -> pl.DataFrame:
+    "The `id` and `reason` of the rows still alive that filter `step` would drop, read from `lf` one expression at a time."
+    f = step.resolved()
+    schema = lf.collect_schema()
+    keep = as_expr(f.keep, pl.DataFrame(schema=schema), f"filter {f.keep!r}")
+    default = f.keep if isinstance(f.keep, str) else str(f.keep)
+    col_reason = isinstance(f.reason, str) and f.reason in schema
+    cols = [pl.col("id").cast(pl.String), keep.alias("_k")] + ([pl.col(f.reason).cast(pl.String).fill_null(default).alias("_r")] if col_reason else [])
+    proj = _collect(lf.filter(alive).select(cols))
+    if f.text_col in schema:  # stands in for the text: empty exactly where the text is (`is_empty_text`), one character elsewhere
+        proj = proj.with_columns(_t=pl.when(pl.col("id").is_in(empty.implode())).then(pl.lit("")).otherwise(pl.lit("x")))
+    g = Filter("_k", reason="_r" if col_reason else (f.reason or default), keep_null=f.keep_null, text_col="_t")
+    return g.split(proj)[1]
+
+def _sim_dedup(step, lf: pl.LazyFrame, alive: pl.Expr) -> pl.LazyFrame:
+    "`lf` with dedup `step`'s columns re-derived among the rows still alive (survivors picked again from the analysis's clusters)."
+    p, pre = step_params(step), _DEDUP[step.name]
+    extra = ["chars"] if p.get("keep") == "longest" else []
+    st = _collect(lf.filter(alive).select("id", f"{pre}_cluster", *extra))
+    new = cluster_survivors(st["id"], st[f"{pre}_cluster"], p.get("keep", "first"), st["chars"] if extra else None, pre)
+    return lf.drop(new.columns).join(st.select("id").hstack(new).lazy(), on="id", how="left", maintain_order="left")
+
+def would_drop(recipe: Recipe, # the recipe to simulate
+               profile: Profile, # a corpus annotated by the analysis recipe
+              ) -> tuple[TracedRun, list[str]]: # the simulated run (ledger and per-step counts), and notes on what was estimated or left out
+    "What `recipe` would remove from the profiled corpus, step by step, judged from the signals (no step is run)."
+    lf, t = _lazy(profile.frame), profile.text_col
+    empty = _collect(lf.filter(is_empty_text(pl.col(t))).select(pl.col("id").cast(pl.String)))["id"] if t in _schema(lf) else None
+    n, gone, drops, stats, notes = _rows(lf), pl.Series("id", [], pl.String), [], [], []
+    for i, s in enumerate(recipe.steps):
+        how, alive = _covered(s, profile.recipe), ~pl.col("id").cast(pl.String).is_in(gone.implode())
+        if s.name == "filter": d = _sim_filter(s, lf, alive, empty)
+        elif how is not None or s.name == "select_columns":
+            d = pl.DataFrame(schema={"id": pl.String, "reason": pl.String})
+            if how == "clusters": lf = _sim_dedup(s, lf, alive)
+            if s.name == "minhash_dedup": notes.append(f"step {i} ({s.name}): estimated from the analysis's near-duplicate clusters")
+        else:
+            notes.append(f"stopped at step {i} ({s.name}): the analysis did not compute it, so steps {i}–{len(recipe) - 1} are not simulated")
+            break
+        n_in = n - len(gone)
+        stats.append(dict(step_index=i, step=s.name, kind=s.kind, rows_in=n_in, rows_out=n_in - len(d), rows_generated=0, seconds=None))
+        drops.append(Ledger().add(d, i, s.name).frame); gone = pl.concat([gone, d["id"].cast(pl.String)])
+    ledger = Ledger(pl.concat(drops) if drops else None)
+    run = TracedRun(pl.DataFrame(), ledger, pl.DataFrame(stats, schema=STATS_SCHEMA), pl.DataFrame(), Recipe(recipe.steps[:len(stats)], recipe.name))
+    return run, notes
+
+# %% ../nbs/02_report.ipynb #a7f30014b
+@patch
+def simulated(self: Profile) -> dict[str, tuple[TracedRun, list[str]]]:
+    "`would_drop` of each of the profile's recipes that removes rows: recipe name -> (simulated run, notes); computed once."
+    key = tuple((n, r.to_yaml()) for n, r in self.recipes.items())
+    if getattr(self, "_simulated", (None,))[0] != key:
+        self._simulated = key, {n: would_drop(r, self) for n, r in self.recipes.items() if any(s.drops for s in r.steps)}
+    return self._simulated[1]
+
+# %% ../nbs/02_report.ipynb #a7f30018
+_COMPARISON = re.compile(r"^\s*(\w+)\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
+
+def recipe_marks(recipes: dict[str, Recipe]) -> dict[str, list[tuple[float, str]]]:
+    "Thresholds the recipes' filters put on a column (`word_count >= 10` marks 10 on `word_count`): column -> [(value, label)]."
+    out = {}
+    for name, r in recipes.items():
+        for s in r.steps:
+            keep = step_params(s).get("keep") if s.name == "filter" else None
+            if isinstance(keep, str) and (m := _COMPARISON.match(keep)): out.setdefault(m[1], []).append((float(m[3]), f"{name}: {keep}"))
+    return out
+
+# %% ../nbs/02_report.ipynb #a7f30020
+def _pct(a, b) -> str: return f"{a / max(b, 1):.1%}"
+def _source(lf: pl.LazyFrame) -> pl.Expr: return pl.col("source").cast(pl.String) if "source" in lf.collect_schema() else pl.lit("all")
+
+def _corpus_aggs(s: pl.Schema, t: str) -> list[pl.Expr]:
+    want = [("rows", None, pl.len()), ("bytes", "bytes", pl.col("bytes").sum()),
+            ("word_count", "word_count", pl.col("word_count").sum()), ("lm_tokens", "lm_tokens", pl.col("lm_tokens").sum()),
+            ("chars", "chars", pl.col("chars").mean()), ("chars:p99", "chars", pl.col("chars").quantile(0.99)),
+            ("exact_dup_of", "exact_dup_of", pl.col("exact_dup_of").is_not_null().sum()),
+            ("minhash_dup_of", "minhash_dup_of", pl.col("minhash_dup_of").is_not_null().sum()),
+            ("pii_total", "pii_total", (pl.col("pii_total") > 0).sum()), ("lang", "lang", pl.col("lang").drop_nulls().mode().sort().first())]
+    return [e.alias(name) for name, need, e in want if need is None or need in s]
+
+_CORPUS_COLS = {"rows": "documents", "empty": "empty", "bytes": "MB", "word_count": "words", "lm_tokens": "LM tokens",
+                "chars": "mean chars", "chars:p99": "p99 chars", "exact_dup_of": "exact dups", "minhash_dup_of": "near dups",
+                "pii_total": "with PII", "lang": "top language"}
+
+def _corpus_row(r: dict, n: int) -> dict:
+    f = {"rows": lambda v: f"{v:,} ({_pct(v, n)})", "bytes": lambda v: f"{v / 1e6:,.1f}", "chars": lambda v: f"{v:,.0f}",
+         "chars:p99": lambda v: f"{v:,.0f}", "lang": str}
+    pct = lambda v: f"{v:,} ({_pct(v, r['rows'])})"
+    return {c: "–" if (v := r[k]) is None else f.get(k, pct if k in ("empty", "exact_dup_of", "minhash_dup_of", "pii_total") else lambda v: f"{v:,}")(v)
+            for k, c in _CORPUS_COLS.items() if k in r}
+
+def _aggregate(lf: pl.LazyFrame, aggs: list[pl.Expr], by_source: bool) -> pl.DataFrame:
+    "`aggs` over all rows (`source` 'all'), then per source when asked (most rows first)."
+    total = _collect(lf.select(aggs)).with_columns(source=pl.lit("all"))
+    if not by_source: return total
+    by = _collect(lf.group_by(_source(lf).alias("source")).agg(aggs)).sort("rows", "source", descending=[True, False])
+    return pl.concat([total, by], how="diagonal_relaxed")
+
+@register_section(title="Corpus", order=10, report="analysis", at_scale=True)
+def corpus_section(profile: Profile, frame) -> str:
+    "Size, lengths, duplicates, PII and top language, overall and per source."
+    lf, t = _lazy(frame), profile.text_col
+    s, by_source = lf.collect_schema(), "source" in lf.collect_schema()
+    stats = _aggregate(lf, _corpus_aggs(s, t), by_source)
+    if t in s:  # a query of its own: with the quantiles and modes (not streamed) the text would be read whole
+        stats = stats.join(_aggregate(lf, [pl.len().alias("rows"), is_empty_text(pl.col(t)).sum().alias("empty")], by_source).drop("rows"),
+                           on="source", how="left", maintain_order="left")
+    total = stats.row(0, named=True)
+    rows = [{"source": str(r["source"])} | _corpus_row(r, total["rows"]) for r in stats.to_dicts()]
+    size = [f"{total['bytes'] / 1e6:,.1f} MB of UTF-8 text" if "bytes" in total else "", f"{total['word_count']:,} words" if "word_count" in total else "",
+            f"{total['lm_tokens']:,} tokens under the language model" if "lm_tokens" in total else ""]
+    size = ", ".join(x for x in size if x)
+    return f"<p>{total['rows']:,} documents{f' ({size})' if size else ''}.</p>" + _table(rows, "corpus ck-compact")
+
+# %% ../nbs/02_report.ipynb #a7f30021
+@register_section(title="Languages", order=20, report="analysis", at_scale=True)
+def languages_section(profile: Profile, frame) -> str|None:
+    "The language mix (fastText lid.176), with its mean confidence, overall and the top three per source."
+    lf = _lazy(frame)
+    if "lang" not in lf.collect_schema(): return None
+    mix = _collect(lf.group_by("lang").agg(rows=pl.len(), confidence=pl.col("lang_score").mean())).sort("rows", "lang", descending=[True, False], nulls_last=True)
+    n, top = mix["rows"].sum(), 12
+    rows = [dict(language=l or "(empty text)", documents=f"{r:,}", share=_pct(r, n), confidence="–" if c is None else f"{c:.2f}")
+            for l, r, c in mix.head(top).iter_rows()]
+    if len(mix) > top: rows.append(dict(language=f"{len(mix) - top} others", documents=f"{mix['rows'][top:].sum():,}", share=_pct(mix['rows'][top:].sum(), n), confidence=""))
+    out = _table(rows, "langs ck-compact")
+    if "source" in lf.collect_schema():
+        by = _collect(lf.group_by(_source(lf).alias("source"), "lang").agg(rows=pl.len())).sort("source", "rows", "lang", descending=[False, True, False], nulls_last=True)
+        per = by.group_by("source", maintain_order=True).agg(pl.col("lang").head(3), pl.col("rows").head(3), total=pl.col("rows").sum())
+        out += _table([dict(source=s, languages=", ".join(f"{l or '(empty)'} {_pct(r, t)}" for l, r in zip(ls, rs))) for s, ls, rs, t in per.iter_rows()], "langs")
+    return out
+
+# %% ../nbs/02_report.ipynb #a7f30022
+@register_section(title="What the built-in recipes would remove", order=30, report="analysis", at_scale=True)
+def would_drop_section(profile: Profile, frame) -> str|None:
+    "For each recipe that drops rows: the simulated funnel, and removed examples for each step's top reasons; a note names those it cannot simulate."
+    n, sims = _rows(frame), {k: v for k, v in profile.simulated().items() if len(v[0].stats)}
+    skipped = [f"{k} ({profile.recipes[k][0].name})" for k in profile.simulated() if k not in sims]  # e.g. an image step, a model score
+    picks = {(k, i): _removed_picks(run, i, 2, 3, 0) for k, (run, _) in sims.items()
+             for i in run.stats.filter(pl.col("rows_in") > pl.col("rows_out"))["step_index"]}
+    lf, t = _lazy(frame), profile.text_col
+    view = lf.select("id", pl.col(t).alias("text"), *[c for c in _TAGS if c in lf.collect_schema()])  # only what an example shows
+    rows = rows_by_id(view, pl.concat([p["_sid"] for p in picks.values()]).unique()) if picks else None
+    out = []
+    for name, (run, notes) in sims.items():
+        kept = run.stats["rows_out"][-1]
+        table = _table([{k: v for k, v in r.items() if k not in ("kind", "seconds")} for r in funnel_rows(run)], "funnel")
+        ex = [f"<h4>{_esc(step_label(run, i))}</h4><div class='cols'>{''.join(map(_example, _fill(p, rows).to_dicts()))}</div>"
+              for (k, i), p in picks.items() if k == name]
+        note = "".join(f"<p class='note'>{_esc(x)}.</p>" for x in notes)
+        upto = f" after its first {len(run.stats)} steps" if len(run.stats) < len(profile.recipes[name]) else ""
+        out.append(f"<h3>{_esc(name)}</h3><p>would keep <b>{kept:,}</b> of {n:,} documents ({_pct(kept, n)}){upto}.</p>{note}"
+                   + table + (f"<details><summary>examples per reason</summary>{''.join(ex)}</details>" if ex else ""))
+    if skipped: out.append(f"<p class='note'>Not simulated, as their first step is not among the analysis's signals: {_esc(', '.join(skipped))}.</p>")
+    return "".join(out) or None
+
+# %% ../nbs/02_report.ipynb #a7f30023
+def _clip(text, n: int=400) -> str:
+    "A table cell with the start of `text`, clamped to three lines (a huge document cannot swell the page)."
+    return fold_html(text if text is None or len(text) <= n else text[:n] + "…", clamp=True)
+
+def _clusters(lf: pl.LazyFrame, pre: str, top: int) -> pl.DataFrame:
+    "The `top` largest clusters of `<pre>_cluster`: size, sources, survivor and a few other members."
+    c = pl.col(f"{pre}_cluster")
+    return _collect(lf.filter(c.is_not_null()).group_by(c.alias("cluster")).agg(
+        size=pl.len(), survivor=pl.col("id").filter(pl.col(f"{pre}_dup_of").is_null()).first().cast(pl.String),
+        members=pl.col("id").cast(pl.String).filter(pl.col(f"{pre}_dup_of").is_not_null()).sort().head(3),
+        sources=_source(lf).unique().sort().str.join(", ")).filter(pl.col("size") > 1)).sort("size", "cluster", descending=[True, False]).head(top)
+
+@register_section(title="Duplicates", order=40, report="analysis", at_scale=True)
+def duplicates_section(profile: Profile, frame) -> str|None:
+    "Exact and near-duplicate rates, and the largest clusters with their survivor's text."
+    lf, out = _lazy(frame), []
+    for pre, what in [("exact", "Exact duplicates (equal after lower-casing and collapsing whitespace)"),
+                      ("minhash", "Near duplicates (MinHash-LSH, estimated Jaccard ≥ the threshold)")]:
+        if f"{pre}_cluster" not in lf.collect_schema(): continue
+        st = _collect(lf.select(n=pl.len(), dups=pl.col(f"{pre}_dup_of").is_not_null().sum(),
+                                inc=pl.col(f"{pre}_cluster").is_not_null().sum() - pl.col(f"{pre}_cluster").drop_nulls().n_unique()))
+        n, dups = st["n"][0], st["dups"][0]
+        big = _clusters(lf, pre, 5)
+        texts = rows_by_id(lf.select("id", profile.text_col), big["survivor"]).select("_sid", text=profile.text_col)
+        rows = [dict(size=r["size"], sources=r["sources"], survivor=r["survivor"], others=", ".join(r["members"]),
+                     text=Html(_clip(r["text"]))) for r in big.join(texts, left_on="survivor", right_on="_sid", how="left", maintain_order="left").to_dicts()]
+        out.append(f"<h3>{_esc(what)}</h3><p>{dups:,} of {n:,} documents ({_pct(dups, n)}) duplicate an earlier one; "
+                   f"the largest clusters:</p>" + table_html(rows, cls="clusters"))
+    return "".join(out) or None
+
+# %% ../nbs/02_report.ipynb #a7f30024
+@register_section(title="Longest documents", order=50, report="analysis", at_scale=True)
+def longest_section(profile: Profile, frame, top: int=10) -> str|None:
+    "The longest documents: a heavy tail costs memory and time in every per-document step."
+    lf = _lazy(frame)
+    if "chars" not in lf.collect_schema(): return None
+    cols = [c for c in ("id", "source", "chars", "word_count", "lines") if c in lf.collect_schema()]
+    big = _collect(lf.select(cols).top_k(top, by=["chars", "id"], reverse=[False, True]))
+    texts = rows_by_id(lf.select("id", profile.text_col), big["id"]).select("_sid", text=profile.text_col)
+    big = big.with_columns(_sid=pl.col("id").cast(pl.String)).join(texts, on="_sid", how="left", maintain_order="left").drop("_sid")
+    share = _collect(lf.select(pl.col("chars").sort(descending=True).head(max(1, _rows(lf) // 100)).sum() / pl.col("chars").sum())).item()
+    rows = [r | {"text": Html(_clip(r["text"]))} for r in big.to_dicts()]
+    return f"<p>The longest 1% of documents hold {share or 0:.1%} of the characters.</p>" + table_html(rows, cls="longest")
+
+# %% ../nbs/02_report.ipynb #a7f30025
+RULE_SETS = ("gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality")
+
+def _family(col: str) -> str:
+    return next((r for r in RULE_SETS if col.startswith(r + "_")), "pii" if col.startswith("pii_") else
+                "lengths" if col in ("chars", "bytes", "lines", "word_count") else "other signals")
+
+@register_section(title="Signals", order=60, report="analysis", at_scale=True)
+def signals_section(profile: Profile, frame) -> str|None:
+    "A histogram of every signal by source; a rule set's failing rows pale; the built-in recipes' thresholds drawn."
+    lf, sigs = _lazy(frame), profile.signals()
+    if not sigs: return None
+    if not _charts(): return NO_CHARTS
+    s, out, fam = lf.collect_schema(), [], None
+    for c in sorted(sigs, key=lambda c: ["lengths", *RULE_SETS, "pii", "other signals"].index(_family(c))):  # stable: column order within
+        if _family(c) != fam:
+            fam = _family(c)
+            pale = f" Pale: the rows {fam} fails." if fam in RULE_SETS and f"{fam}_ok" in s else ""
+            out.append(f"<h3>{_esc(fam)}</h3><p class='note'>{pale}</p>")
+        ok = pl.col(f"{fam}_ok") if fam in RULE_SETS and f"{fam}_ok" in s else pl.lit(True)
+        d = lf.select(c, source=_source(lf), status=pl.when(ok.fill_null(False)).then(pl.lit("kept")).otherwise(pl.lit("removed")))
+        chart = histogram_chart(d, c, profile.marks.get(c))
+        if chart is not None: out.append(f"<div class='chart'>{chart_svg(chart)}</div>")
+    return "".join(out)
+
+# %% ../nbs/02_report.ipynb #a7f30026
+def _profile_header(profile: Profile, title: str) -> str:
+    n, st = _rows(profile.frame), profile.stats
+    secs = "" if st is None or not len(st) else f" in {st['seconds'].sum():.1f}s"
+    table = "" if st is None or not len(st) else _table([{"step": f"{r['step_index']}: {profile.recipe[r['step_index']]!r}",
+        "seconds": _num(r["seconds"], ".2f"), "peak MiB": _num(r.get("peak_mib"), ",.0f")} for r in st.to_dicts()], "funnel")
+    return (f"<h1>{_esc(title)}</h1><p class='summary'>{n:,} documents, {len(profile.signals())} signals from the "
+            f"<code>{_esc(profile.recipe.name or 'analysis')}</code> recipe{secs} · curatekit {curatekit.__version__}</p>"
+            + (f"<p class='note'>{_esc(profile.note)}</p>" if profile.note else "")
+            + f"<details><summary>the analysis recipe, per-step seconds and peak memory</summary><pre class='yaml'>"
+            f"{_esc(profile.recipe.to_yaml())}</pre>{table}</details>")
+
+def analysis_report(profile: Profile, # the annotated corpus
+                    path: str|Path|None=None, # write the page here too
+                    title: str="curatekit analysis", # the page's heading
+                    sections: list[str]|None=None, # draw only these sections (default: all)
+                   ) -> RunReport:
+    "The static HTML analysis report of a profiled corpus: every section registered for `report='analysis'`, in order."
+    if bad := sorted(set(sections or []) - set(REPORTS["analysis"])):
+        raise CuratekitError(f"analysis_report: no section {bad[0]!r}; the sections are {', '.join(REPORTS['analysis'])}")
+    parts = [(t, _section(t, fn, profile, profile.frame)) for t, fn in _sections("analysis", False) if sections is None or t in sections]
+    rep = RunReport(_profile_header(profile, title) + "".join(h for _, h in parts), [t for t, h in parts if h], title)
     if path is not None: rep.save(path)
     return rep

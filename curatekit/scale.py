@@ -7,11 +7,12 @@ Docs: https://curatekit.github.io/curatekit/scale.html.md"""
 
 # %% ../nbs/60_scale.ipynb #46ed5528
 from __future__ import annotations
-import hashlib, json, logging, os, re, shutil, tempfile, time
+import hashlib, html, json, logging, os, re, shutil, sys, tempfile, time, weakref
 from functools import cache
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 from tqdm.auto import tqdm
@@ -22,11 +23,19 @@ import curatekit
 from .core import (CuratekitError, Recipe, Ledger, Step, add_ids, check_ids, check_text, read_file, write, os_error,
                             file_stem, file_format, shard_files, load_recipe, curatekit_home, execute, fit_state, segments,
                             ledger_meta, _progress, _to_yaml_value)
+from .core import FIT, STATS_SCHEMA, Outcome, OneOf, Range, builtin_recipes, global_step, is_empty_text, map_step, step_spec
+from .render import table_html
+from .report import (Profile, StoredRun, analysis_report, cluster_survivors, recipe_marks, register_section, rows_by_id,
+                              run_report)
 
 # %% auto #0
-__all__ = ['file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state', 'remove_stale_temps',
-           'StepCache', 'Shard', 'input_shards', 'ShardedRunner', 'run_manifest', 'run_identity', 'is_file_output',
-           'ledger_path', 'check_output', 'write_output', 'ray_init', 'ray_stream_segment', 'run_recipe']
+__all__ = ['ANALYSIS_GROUPS', 'file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state',
+           'remove_stale_temps', 'StepCache', 'Shard', 'input_shards', 'ShardedRunner', 'peak_mib', 'removed_scores',
+           'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output', 'ledger_path', 'check_output',
+           'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe', 'check_report_path',
+           'read_ledger', 'input_view', 'stored_run', 'exact_hash', 'exact_clusters', 'minhash_signature', 'sig_parts',
+           'band_pairs', 'parts_jaccard', 'minhash_clusters', 'rule_checks', 'rule_marks', 'analysis_recipe',
+           'sample_shards', 'analyze', 'diversity_section']
 
 # %% ../nbs/60_scale.ipynb #a70156d0
 def file_digest(path: str|Path, chunk: int=1<<23) -> str:
@@ -88,6 +97,7 @@ class StepCache:
     def __repr__(self): return f"StepCache({self.root})"
     def path(self, key: str) -> Path: return self.root/key[:2]/key
     def has(self, key: str) -> bool: return (self.path(key)/"frame.parquet").is_file()
+    def has_removed(self, key: str) -> bool: return (self.path(key)/"removed.parquet").is_file()
 
     def _commit(self, key, write_into):
         dst = self.path(key)
@@ -103,9 +113,12 @@ class StepCache:
         finally: shutil.rmtree(tmp, ignore_errors=True)
         return dst
 
-    def put(self, key: str, frame: pl.DataFrame, ledger: Ledger) -> None:
-        "Store a shard's frame and the ledger part of the steps that made it."
-        self._commit(key, lambda d: (frame.write_parquet(d/"frame.parquet"), ledger.save(d/"ledger.parquet")))
+    def put(self, key: str, frame: pl.DataFrame, ledger: Ledger, removed: pl.DataFrame|None=None) -> None:
+        "Store a shard's frame and the ledger part of the steps that made it (and, for a report, the removed rows' scores)."
+        def into(d):
+            frame.write_parquet(d/"frame.parquet"); ledger.save(d/"ledger.parquet")
+            if removed is not None: removed.write_parquet(d/"removed.parquet")
+        self._commit(key, into)
     def frame(self, key: str, columns: list[str]|None=None) -> pl.DataFrame:
         return pl.read_parquet(self.path(key)/"frame.parquet", columns=columns)
     def ledger(self, key: str) -> Ledger: return Ledger.load(self.path(key)/"ledger.parquet")
@@ -140,6 +153,7 @@ class ShardedRunner:
         self.recipe, self.shards, self.cache, self.engine, self.workers = recipe, shards, cache or StepCache(), engine, workers
         self.batch_size, self.progress, self.text_col = batch_size, progress, text_col
         self.digests = [step_digest(s) for s in recipe.steps]
+        self.keep_removed, self.seconds, self.peak = False, {}, {}  # for a report: removed rows' scores; per-step time and memory
     def __repr__(self): return f"ShardedRunner({len(self.shards)} shards, {len(self.recipe)} steps, {self.engine}, {self.cache})"
 
     def key(self, shard: Shard, upto: int) -> str:
@@ -178,13 +192,54 @@ def _where(self: ShardedRunner, sh: Shard, i: int) -> str: return f"{sh.path}: s
 def run_stream_segment(self: ShardedRunner, seg: list[int]) -> None:
     "Run streaming steps `seg` on every shard not yet cached."
     for sh in self._bar(self.shards, f"steps {seg[0]}-{seg[-1]}"):
-        if self.cache.has(self.key(sh, seg[-1])): continue
-        df, ledger = self.cache.frame(self.key(sh, seg[0] - 1)), Ledger()
+        if self._done(self.key(sh, seg[-1])): continue
+        df, ledger, removed = self.cache.frame(self.key(sh, seg[0] - 1)), Ledger(), []
         for i in seg:
-            o = execute(self.recipe.steps[i], df, where=self._where(sh, i), batch_size=self.batch_size, progress=False)
+            o, r = self._execute(sh, i, df, batch_size=self.batch_size, progress=False)
             ledger.add(o.dropped, i, self.recipe.steps[i].name).add_generated(o.generated, i, self.recipe.steps[i].name)
+            removed += [r] if r is not None else []
             df = o.frame
-        self.cache.put(self.key(sh, seg[-1]), df, ledger)
+        self.cache.put(self.key(sh, seg[-1]), df, ledger, self._removed(removed))
+
+# %% ../nbs/60_scale.ipynb #c1a00002
+def peak_mib() -> float|None:
+    "This process's peak resident memory so far, in MiB (None where the OS does not say)."
+    try: import resource
+    except ImportError: return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+def removed_scores(rows: pl.DataFrame, step_index: int) -> pl.DataFrame:
+    "What a run keeps of the rows step `step_index` removed, for its report: `id`, `step_index`, `reason`, `source`, numeric columns."
+    num = [c for c, t in rows.schema.items() if t.is_numeric() and c not in ("id", "step_index")]
+    return rows.select(pl.col("id").cast(pl.String), pl.lit(step_index, pl.Int32).alias("step_index"), pl.col("reason").cast(pl.String),
+                       *(["source"] if "source" in rows.columns else []), *num)
+
+_NO_REMOVED = {"id": pl.String, "step_index": pl.Int32, "reason": pl.String}
+
+@patch
+def _removed(self: ShardedRunner, parts: list[pl.DataFrame]) -> pl.DataFrame|None:
+    if not self.keep_removed: return None
+    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema=_NO_REMOVED)
+
+@patch
+def _done(self: ShardedRunner, key: str) -> bool:
+    "Whether the cache holds `key` (with the removed rows' scores, when this run keeps them)."
+    return self.cache.has(key) and (not self.keep_removed or self.cache.has_removed(key))
+
+@patch
+def _timed(self: ShardedRunner, i: int, seconds: float) -> None:
+    self.seconds[i] = self.seconds.get(i, 0.0) + seconds
+    self.peak[i] = max(self.peak.get(i) or 0.0, peak_mib() or 0.0) or None
+
+@patch
+def _execute(self: ShardedRunner, sh: Shard, i: int, df: pl.DataFrame, state=FIT, **kw) -> tuple[Outcome, pl.DataFrame|None]:
+    "Step `i` on shard `sh` through `execute`: timed, peak memory noted, and the removed rows' scores when the run keeps them."
+    sink = []
+    keep = (lambda rows: sink.append(removed_scores(rows, i))) if self.keep_removed else None
+    t0 = time.perf_counter()
+    o = execute(self.recipe.steps[i], df, state, where=self._where(sh, i), on_drop=keep, **kw)
+    self._timed(i, time.perf_counter() - t0)
+    return o, (pl.concat(sink, how="diagonal_relaxed") if sink else None)
 
 # %% ../nbs/60_scale.ipynb #a6670690
 @patch
@@ -205,12 +260,15 @@ def fit_global(self: ShardedRunner, i: int):
 @patch
 def run_global_segment(self: ShardedRunner, i: int) -> None:
     "Fit global step `i` once, then apply it to every shard not yet cached."
-    if all(self.cache.has(self.key(sh, i)) for sh in self.shards): return
+    if all(self._done(self.key(sh, i)) for sh in self.shards): return
+    t0 = time.perf_counter()
     step, state = self.recipe.steps[i], self.fit_global(i)
+    self._timed(i, time.perf_counter() - t0)
     for sh in self._bar(self.shards, f"step {i}"):
-        if self.cache.has(self.key(sh, i)): continue
-        o = execute(step, self.cache.frame(self.key(sh, i - 1)), state, where=self._where(sh, i))
-        self.cache.put(self.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name))
+        if self._done(self.key(sh, i)): continue
+        o, r = self._execute(sh, i, self.cache.frame(self.key(sh, i - 1)), state)
+        self.cache.put(self.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name),
+                       self._removed([r] if r is not None else []))
 
 # %% ../nbs/60_scale.ipynb #cbe32342
 @patch
@@ -249,15 +307,55 @@ def collect(self: ShardedRunner) -> tuple[pl.DataFrame, Ledger]:
     ledger = self.ledger(); self.check(keys, ledger)
     return pl.concat([self.cache.frame(k) for k in keys], how="diagonal_relaxed"), ledger
 
+# %% ../nbs/60_scale.ipynb #c1a00003
+def ledger_stats(recipe: Recipe, rows_in: int, ledger: Ledger, seconds: dict|None=None, peak: dict|None=None) -> pl.DataFrame:
+    "Per-step stats as `Recipe.__call__` gives them, from the ledger: rows in, out and generated; seconds and peak MiB where known."
+    rem, gen = (dict(f.group_by("step_index").len().iter_rows()) for f in (ledger.frame, ledger.generated))
+    rows, n = [], rows_in
+    for i, s in enumerate(recipe.steps):
+        out = n - rem.get(i, 0) + gen.get(i, 0)
+        rows.append(dict(step_index=i, step=s.name, kind=s.kind, rows_in=n, rows_out=out, rows_generated=gen.get(i, 0),
+                         seconds=(seconds or {}).get(i), peak_mib=(peak or {}).get(i)))
+        n = out
+    return pl.DataFrame(rows, schema=STATS_SCHEMA | {"peak_mib": pl.Float64})
+
+@patch
+def rows_in(self: ShardedRunner) -> int:
+    "Rows of all ingested shards."
+    return sum(pl.scan_parquet(self.cache.path(self.key(sh, -1))/"frame.parquet").select(pl.len()).collect().item() for sh in self.shards)
+
+@patch
+def stats(self: ShardedRunner, ledger: Ledger) -> pl.DataFrame:
+    "Per step: rows in, out and generated, and this process's seconds and peak memory (none for a step it read from the cache)."
+    return ledger_stats(self.recipe, self.rows_in(), ledger, self.seconds, self.peak)
+
+def _scan(files: list[Path]) -> pl.LazyFrame: return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
+
+@patch
+def removed(self: ShardedRunner) -> pl.LazyFrame|None:
+    "The scores of every removed row (a lazy scan of the cache), or None when the run does not keep them."
+    ends = sorted({seg[-1] for _, seg in segments(self.recipe.steps)})
+    if not self.keep_removed or not ends: return None
+    return _scan([self.cache.path(self.key(sh, e))/"removed.parquet" for e in ends for sh in self.shards])
+
+@patch
+def stored(self: ShardedRunner, ledger: Ledger|None=None) -> StoredRun:
+    "The finished run as a `StoredRun` over the cache: kept rows, removed rows' scores and input as scans; ledger and stats."
+    ledger = ledger or self.ledger()
+    return StoredRun(_scan([self.cache.path(self.key(sh, len(self.recipe) - 1))/"frame.parquet" for sh in self.shards]), ledger,
+                     self.stats(ledger), self.removed(), self.recipe, _scan([self.cache.path(self.key(sh, -1))/"frame.parquet" for sh in self.shards]))
+
 # %% ../nbs/60_scale.ipynb #1db840f0
-def run_manifest(recipe: Recipe, shards: list[Shard], rows_in: int, frame_rows: list[int], ledger: Ledger) -> dict:
-    "What a run did: the recipe, its input shards and the counts."
+def run_manifest(recipe: Recipe, shards: list[Shard], rows_in: int, frame_rows: list[int], ledger: Ledger,
+                 stats: pl.DataFrame|None=None) -> dict:
+    "What a run did: the recipe, its input shards, the counts, and per-step stats (seconds, peak memory) when given."
     by_step = lambda c: c.group_by("step_index", "step").agg(pl.col("rows").sum()).sort("step_index").to_dicts()
     return dict(curatekit=curatekit.__version__, recipe=json.loads(json.dumps(recipe.to_dict(as_written=True), default=str)),
-                input_files=[str(s.path) for s in shards], input_digests=[s.digest for s in shards],
+                input_files=[str(s.path) for s in shards], input_digests=[s.digest for s in shards], input_stems=[s.stem for s in shards],
                 rows_in=rows_in, rows_out=sum(frame_rows), rows_removed=len(ledger), rows_generated=len(ledger.generated),
                 parts=[f"part-{i:05d}.parquet" for i in range(len(shards))], part_rows=frame_rows,
-                removed_by_step=by_step(ledger.counts()), generated_by_step=by_step(ledger.generated_counts()))
+                removed_by_step=by_step(ledger.counts()), generated_by_step=by_step(ledger.generated_counts()),
+                **({"steps": stats.to_dicts()} if stats is not None else {}))
 
 def run_identity(recipe: Recipe, shards: list[Shard]) -> dict:
     "What makes two runs the same run: the recipe as written and the digests of its input shards."
@@ -319,17 +417,20 @@ def write_output(runner: ShardedRunner, output: str|Path, overwrite: bool=False)
     keys = runner.run()
     ledger = runner.ledger(); runner.check(keys, ledger)
     n = lambda k: pl.scan_parquet(runner.cache.path(k)/"frame.parquet").select(pl.len()).collect().item()
-    m = run_manifest(runner.recipe, runner.shards, sum(n(runner.key(s, -1)) for s in runner.shards), [n(k) for k in keys], ledger)
+    stats = runner.stats(ledger) if runner.keep_removed else None  # timings only for a report: a resumed run's files stay byte-identical
+    m = run_manifest(runner.recipe, runner.shards, runner.rows_in(), [n(k) for k in keys], ledger, stats)
+    m = json.loads(json.dumps(m, default=str))  # plain JSON, as it is written
+    scores = runner.removed()  # kept beside the removed rows in the ledger, so `curatekit report` can draw them later
     remove_stale_temps(output.parent, f"{output.name}*")
     if is_file_output(output):
-        ledger.save(ledger_path(output), meta=ident | dict(output=output.name))  # first: an output with no ledger is never ours
+        ledger.save(ledger_path(output), meta=ident | dict(output=output.name, manifest=m), scores=scores)  # first: an output with no ledger is never ours
         write(pl.concat([runner.cache.frame(k) for k in keys], how="diagonal_relaxed"), output)
         return m
     tmp, old = output.with_name(f".{output.name}.tmp-{os.getpid()}"), output.with_name(f".{output.name}.old-{os.getpid()}")
     try:
         shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
         for name, k in zip(m["parts"], keys): shutil.copyfile(runner.cache.path(k)/"frame.parquet", tmp/name)
-        ledger.save(tmp/"ledger.parquet", meta=ident)
+        ledger.save(tmp/"ledger.parquet", meta=ident, scores=scores)
         (tmp/"manifest.json").write_text(json.dumps(m, indent=1))
         if output.exists(): output.rename(old)
         tmp.rename(output)
@@ -344,19 +445,23 @@ _EVENTS = {_EVENT: pl.String, _STEP: pl.Int32, _REASON: pl.String}
 
 def _entry_key(path: pl.Expr) -> pl.Expr: return path.str.extract(r"([0-9a-f]{32})/frame\.parquet$")
 
-def _segment_batch(batch: pa.Table, steps: dict[int, Step], names: dict[str, str]) -> pa.Table:
-    "Run steps `steps` on one Arrow batch, shard by shard: kept rows, plus event rows for what was dropped or generated."
+def _segment_batch(batch: pa.Table, steps: dict[int, Step], names: dict[str, str], keep_removed: bool=False) -> pa.Table:
+    "Run steps `steps` on one Arrow batch, shard by shard: kept rows, plus event rows for what was dropped (with its scores, for a report) or generated."
     outs = []
     for (path,), part in pl.from_arrow(batch).partition_by(_PATH, as_dict=True, maintain_order=True).items():
         key = pl.select(_entry_key(pl.lit(path))).item()
         df, events = part.drop(_PATH), []
         for i, step in steps.items():
-            o = execute(step, df, where=f"{names.get(key, key)}: step {i} ({step.name}): ")
-            events += [o.dropped.select("id", pl.lit("dropped").alias(_EVENT), pl.lit(i, pl.Int32).alias(_STEP), pl.col("reason").alias(_REASON)),
+            sink = []
+            o = execute(step, df, where=f"{names.get(key, key)}: step {i} ({step.name}): ",
+                        on_drop=(lambda rows, i=i: sink.append(removed_scores(rows, i).drop("step_index"))) if keep_removed else None)
+            gone = pl.concat(sink, how="diagonal_relaxed") if sink else o.dropped
+            events += [gone.select("id", pl.lit("dropped").alias(_EVENT), pl.lit(i, pl.Int32).alias(_STEP), pl.col("reason").alias(_REASON),
+                                   pl.exclude("id", "reason")),
                        pl.DataFrame({"id": o.generated}).select("id", pl.lit("generated").alias(_EVENT), pl.lit(i, pl.Int32).alias(_STEP),
                                                                 pl.lit(None, pl.String).alias(_REASON))]
             df = o.frame
-        ev = pl.concat(events).with_columns(pl.col("id").cast(df.schema["id"]))
+        ev = pl.concat(events, how="diagonal_relaxed").with_columns(pl.col("id").cast(df.schema["id"]))
         kept = df.with_columns(*[pl.lit(None, t).alias(c) for c, t in _EVENTS.items()])
         outs.append(pl.concat([kept, ev], how="diagonal_relaxed").with_columns(pl.lit(path).alias(_PATH)))
     return pl.concat(outs, how="diagonal_relaxed").to_arrow()
@@ -382,7 +487,7 @@ def _ray_error(e: BaseException) -> str:
 def ray_stream_segment(runner: ShardedRunner, seg: list[int], concurrency: int|None=None) -> None:
     "Run streaming steps `seg` of `runner`'s recipe on Ray Data for every shard not yet cached."
     import ray
-    todo = [sh for sh in runner.shards if not runner.cache.has(runner.key(sh, seg[-1]))]
+    todo = [sh for sh in runner.shards if not runner._done(runner.key(sh, seg[-1]))]
     if not todo: return
     ray_init()
     src = {runner.key(sh, seg[0] - 1): sh for sh in todo}
@@ -392,9 +497,10 @@ def ray_stream_segment(runner: ShardedRunner, seg: list[int], concurrency: int|N
     ds = ray.data.read_parquet([str(runner.cache.path(k)/"frame.parquet") for k in src], include_paths=True,
                                override_num_blocks=len(src))
     ds = ds.repartition(max(len(src), concurrency or 1), shuffle=False)  # Ray may read small files as one block
-    out = ds.map_batches(_segment_batch, fn_kwargs=dict(steps=steps, names={k: str(sh.path) for k, sh in src.items()}),
+    out = ds.map_batches(_segment_batch, fn_kwargs=dict(steps=steps, names={k: str(sh.path) for k, sh in src.items()}, keep_removed=runner.keep_removed),
                          batch_format="pyarrow", batch_size=runner.batch_size, num_gpus=num_gpus or None, concurrency=concurrency)
     parts = {k: [] for k in src}
+    t0 = time.perf_counter()
     try:
         for b in out.iter_batches(batch_format="pyarrow", batch_size=None):
             df = pl.from_arrow(b).with_columns(_entry_key(pl.col(_PATH)).alias(_KEY))
@@ -402,12 +508,13 @@ def ray_stream_segment(runner: ShardedRunner, seg: list[int], concurrency: int|N
     except Exception as e:
         msg = _ray_error(e) or str(e).strip().splitlines()[-1]
         raise CuratekitError(f"Ray run of steps {seg[0]}-{seg[-1]} failed, nothing was written: {msg}") from None
+    runner._timed(seg[0], time.perf_counter() - t0)  # the segment's wall time, on its first step: the workers' steps are not timed apart
     for k, sh in src.items():
         if parts[k]: runner.cache.put(runner.key(sh, seg[-1]), *_ray_shard(runner, parts[k]))
     runner.run_stream_segment(seg)  # shards with no rows never reach Ray; they run here, instantly
 
 def _ray_shard(runner, parts):
-    "A shard's frame and ledger part from Ray's batches: kept rows (generated ones last, as locally) and events."
+    "A shard's frame, ledger part and (for a report) removed rows' scores from Ray's batches: kept rows (generated ones last, as locally) and events."
     df = pl.concat(parts, how="diagonal_relaxed")
     ev = df.filter(pl.col(_EVENT).is_not_null())
     gen = ev.filter(pl.col(_EVENT) == "generated")
@@ -417,9 +524,19 @@ def _ray_shard(runner, parts):
     rows = lambda e: ev.filter(pl.col(_EVENT) == e).sort(_STEP, maintain_order=True).select(
         pl.col("id").cast(pl.String), pl.col(_STEP).alias("step_index"),
         pl.col(_STEP).replace_strict(names, return_dtype=pl.String).alias("step"), pl.col(_REASON).alias("reason"))
-    return kept, Ledger(rows("dropped"), rows("generated").drop("reason"))
+    removed = None
+    if runner.keep_removed:
+        d = ev.filter(pl.col(_EVENT) == "dropped").sort(_STEP, maintain_order=True)
+        num = [c for c, t in d.schema.items() if t.is_numeric() and c not in ("id", _STEP) and d[c].null_count() < len(d)]
+        removed = d.select(pl.col("id").cast(pl.String), pl.col(_STEP).alias("step_index"), pl.col(_REASON).alias("reason"),
+                           *(["source"] if "source" in d.columns else []), *num)
+    return kept, Ledger(rows("dropped"), rows("generated").drop("reason")), removed
 
 # %% ../nbs/60_scale.ipynb #c30a8e4f
+def run_title(recipe: Recipe, output: str|Path) -> str:
+    "The run report's default heading, the same for `run --report` and for `curatekit report` later."
+    return f"curatekit run: {recipe.name or 'recipe'} → {Path(output).name}"
+
 def run_recipe(recipe: str|Path|Recipe, # a recipe, a YAML path, or a built-in name
                input: str|Path, # a data file or a directory of shards
                output: str|Path, # a `.parquet`/`.jsonl` file, or a directory
@@ -430,16 +547,346 @@ def run_recipe(recipe: str|Path|Recipe, # a recipe, a YAML path, or a built-in n
                workers: int|None=None, # Ray: how many concurrent map workers (default: as many as the cluster allows)
                batch_size: int=10_000, # rows per batch for map steps
                progress: bool|None=None, # show progress bars
+               report: str|Path|None=None, # also write the run report (.html) here; the ledger then keeps the removed rows' scores
+               title: str|None=None, # the report's heading
               ) -> dict: # the manifest: what ran, on what, and the counts
-    "Run `recipe` on the corpus at `input` shard by shard and write the result, its ledger and manifest to `output`."
+    "Run `recipe` on the corpus at `input` shard by shard and write the result, its ledger and manifest to `output` (and its report)."
     if batch_size < 1: raise CuratekitError(f"batch_size must be >= 1, got {batch_size}")
     if workers is not None and workers < 1: raise CuratekitError(f"workers must be >= 1, got {workers}")
     recipe = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     shards = input_shards(input)
     check_output(output, input, run_identity(recipe, shards), overwrite)
+    if report is not None: check_report_path(report, input, output if is_file_output(output) else None, ledger_path(output))
     tmp = None if cache else Path(tempfile.mkdtemp(prefix="curatekit-cache-"))
     try:
         runner = ShardedRunner(recipe, shards, StepCache(tmp or cache_dir), batch_size, progress, engine=engine, workers=workers)
-        return write_output(runner, output, overwrite) | dict(engine=engine)
+        runner.keep_removed = report is not None
+        m = write_output(runner, output, overwrite) | dict(engine=engine)
+        if report is not None:
+            run = runner.stored()
+            run_report(run, run.input, title=title or run_title(recipe, output)).save(report)
+        return m
     finally:
         if tmp: shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/60_scale.ipynb #c1a00011
+def _probe(folder: Path) -> str|None:
+    "Why a file cannot be created in `folder` (its nearest existing ancestor), or None."
+    d = next(a for a in [folder, *folder.parents] if a.exists())
+    if not d.is_dir(): return f"{d} is not a directory"
+    try: fd, p = tempfile.mkstemp(dir=d, prefix=".curatekit-probe-"); os.close(fd); os.unlink(p)
+    except OSError as e: return e.strerror or str(e)
+    return None
+
+def check_report_path(report: str|Path, # where the page goes
+                      *others: str|Path|None, # paths it must not be or be inside (the input; the output file and its ledger)
+                      suffixes: tuple=(".html", ".htm"), # what the file must end with
+                     ) -> Path:
+    "Refuse, before any work, a report path with another suffix, one that is or is inside an input or output, or one that cannot be written."
+    p = Path(report)
+    if p.suffix.lower() not in suffixes: raise CuratekitError(f"{p}: must end with {' or '.join(suffixes)}")
+    if p.is_dir(): raise CuratekitError(f"{p}: is a directory; name a file")
+    for o in others:
+        if o is not None and _inside(p.resolve(), Path(o).resolve()): raise CuratekitError(f"{p}: is, or is inside, {o}; write it elsewhere")
+    if why := _probe(p.resolve().parent): raise CuratekitError(f"{p}: cannot be written ({why})")
+    return p
+
+# %% ../nbs/60_scale.ipynb #c1a00014
+def read_ledger(path: str|Path) -> tuple[Ledger, pl.LazyFrame|None]:
+    "A run's ledger file: the `Ledger`, and the removed rows' scores stored beside them (None if the run did not keep them)."
+    cols = pl.read_parquet_schema(path)
+    base = [c for c in ("id", "step_index", "step", "action", "reason") if c in cols]
+    df = pl.read_parquet(path, columns=base)
+    ledger = Ledger(df.filter(pl.col("action") == "dropped"), df.filter(pl.col("action") == "generated")) if "action" in df.columns else Ledger(df)
+    if set(cols) <= set(base): return ledger, None
+    return ledger, pl.scan_parquet(path).filter(pl.col("action") == "dropped").drop("step", "action")
+
+def _parquet(path: Path, folder: Path) -> Path:
+    "`path` itself if parquet, else a parquet copy in `folder` (read one file at a time)."
+    if file_format(path)[0] == "parquet": return path
+    return write(read_file(path), folder/f"{len(list(folder.iterdir())):05d}.parquet")
+
+def input_view(files: list[str], stems: list[str], digests: list[str], folder: Path) -> tuple[pl.LazyFrame|None, str]:
+    "A run's input as one lazy scan with the ids the run gave its rows; or None and why, when a file is gone or changed."
+    parts = []
+    for f, stem, digest in zip(files, stems, digests):
+        if not Path(f).is_file(): return None, f"The input file {f} is not there any more, so the examples are left out."
+        if chain_key(file_digest(f), stem) != digest: return None, f"The input file {f} changed since the run, so the examples are left out."
+        lf = pl.scan_parquet(_parquet(Path(f), folder))
+        if "id" not in lf.collect_schema():
+            lf = lf.with_row_index("_row").select(pl.format("{}-{}", pl.lit(stem), pl.col("_row")).alias("id"), pl.exclude("_row"))
+        parts.append(lf)
+    return pl.concat(parts, how="diagonal_relaxed"), ""
+
+def stored_run(output: str|Path, # a `curatekit run` output: a directory, or a .parquet/.jsonl file with its ledger beside it
+              ) -> StoredRun:
+    "A finished run read back from its output, ledger and manifest (nothing is rerun); the input is read again where it still is."
+    output = Path(output)
+    if not output.exists(): raise CuratekitError(f"{output}: no such file or directory")
+    if output.is_dir():
+        mf, lp = output/"manifest.json", output/"ledger.parquet"
+        if not mf.is_file(): raise CuratekitError(f"{output}: not the output of curatekit run (no manifest.json)")
+        try: m = json.loads(mf.read_text())
+        except (OSError, ValueError) as e: raise CuratekitError(f"{mf}: cannot read ({e})") from None
+        parts = [output/p for p in m.get("parts", [])]
+    else:
+        lp = ledger_path(output)
+        if not lp.is_file(): raise CuratekitError(f"{output}: not the output of curatekit run (no {lp.name} beside it)")
+        m, parts = ledger_meta(lp).get("manifest"), [output]
+        if m is None: raise CuratekitError(f"{lp}: has no manifest (an older curatekit wrote it); run the recipe again to report on it")
+    ledger, scores = read_ledger(lp)
+    recipe = Recipe.from_dict(m["recipe"], where=f"{output}: recipe")
+    stats = (pl.DataFrame(m["steps"], schema=STATS_SCHEMA | {"peak_mib": pl.Float64}) if "steps" in m
+             else ledger_stats(recipe, m["rows_in"], ledger))
+    folder = Path(tempfile.mkdtemp(prefix="curatekit-report-"))
+    kept = pl.concat([pl.scan_parquet(_parquet(p, folder)) for p in parts], how="diagonal_relaxed")
+    inp, note = input_view(m["input_files"], m["input_stems"], m["input_digests"], folder) if "input_stems" in m else (None, "The manifest does not name the input's ids (an older curatekit wrote it), so the examples are left out.")
+    if scores is None: note += " The ledger holds no scores of removed rows (run with --report to keep them): the histograms show the kept rows."
+    run = StoredRun(kept, ledger, stats, scores, recipe, inp, note.strip())
+    weakref.finalize(run, shutil.rmtree, folder, True)  # parquet copies of JSONL/CSV files live as long as the run
+    return run
+
+# %% ../nbs/60_scale.ipynb #c1a00021
+@map_step
+def exact_hash(df: pl.DataFrame, # the frame
+               text_col: str='text', # the column holding the text
+              ) -> pl.DataFrame: # `df` plus `exact_hash` (UInt64; null for an empty text)
+    "Add the hash `exact_dedup` compares: of the text lower-cased, whitespace collapsed and stripped."
+    from curatekit.dedup import normalize_text
+    df, t = check_text(df, text_col), pl.col(text_col)
+    return df.with_columns(pl.when(~is_empty_text(t)).then(normalize_text(t).hash(seed=0x5EED)).alias("exact_hash"))
+
+@global_step(columns=["hash_col"])
+def exact_clusters(df: pl.DataFrame, # the frame (a global fit reads only `id` and `hash_col`)
+                   hash_col: str='exact_hash', # the hash column
+                  ) -> pl.DataFrame: # `df` plus `exact_cluster` and `exact_dup_of` (the lowest id of the cluster survives)
+    "Cluster rows with equal hashes, as `exact_dedup` does."
+    if hash_col not in df.columns: raise CuratekitError(f"exact_clusters: column {hash_col!r} not found; run exact_hash first")
+    lab = df.with_row_index("row").select(pl.when(pl.col(hash_col).is_not_null()).then(pl.col("row").min().over(hash_col).cast(pl.Int64)).otherwise(-1))
+    return df.with_columns(cluster_survivors(df["id"], lab.to_series(), prefix="exact").get_columns())
+
+@map_step(checks=dict(num_perm=Range(ge=2), ngram=Range(ge=1), batch_size=Range(ge=1)))
+def minhash_signature(df: pl.DataFrame, # the frame
+                      num_perm: int=128, # signature length
+                      ngram: int=5, # words per shingle
+                      seed: int=0, # hash seed
+                      text_col: str='text', # the column holding the text
+                      device: str|None=None, # torch device (default: cuda if present)
+                      batch_size: int=20_000, # rows per signature batch
+                     ) -> pl.DataFrame: # `df` plus `minhash_sig`, an array of `num_perm` UInt32
+    "Add each text's MinHash signature of word n-gram shingles (the first stage of `minhash_dedup`)."
+    from curatekit.dedup import minhash_signatures
+    sig = minhash_signatures(check_text(df, text_col)[text_col], num_perm, ngram, seed, device, batch_size)
+    return df.with_columns(pl.Series("minhash_sig", sig, dtype=pl.Array(pl.UInt32, num_perm)))
+
+def _nonempty(sig: np.ndarray, chunk: int=1 << 14) -> np.ndarray:
+    "Rows whose signature is not empty, a slice at a time (no (n, num_perm) temporary)."
+    from curatekit.dedup import EMPTY
+    return np.concatenate([np.zeros(0, bool)] + [(sig[s:s + chunk] != EMPTY).any(1) for s in range(0, len(sig), chunk)])
+
+def sig_parts(s: pl.Series) -> list[np.ndarray]:
+    "A signature column as (rows, num_perm) arrays, one per chunk, views of polars' memory where it allows (no copy of the whole)."
+    return [c.to_numpy().reshape(len(c), -1) for c in s.get_chunks() if len(c)]
+
+def _band_keys(part: np.ndarray, i: int, r: int) -> np.ndarray:
+    "Each row's hash of band `i` (its `r` signature values), as `lsh_candidates` computes it."
+    from curatekit.dedup import _K
+    k = np.zeros(len(part), np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(i * r, (i + 1) * r): k = k * _K + part[:, j].astype(np.uint64)
+    return k
+
+def band_pairs(sig: np.ndarray|list[np.ndarray], # (n, num_perm) MinHash signatures, or their parts (`sig_parts`), row after row
+               b: int, r: int, # bands, and rows per band
+              ) -> np.ndarray: # (m, 2) candidate pairs, as `dedup.lsh_candidates` gives them
+    "`lsh_candidates`'s pairs of rows sharing a band, merged band by band, so memory holds the distinct pairs, not every band's."
+    from curatekit.dedup import _sorted_unique
+    parts = sig if isinstance(sig, list) else [sig]
+    rows, keys = np.flatnonzero(np.concatenate([np.zeros(0, bool)] + [_nonempty(p) for p in parts])), np.zeros(0, np.uint64)
+    for i in range(b):
+        k = np.concatenate([np.zeros(0, np.uint64)] + [_band_keys(p, i, r) for p in parts])[rows]
+        o = np.argsort(k, kind="stable")  # rows ascending within a bucket
+        ks, rs = k[o], rows[o]
+        same = np.r_[False, ks[1:] == ks[:-1]]
+        if not same.any(): continue
+        first = np.maximum.accumulate(np.where(~same, np.arange(len(ks)), 0))
+        m = np.flatnonzero(same)
+        a, c = np.r_[rs[first[m]], rs[m - 1]].astype(np.uint64), np.r_[rs[m], rs[m]].astype(np.uint64)
+        keys = _sorted_unique(np.r_[keys, (np.minimum(a, c) << np.uint64(32)) | np.maximum(a, c)])
+    p = np.stack([(keys >> np.uint64(32)).astype(np.int64), (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)], 1)
+    return p[p[:, 0] != p[:, 1]]
+
+def _rows_of(parts: list[np.ndarray], off: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    "Rows `idx` (positions in the parts laid end to end) gathered from the parts."
+    out, which = np.empty((len(idx), parts[0].shape[1]), parts[0].dtype), np.searchsorted(off, idx, side="right") - 1
+    for c in np.unique(which): m = which == c; out[m] = parts[c][idx[m] - off[c]]
+    return out
+
+def parts_jaccard(parts: list[np.ndarray], pairs: np.ndarray, chunk: int=1 << 13) -> np.ndarray:
+    "`dedup.estimated_jaccard` on a signature held in parts: the share of equal positions of each pair, `chunk` pairs at a time."
+    off = np.cumsum([0] + [len(p) for p in parts])
+    return np.concatenate([np.zeros(0)] + [(_rows_of(parts, off, pairs[s:s + chunk, 0]) == _rows_of(parts, off, pairs[s:s + chunk, 1])).mean(1)
+                                           for s in range(0, len(pairs), chunk)])
+
+@global_step(columns=["sig_col"], checks=dict(threshold=Range(gt=0, le=1)))
+def minhash_clusters(df: pl.DataFrame, # the frame (a global fit reads only `id` and `sig_col`)
+                     threshold: float=0.8, # estimated Jaccard at or above which two documents are near duplicates
+                     bands: tuple[int, int]|None=None, # (b, r); default `optimal_bands(threshold, num_perm)`
+                     sig_col: str='minhash_sig', # the signature column
+                    ) -> pl.DataFrame: # `df` plus `minhash_cluster` and `minhash_dup_of` (the lowest id of the cluster survives)
+    "Cluster rows by their MinHash signatures: LSH candidates, estimated Jaccard, connected components (`minhash_dedup`'s second stage)."
+    from curatekit.dedup import optimal_bands, connected_components
+    if sig_col not in df.columns: raise CuratekitError(f"minhash_clusters: column {sig_col!r} not found; run minhash_signature first")
+    parts = sig_parts(df[sig_col])  # the fit frame's memory, not a copy of it
+    if not parts: return df.with_columns(cluster_survivors(df["id"], np.zeros(0, np.int64), prefix="minhash").get_columns())
+    b, r = bands or optimal_bands(threshold, parts[0].shape[1])
+    pairs = band_pairs(parts, b, r)
+    lab = connected_components(len(df), pairs[parts_jaccard(parts, pairs) >= threshold])
+    lab[~np.concatenate([_nonempty(p) for p in parts])] = -1
+    return df.with_columns(cluster_survivors(df["id"], lab, prefix="minhash").get_columns())
+
+# %% ../nbs/60_scale.ipynb #c1a00031
+_RULE_MARKS = {  # signal -> (threshold key, the comparison that fails); n-gram fractions are filled in from the thresholds
+    "gopher_quality": {"word_count": [("min_doc_words", "<"), ("max_doc_words", ">")],
+                       "mean_word_length": [("min_avg_word_length", "<"), ("max_avg_word_length", ">")],
+                       "hash_ratio": [("max_symbol_word_ratio", ">")], "ellipsis_ratio": [("max_symbol_word_ratio", ">")],
+                       "bullet_lines_ratio": [("max_bullet_lines_ratio", ">")], "ellipsis_lines_ratio": [("max_ellipsis_lines_ratio", ">")],
+                       "alpha_words_ratio": [("min_alpha_words_ratio", "<")], "stop_words": [("min_stop_words", "<")]},
+    "gopher_repetition": {k: [(k, ">")] for k in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac")},
+    "c4_quality": {"sentences": [("min_sentences", "<")]},
+    "fineweb_quality": {"line_punct_ratio": [("line_punct_thr", "<")], "short_line_ratio": [("short_line_thr", ">")],
+                        "char_dup_ratio": [("char_duplicates_ratio", ">")], "list_ratio": [("new_line_ratio", ">")]}}
+
+def rule_checks(thresholds: dict|None=None) -> list[tuple[str, str, float, str]]:
+    "Each rule-set signal's threshold: (column, comparison that fails the rule, value, label), from the rule sets' thresholds."
+    from curatekit.signals import default_thresholds
+    t, out = thresholds or default_thresholds(), []
+    for rs, cols in _RULE_MARKS.items():
+        marks = dict(cols)
+        if rs == "gopher_repetition":
+            marks |= {f"top_{n}gram_char_frac": [(("top_ngram_char_frac", n), ">")] for n in t[rs]["top_ngram_char_frac"]}
+            marks |= {f"dup_{n}gram_char_frac": [(("dup_ngram_char_frac", n), ">")] for n in t[rs]["dup_ngram_char_frac"]}
+        for col, keys in marks.items():
+            for k, op in keys:
+                v = t[rs][k[0]][k[1]] if isinstance(k, tuple) else t[rs].get(k)
+                if v is not None and v is not False and v != -1:
+                    out.append((f"{rs}_{col}", op, float(v), f"{k[0]}[{k[1]}]" if isinstance(k, tuple) else k))
+    return out
+
+def rule_marks(thresholds: dict|None=None) -> dict[str, list[tuple[float, str]]]:
+    "The rule sets' thresholds to draw on their signals' histograms: column -> [(value, label)]."
+    out = {}
+    for col, op, v, k in rule_checks(thresholds): out.setdefault(col, []).append((v, f"{k} {v:g}"))
+    return out
+
+# %% ../nbs/60_scale.ipynb #c1a00033
+ANALYSIS_GROUPS = {"lengths": ["text_stats", "word_count"], "gopher_quality": ["gopher_quality"],
+                   "gopher_repetition": ["gopher_repetition"], "c4_quality": ["c4_quality"], "fineweb_quality": ["fineweb_quality"],
+                   "lang_id": ["lang_id"], "pii": ["pii"], "exact_dedup": ["exact_hash", "exact_clusters"],
+                   "minhash_dedup": ["minhash_signature", "minhash_clusters"]}  # `--signals` names -> steps of the `analyze` recipe
+
+def analysis_recipe(signals: list[str]|None=None, # groups of `ANALYSIS_GROUPS` to compute (default: all; the lengths always)
+                    lm: str|None=None, # also score with this language model (perplexity, Min-K%, zlib) and count its tokens
+                    embed: bool=False, # also add sentence embeddings (all-MiniLM-L6-v2)
+                    text_col: str='text', # the text column
+                   ) -> Recipe:
+    "The built-in `analyze` recipe, cut to the signal groups asked for, with an LM's scores and embeddings when asked."
+    if bad := sorted(set(signals or []) - set(ANALYSIS_GROUPS)):
+        raise CuratekitError(f"signals: unknown {bad[0]!r}; choose from {', '.join(ANALYSIS_GROUPS)}")
+    base = load_recipe("analyze").to_dict()
+    names = {n for g in ["lengths", *(signals or ANALYSIS_GROUPS)] for n in ANALYSIS_GROUPS[g]}
+    steps = [s for s in base["steps"] if s["step"] in names]
+    steps += [{"step": "score_lm", "with": {"model": lm, "scores": ["ppl", "mink", "zlib"]}}] if lm else []
+    steps += [{"step": "embed"}] if embed else []
+    for s in steps:
+        if text_col != "text" and "text_col" in step_spec(s["step"])["params"]: s["with"] = s.get("with", {}) | {"text_col": text_col}
+    return Recipe.from_dict(base | {"steps": steps})
+
+# %% ../nbs/60_scale.ipynb #c1a00034
+def sample_shards(runner: ShardedRunner, n: int, seed: int=0) -> tuple[list[Shard], int]:
+    "Shards holding a seeded sample of `n` rows drawn across `runner`'s shards (all of them when `n` reaches their count); the count."
+    runner.ingest()
+    counts = [pl.scan_parquet(runner.cache.path(runner.key(sh, -1))/"frame.parquet").select(pl.len()).collect().item() for sh in runner.shards]
+    total = sum(counts)
+    if n >= total: return runner.shards, total
+    pick, out, start = np.sort(np.random.default_rng(seed).choice(total, n, replace=False)), [], 0
+    for sh, c in zip(runner.shards, counts):
+        rows, start = pick[(pick >= start) & (pick < start + c)] - start, start + c
+        v = Shard(sh.path, sh.stem, chain_key(sh.digest, f"sample {n} of {total}, seed {seed}"))
+        if not runner.cache.has(runner.key(v, -1)): runner.cache.put(runner.key(v, -1), runner.cache.frame(runner.key(sh, -1))[rows], Ledger())
+        out.append(v)
+    return out, total
+
+def analyze(input: str|Path, # a data file or a directory of shards
+            report: str|Path|None=None, # write the analysis report (.html) here
+            signals_out: str|Path|None=None, # write the annotated corpus (input columns and every signal) to this .parquet
+            sample: int|None=None, # profile a seeded sample of this many rows (the whole corpus when it has fewer)
+            seed: int=0, # the sample's seed
+            signals: list[str]|None=None, # signal groups (`ANALYSIS_GROUPS`); the lengths always
+            lm: str|None=None, # also score with this language model (Hugging Face name or local path)
+            embed: bool=False, # also embed and report embedding diversity
+            text_col: str='text', # the text column
+            cache_dir: str|Path|None=None, # the step cache (default `$CURATEKIT_HOME/runs`)
+            cache: bool=True, # False: a throw-away cache, removed when the returned profile is
+            batch_size: int=2_500, # rows per batch for map steps (smaller batches, lower peak memory)
+            progress: bool|None=None, # progress bars
+            title: str|None=None, # the report's heading
+           ) -> Profile: # the annotated corpus as lazy scans of the cache, with what the report showed
+    "Profile a corpus without a recipe: run the analysis recipe shard by shard; write its report and its signals."
+    if sample is not None and sample < 1: raise CuratekitError(f"sample must be at least 1, got {sample}")
+    shards = input_shards(input)
+    if report is not None: check_report_path(report, input)
+    if signals_out is not None: check_report_path(signals_out, input, report, suffixes=(".parquet",))
+    recipe = analysis_recipe(signals, lm, embed, text_col)
+    tmp = None if cache else Path(tempfile.mkdtemp(prefix="curatekit-cache-"))
+    runner = ShardedRunner(recipe, shards, StepCache(tmp or cache_dir), batch_size, progress, text_col=text_col)
+    prof = _profile(runner, input, sample, seed, text_col)
+    if tmp: weakref.finalize(prof, shutil.rmtree, tmp, True)
+    if signals_out is not None: _sink(prof.frame, Path(signals_out))
+    if report is not None: analysis_report(prof, title=title or f"curatekit analysis: {Path(input).name}").save(report)
+    return prof
+
+def _profile(runner: ShardedRunner, input, sample, seed, text_col) -> Profile:
+    note = ""
+    if sample is not None:
+        runner.shards, total = sample_shards(runner, sample, seed)
+        note = (f"A seeded sample (seed {seed}) of {sample:,} of the corpus's {total:,} documents." if sample < total else
+                f"A sample of {sample:,} was asked for; the corpus has {total:,} documents, so all of them were profiled.")
+    runner.ingest()
+    cols = pl.read_parquet_schema(runner.cache.path(runner.key(runner.shards[0], -1))/"frame.parquet")
+    if text_col not in cols:
+        raise CuratekitError(f"{runner.shards[0].path}: no {text_col!r} column (its columns: {', '.join(cols)}); name the text column with --text-col")
+    if not runner.rows_in(): raise CuratekitError(f"{input}: has no rows to analyze")
+    runner.run()
+    recipes = {n: load_recipe(n) for n in builtin_recipes() if n != "analyze"}
+    frame = _scan([runner.cache.path(runner.key(sh, len(runner.recipe) - 1))/"frame.parquet" for sh in runner.shards])
+    return Profile(frame, runner.recipe, runner.stats(Ledger()), rule_marks() | recipe_marks(recipes), recipes, list(cols), text_col, note)
+
+def _sink(frame: pl.LazyFrame, path: Path) -> Path:
+    "Stream `frame` into one parquet file, atomically."
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try: path.parent.mkdir(parents=True, exist_ok=True); frame.sink_parquet(tmp); os.replace(tmp, path)
+    except (OSError, pl.exceptions.PolarsError) as e: raise CuratekitError(f"{path}: cannot write ({os_error(e)})") from None
+    finally:
+        try: tmp.unlink(missing_ok=True)
+        except OSError: pass
+    return path
+
+# %% ../nbs/60_scale.ipynb #c1a00036
+@register_section(title="Embedding diversity", order=45, report="analysis", at_scale=True)
+def diversity_section(profile: Profile, frame, n: int=1_000, seed: int=0) -> str|None:
+    "Set-level diversity of a seeded sample of the embeddings (`embed=True`): APS, Vendi score, cluster entropy; APS per source."
+    lf = frame if isinstance(frame, pl.LazyFrame) else frame.lazy()
+    if "emb" not in lf.collect_schema(): return None
+    from curatekit.metrics import average_pairwise_similarity, vendi_score, cluster_entropy  # torch: only when there are embeddings
+    ids = lf.filter(pl.col("emb").is_not_null()).select(pl.col("id").cast(pl.String)).collect()
+    pick = ids.sample(min(n, len(ids)), seed=seed)["id"]
+    rows = rows_by_id(lf.select("id", "emb", *(["source"] if "source" in lf.collect_schema() else [])), pick)
+    if len(rows) < 2: return None
+    overall = dict(rows=len(rows), aps=round(average_pairwise_similarity(rows['emb'])['aps'], 3),
+                   vendi=round(vendi_score(rows['emb']), 1), cluster_entropy=round(cluster_entropy(rows['emb'], seed=seed), 2))
+    per = [dict(source=str(s), rows=len(g), aps=round(average_pairwise_similarity(g['emb'])['aps'], 3))
+           for (s,), g in sorted(rows.partition_by("source", as_dict=True).items()) if len(g) >= 2] if "source" in rows.columns else []
+    return (f"<p class='note'>On a seeded sample of {len(rows):,} documents (seed {seed}). APS: the mean cosine similarity of distinct "
+            "pairs (lower is more diverse); Vendi: the effective number of distinct documents; cluster entropy over 16 k-means "
+            "clusters, in nats.</p>" + table_html([overall], cls="ck-compact") + (table_html(per, cls="ck-compact") if per else ""))

@@ -26,7 +26,7 @@ from .mix import Mixture, domain_tokens, mixture_plan, normalize_weights
 __all__ = ['DROPPED', 'MODEL_SCORES', 'numeric_columns', 'score_problem', 'top_groups', 'bin_width', 'bin_counts', 'histogram',
            'group_codes', 'hist_chart', 'ScoreExplorer', 'default_columns', 'SampleBrowser', 'token_heatmap',
            'token_pieces', 'domain_problem', 'domain_table', 'MixtureEditor', 'PairwiseAnnotator', 'judgment_pairs',
-           'bt_scores', 'FunnelView', 'qdc_view']
+           'bt_scores', 'label_keys', 'LabelsPending', 'LabelAnnotator', 'FunnelView', 'qdc_view']
 
 # %% ../nbs/50_widgets.ipynb #a2f09f4e
 def numeric_columns(df: pl.DataFrame) -> list[str]:
@@ -963,6 +963,214 @@ def live(self: PairwiseAnnotator):
     w.on_msg(on_msg)
     show()
     return box
+
+# %% ../nbs/50_widgets.ipynb #41929643
+def label_keys(classes: list[str], # the label set
+              ) -> dict[str, str]: # key -> label
+    "One key per label: the labels' first letters when unique (and not s or u), else 1–9 and 0 for the first ten."
+    first = [c[:1].lower() for c in classes]
+    if len(set(first)) == len(classes) and all(f.isalpha() and f not in "su" for f in first): return dict(zip(first, classes))
+    return {str((i + 1) % 10): c for i, c in enumerate(classes[:10])}
+
+class LabelsPending(CuratekitError):
+    "`LabelAnnotator.oracle` stopped a round: some rows wait for a person. Label them in the annotator, then rerun."
+    def _render_traceback_(self): return [f"LabelsPending: {self}"]  # one line in a notebook, not a traceback
+
+class LabelAnnotator(Widget):
+    "Give rows one label each (a key or a button per label, skip, undo), saved to append-only JSONL as you go; an `active_learning` oracle."
+    def __init__(self,
+                 frame, # a polars frame (or anything `to_frame` takes) with `id` and a text and/or an image column
+                 classes: list[str], # the label set
+                 path: str|Path='labels.jsonl', # append-only answers file (replayed on start)
+                 text_col: str='text', # the text shown (when the frame has it)
+                 image_col: str='image', # the image shown (when the frame has it)
+                 annotator: str='me', # recorded with each answer
+                 guidelines: str="Which label fits this row?", # shown above the row
+                ):
+        store_attr("text_col,image_col,annotator,guidelines")
+        self.frame, self.path, self.classes = to_frame(frame), Path(path), [str(c) for c in classes]
+        if not self.classes: raise CuratekitError("LabelAnnotator: the label set (classes) is empty; give at least one label")
+        if len(set(self.classes)) < len(self.classes): raise CuratekitError(f"LabelAnnotator: the label set repeats a label: {self.classes}")
+        if text_col not in self.frame.columns and image_col not in self.frame.columns:
+            raise CuratekitError(f"LabelAnnotator: neither {text_col!r} nor {image_col!r} is a column; the frame has {self.frame.columns}")
+        self.keys, self._ids = label_keys(self.classes), self.frame["id"].to_list()
+        self._pos, self._views = {i: n for n, i in enumerate(self._ids)}, []
+        self.queue, self._log = list(self._ids), self._replay()
+        self._advance()
+
+    def __repr__(self):
+        done, total = self.progress
+        skipped = len(self._skipped())
+        return f"LabelAnnotator({done:,} of {total:,} labelled in {self.path.name}{f'; {skipped} skipped' if skipped else ''})"
+
+# %% ../nbs/50_widgets.ipynb #0567d8ea
+@patch
+def _replay(self: LabelAnnotator) -> list[dict]:
+    "The answers and skips in the file that no undo cancelled, in order."
+    lines = self.path.read_text().split("\n") if self.path.exists() else []
+    stack = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip(): continue
+        try: r = json.loads(line)
+        except json.JSONDecodeError:
+            if n == len(lines): continue  # a torn last line (no newline yet): never committed
+            raise CuratekitError(f"{self.path}: line {n} is not valid JSON") from None
+        if not isinstance(r, dict): raise CuratekitError(f"{self.path}: line {n} is not a JSON object")
+        if r.get("undo"):
+            if stack: stack.pop()
+            continue
+        if r.get("id") not in self._pos: raise CuratekitError(f"{self.path}: line {n} names id {r.get('id')!r}, which is not in the frame")
+        if not r.get("skip") and r.get("label") not in self.classes:
+            raise CuratekitError(f"{self.path}: line {n} has label {r.get('label')!r}; allowed: {', '.join(self.classes)}")
+        stack.append(r)
+    return stack
+
+@patch
+def _append(self: LabelAnnotator, rec: dict):
+    "Append one record durably (a torn last line is cut off first)."
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    with open(self.path, "a+b") as f:
+        f.seek(0, os.SEEK_END)
+        if f.tell():
+            f.seek(max(0, f.tell() - 65536)); tail = f.read()
+            if not tail.endswith(b"\n"): f.truncate(f.tell() - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else 0)
+        f.write((json.dumps(rec) + "\n").encode()); f.flush(); os.fsync(f.fileno())
+
+# %% ../nbs/50_widgets.ipynb #3103d056
+@patch
+def _answers(self: LabelAnnotator) -> dict:
+    "id -> the last answer record of each labelled row."
+    return {r["id"]: r for r in self._log if not r.get("skip")}
+
+@patch
+def _skipped(self: LabelAnnotator) -> dict:
+    "id -> position of the last skip, for queued rows skipped and not answered since."
+    done, q = self._answers(), set(self.queue)
+    return {r["id"]: n for n, r in enumerate(self._log) if r.get("skip") and r["id"] not in done and r["id"] in q}
+
+@patch
+def _advance(self: LabelAnnotator):
+    done, skipped = self._answers(), self._skipped()
+    fresh = [i for i in self.queue if i not in done and i not in skipped]
+    self.current = (fresh or sorted(skipped, key=skipped.get) or [None])[0]
+
+@patch(as_prop=True)
+def progress(self: LabelAnnotator) -> tuple[int, int]:
+    "(rows of the queue labelled, rows in the queue)."
+    done = self._answers()
+    return sum(i in done for i in self.queue), len(self.queue)
+
+@patch(as_prop=True)
+def labels(self: LabelAnnotator) -> pl.DataFrame:
+    "The current label of every labelled row: `id`, `label`, `annotator`, `time`, in the order given."
+    recs = sorted(self._answers().values(), key=lambda r: r["time"])
+    schema = {"id": self.frame.schema["id"], "label": pl.String, "annotator": pl.String, "time": pl.Float64}
+    return pl.DataFrame([{k: r.get(k) for k in schema} for r in recs], schema=schema)
+
+# %% ../nbs/50_widgets.ipynb #0526fcfd
+@patch
+def _record(self: LabelAnnotator, rec: dict):
+    self._append(rec)
+    if rec.get("undo"): self._log.pop()
+    else: self._log.append(rec)
+    self._advance()
+    for show in self._views: show()
+
+@patch
+def answer(self: LabelAnnotator, label: str, # one of `classes`
+           id=None, # the row to label (default: the current one)
+          ): # the next row's id (None when the queue is done)
+    "Label a row, durably; return the next row to label."
+    if label not in self.classes: raise CuratekitError(f"LabelAnnotator.answer: label {label!r} is not one of {', '.join(self.classes)}")
+    i = self.current if id is None else getattr(id, "item", lambda: id)()  # a numpy id as the Python value JSON writes
+    if i is None: raise CuratekitError(f"LabelAnnotator: every row in the queue is labelled ({self.path.name})")
+    if i not in self._pos: raise CuratekitError(f"LabelAnnotator.answer: id {i!r} is not in the frame")
+    self._record({"id": i, "label": label, "annotator": self.annotator, "time": time.time()})
+    return self.current
+
+@patch
+def skip(self: LabelAnnotator): # the next row's id
+    "Skip the current row (it comes back after the rows not yet seen)."
+    if self.current is None: raise CuratekitError(f"LabelAnnotator: every row in the queue is labelled ({self.path.name})")
+    self._record({"id": self.current, "skip": True, "annotator": self.annotator, "time": time.time()})
+    return self.current
+
+@patch
+def undo(self: LabelAnnotator): # the id shown again (None: nothing to undo)
+    "Cancel the last answer or skip (an undo record is appended) and show its row again."
+    if not self._log: return None
+    last = self._log[-1]["id"]
+    self._record({"undo": True, "annotator": self.annotator, "time": time.time()})
+    self.current = last
+    for show in self._views: show()
+    return last
+
+# %% ../nbs/50_widgets.ipynb #f703a287
+@patch
+def ask(self: LabelAnnotator, ids: list, # the rows to label next (ids of the frame)
+       ) -> LabelAnnotator:
+    "Queue `ids` for labelling (the rows already labelled count as done)."
+    if (unknown := [i for i in ids if i not in self._pos]): raise CuratekitError(f"LabelAnnotator.ask: id {unknown[0]!r} is not in the frame ({len(unknown)} unknown)")
+    self.queue = list(ids)
+    self._advance()
+    for show in self._views: show()
+    return self
+
+@patch
+def oracle(self: LabelAnnotator, rows: pl.DataFrame, # the rows `active_learning` wants labelled (`id` column)
+          ) -> list[str]: # their labels, in order
+    "An `active_learning` oracle: the labels given; rows not labelled yet are queued and `LabelsPending` stops the round."
+    ids, have = to_frame(rows)["id"].to_list(), self._answers()
+    if (wait := [i for i in ids if i not in have]):
+        self.ask(ids)
+        raise LabelsPending(f"{len(wait)} of {len(ids)} rows wait for a person in {self.path.name}: label them in the annotator, "
+                            "then rerun (with a checkpoint, active_learning resumes at this round)")
+    return [have[i]["label"] for i in ids]
+
+# %% ../nbs/50_widgets.ipynb #fcd3c5be
+_LA_STYLE = "<style>.ck-la-image img{width:112px;height:auto;image-rendering:pixelated}</style>"  # a glanceable image
+
+@patch
+def row_html(self: LabelAnnotator) -> str:
+    "The current row: its id, its image and its text."
+    if self.current is None: return '<p class="ck-note">every row in the queue is labelled</p>'
+    r, parts = self.frame.row(self._pos[self.current], named=True), [f'<span class="ck-note">id {html.escape(str(self.current))}</span>']
+    draw = renderers_for([self.image_col])
+    if self.image_col in r: parts.append(f'<div class="ck-la-image">{draw[self.image_col](r[self.image_col]) if draw else html.escape(str(r[self.image_col]))}</div>')
+    if self.text_col in r: parts.append(fold_html(r[self.text_col], 1500))
+    return f'<div class="ck-la-row">{"".join(parts)}</div>{_LA_STYLE}'
+
+@patch
+def keys_html(self: LabelAnnotator) -> str:
+    "The labels with their keys."
+    inv = {c: k for k, c in self.keys.items()}
+    return " ".join(f'<span class="ck-btn">{html.escape(c)}{f" <kbd>{inv[c]}</kbd>" if c in inv else ""}</span>' for c in self.classes)
+
+@patch
+def static_html(self: LabelAnnotator) -> str:
+    return (f'<div class="ck-title">{html.escape(repr(self))}</div><div class="ck-pw-guide">{html.escape(self.guidelines)}</div>'
+            f'{self.row_html()}<div class="ck-pw-bar">{self.keys_html()}</div>')
+
+@patch
+def live(self: LabelAnnotator):
+    "The interactive view: guidelines, the row, a button and a key per label, skip, undo, progress."
+    inv = {c: k for k, c in self.keys.items()}
+    w = live_widget("LabelAnnotatorView", asset("label_annotator.js"), guidelines=self.guidelines, row_html="", progress=[0, 0], status="",
+                    choices=[[c, inv.get(c, "")] for c in self.classes], active=True, can_undo=False)
+    def show():
+        w.row_html, w.progress, w.status = self.row_html(), list(self.progress), repr(self)
+        w.active, w.can_undo = self.current is not None, bool(self._log)
+        self.changed()
+    def on_msg(_, msg, buffers):
+        c = msg.get("label")
+        if c in self.classes and self.current is not None: self.answer(c)
+        elif msg.get("choice") == "skip" and self.current is not None: self.skip()
+        elif msg.get("choice") == "undo": self.undo()
+        show()
+    w.on_msg(on_msg)
+    self._views.append(show)
+    show()
+    return w
 
 # %% ../nbs/50_widgets.ipynb #06afda42
 class FunnelView(Widget):

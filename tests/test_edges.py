@@ -83,10 +83,10 @@ SCHEMA_VARIES = {"synthesize"}  # generated rows carry the fields the model's ou
 SCHEMA = {"id": pl.String, "text": pl.String, "score": pl.Float64, "group": pl.String, "label": pl.String,
           "emb": pl.Array(pl.Float32, 4), "entities": pl.List(pl.String), "answer": pl.String, "context": pl.String,
           "x": pl.String, "y": pl.String, "ctx": pl.Int64, "paraphrase_entail_xy": pl.Float64, "paraphrase_entail_yx": pl.Float64, "image": pl.Binary,
-          "probs": pl.List(pl.List(pl.Float64)), "proba": pl.Array(pl.Float64, 2)}
+          "probs": pl.List(pl.List(pl.Float64)), "proba": pl.Array(pl.Float64, 2), "exact_hash": pl.UInt64, "minhash_sig": pl.Array(pl.UInt32, 8)}
 
 def frame(texts: list) -> pl.DataFrame:
-    "An edge frame: `texts` plus the columns other steps read (scores, groups, labels, embeddings, QA and pair fields, class probabilities)."
+    "An edge frame: `texts` plus the columns other steps read (scores, groups, labels, embeddings, QA and pair fields, class probabilities, dedup hashes and signatures)."
     n, rng = len(texts), np.random.default_rng(0)
     return pl.DataFrame({
         "id": [f"r{i}" for i in range(n)], "text": texts, "score": rng.random(n).tolist(), "group": ["a"] * n,
@@ -94,7 +94,8 @@ def frame(texts: list) -> pl.DataFrame:
         "entities": [["e"]] * n, "answer": ["models"] * n, "context": [TEXT] * n, "x": [TEXT] * n, "y": [TEXT] * n, "ctx": [0] * n,
         "paraphrase_entail_xy": [0.9] * n, "paraphrase_entail_yx": [0.9] * n,
         "image": [None if t is None else png() if i % 2 == 0 else b"not an image" for i, t in enumerate(texts)],
-        "probs": [[[0.7, 0.3], [0.4, 0.6]]] * n, "proba": [[0.8, 0.2]] * n}, schema=SCHEMA)
+        "probs": [[[0.7, 0.3], [0.4, 0.6]]] * n, "proba": [[0.8, 0.2]] * n,
+        "exact_hash": [7] * n, "minhash_sig": [list(range(8))] * n}, schema=SCHEMA)  # every row a duplicate of every other
 
 @functools.cache
 def frames():
