@@ -273,6 +273,12 @@ def _save(tensors: dict, meta: dict, f: Path):
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), {k: json.dumps(v) for k, v in meta.items()})
     tmp.replace(f)
 
+# %% ../nbs/80_distill.ipynb #736d9996
+def _shown(path: Path) -> str:
+    "A path as a reader should see it: under the cache as `$CURATEKIT_HOME/...` (no machine's home directory in a page)."
+    try: return "$CURATEKIT_HOME/" + Path(path).resolve().relative_to(curatekit_home().resolve()).as_posix()
+    except ValueError: return str(path)
+
 # %% ../nbs/80_distill.ipynb #71002eeb
 class ExpertBuffer:
     "Expert trajectories on disk: one safetensors file per expert, its parameters after every epoch."
@@ -302,7 +308,7 @@ class ExpertBuffer:
     def net(self, seed: int=0) -> ConvNet: return seeded_convnet(seed, **self.arch)
     def __repr__(self):
         a = self.arch
-        return (f"ExpertBuffer({str(self.path)!r}: {len(self)} experts × {self.epochs} epochs, ConvNet-{a['depth']} width "
+        return (f"ExpertBuffer({_shown(self.path)!r}: {len(self)} experts × {self.epochs} epochs, ConvNet-{a['depth']} width "
                 f"{a['width']} on {a['channels']}×{a['im_size']}×{a['im_size']}, {a['num_classes']} classes)")
 
 # %% ../nbs/80_distill.ipynb #6ee45a6d

@@ -6,21 +6,23 @@ Docs: https://curatekit.github.io/curatekit/loops.html.md"""
 
 # %% ../nbs/43_loops.ipynb #f599dddb
 from __future__ import annotations
-import math
+import copy, math
 from dataclasses import dataclass
 from itertools import combinations_with_replacement
 from typing import Callable
 
 import numpy as np
 import polars as pl
+import torch
 from tqdm.auto import tqdm
 
 from .core import CuratekitError, _progress
 from .render import altair
+from .train import Trained, train_lm, token_ids
 
 # %% auto #0
 __all__ = ['luce_probabilities', 'luce_choice', 'expected_choice_update', 'fit_gmm', 'sample_gmm', 'CuratedLoop',
-           'curated_retraining', 'generation_chart']
+           'curated_retraining', 'generation_chart', 'lm_samples', 'curated_lm_loop']
 
 # %% ../nbs/43_loops.ipynb #7467239f
 def luce_probabilities(rewards: np.ndarray, # (groups, K) reward of each of K candidates per group
@@ -118,3 +120,64 @@ def generation_chart(stats: pl.DataFrame, # `CuratedLoop.stats` rows with a `set
     long = stats.unpivot(index=["generation", "setting"], on=list(metrics), variable_name="metric")
     return (alt.Chart(long).mark_line(point=True).encode(x=alt.X("generation:Q"), y=alt.Y("mean(value):Q", title=None), color=alt.Color("setting:N", title=None))
             .properties(width=width, height=height).facet(facet=alt.Facet("metric:N", title=None)).resolve_scale(y="independent"))
+
+# %% ../nbs/43_loops.ipynb #31113a97
+def lm_samples(lm: Trained, # a causal LM and its tokenizer (e.g. from `train_lm`)
+               n: int, # samples to draw
+               max_new_tokens: int=32, # tokens per sample at most (a sample ends early at the end-of-text token)
+               temperature: float=1.0, # softmax temperature (1: the model's own distribution)
+               prompts: list[str]|None=None, # one prompt per sample (None: unconditional, from the start token)
+               seed: int=0, # the sampling seed
+               batch_size: int=256, # samples per `generate` call
+              ) -> list[str]: # the sampled texts, prompt included
+    "Ancestral samples of a small causal LM (no top-k, no top-p), seeded."
+    tok, model = lm.tokenizer, lm.model
+    eos, dev, out = tok.eos_token_id, next(model.parameters()).device, []
+    ids = tok(list(prompts), return_attention_mask=False)["input_ids"] if prompts else [[tok.bos_token_id]] * n
+    with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        torch.manual_seed(seed)
+        for i in range(0, len(ids), batch_size):
+            b = ids[i:i + batch_size]; m = max(map(len, b))
+            x = torch.tensor([[eos] * (m - len(p)) + p for p in b], device=dev)
+            mask = torch.tensor([[0] * (m - len(p)) + [1] * len(p) for p in b], device=dev)
+            y = model.generate(input_ids=x, attention_mask=mask, do_sample=True, top_k=0, top_p=1.0, temperature=temperature,
+                               max_new_tokens=max_new_tokens, pad_token_id=eos, eos_token_id=eos)
+            out += [tok.decode(p + (r[:r.index(eos)] if eos in r else r), skip_special_tokens=True) for p, r in zip(b, y[:, m:].tolist())]
+    return out
+
+# %% ../nbs/43_loops.ipynb #15034ba5
+def _retrain(lm: Trained, texts: list[str], epochs: float, n_ctx: int, batch_size: int, lr: float, seed: int) -> Trained:
+    "Continue training `lm` on `texts` for `epochs` passes (in whole batches, at least one)."
+    df = token_ids(pl.DataFrame({"text": texts}, schema={"text": pl.String}), lm.tokenizer)
+    have = int(df["input_ids"].list.len().sum()); budget = max(batch_size * n_ctx, int(epochs * have))
+    return train_lm(df, lm.tokenizer, lm.model, budget, n_ctx, batch_size, lr, seed, max_epochs=math.ceil(budget / have),
+                    where="curated_lm_loop: ", progress=False)
+
+def curated_lm_loop(lm: Trained, # generation 0: a causal LM trained on real text, with its tokenizer (`train_lm`); not modified
+                    real: list[str], # real texts, mixed back into retraining with `real_fraction`
+                    reward: Callable[[list[str]], np.ndarray], # texts -> the curator's reward (e.g. a `Rater` on features)
+                    generations: int=4, # retraining rounds
+                    n: int=256, # curated samples per generation
+                    K: int=4, # candidates the curator chooses among
+                    real_fraction: float=0.0, # share of real texts in each retraining set (Ferbach's 1/(1+λ))
+                    temperature: float=1.0, # the curator's Luce temperature (see `luce_probabilities`)
+                    max_new_tokens: int=32, # tokens per sample
+                    epochs: float=4.0, lr: float=3e-3, n_ctx: int=64, batch_size: int=8, # fine-tuning: passes over the set, AdamW
+                    measure: Callable|None=None, # texts -> {metric: value}, e.g. distinct-n
+                    seed: int=0, progress: bool|None=None,
+                   ) -> CuratedLoop: # stats per generation (reward of plain samples, `measure`) and n plain samples of each
+    "Ferbach et al.'s curated self-consuming loop on a causal LM: sample K per slot, keep the Luce pick, fine-tune on the picks."
+    if not 0 <= real_fraction < 1: raise CuratekitError(f"curated_lm_loop: real_fraction must be in [0, 1), got {real_fraction}")
+    if K < 1 or n < 1: raise CuratekitError(f"curated_lm_loop: K and n must be ≥ 1, got K={K}, n={n}")
+    lm, rng, rows, out = Trained(copy.deepcopy(lm.model), lm.curve, lm.tokenizer, lm.info), np.random.default_rng(seed), [], []
+    n_real = round(n * real_fraction / (1 - real_fraction))
+    for g in tqdm(range(generations + 1), desc="curated_lm_loop", disable=not _progress(progress), leave=False):
+        cand = lm_samples(lm, n * K, max_new_tokens, seed=seed * 1000 + g)
+        r = np.asarray(reward(cand), np.float64).reshape(n, K)
+        x = cand[::K]  # the first candidate of each group: n plain samples of the current model
+        rows.append(dict(generation=g, reward=float(r[:, 0].mean()), reward_std=float(r[:, 0].std()), **(measure(x) if measure else {}))); out.append(x)
+        if g == generations: break
+        pick = luce_choice(r, temperature, seed * 1000 + g)
+        train = [cand[i * K + k] for i, k in enumerate(pick)] + [real[j] for j in rng.choice(len(real), n_real, replace=n_real > len(real))]
+        lm = _retrain(lm, train, epochs, n_ctx, batch_size, lr, seed * 1000 + g)
+    return CuratedLoop(pl.DataFrame(rows), out, dict(K=K, n=n, real_fraction=real_fraction, temperature=temperature, seed=seed))

@@ -69,6 +69,8 @@ PARAMS = {  # steps whose parameters have no defaults, or whose defaults need so
     "prox_refine": lambda: dict(backend=backend()),
     "clip_embed": lambda: dict(model=tiny_clip()), "clip_score": lambda: dict(model=tiny_clip()),
     "cabage_filter": dict(k=1, score_col="score"), "herding": dict(k=1), "dedup_against": lambda: dict(index=minhash_index()),
+    "discriminator_filter": dict(synthetic_col="label"),  # every edge row counts as synthetic: nothing to learn, all kept
+    "annotate": lambda: dict(backend=backend()),
 }
 MODEL_STEPS = {"embed", "score_lm", "semantic_dedup", "rate", "synthesize", "prox_refine", "class_exemplars", "hard_negatives", "kcenter",
                "clip_embed", "clip_score"}

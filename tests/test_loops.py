@@ -174,3 +174,21 @@ def test_dp_finetune_resumes_after_interruption(tiny_lm, tmp_path, monkeypatch):
     assert resumed.info["epsilon_spent"] == pytest.approx(straight.info["epsilon_spent"]) and resumed.info["epsilon_spent"] <= 3.0 + 1e-6
     for a, b in zip([p for p in resumed.model.parameters() if p.requires_grad], [p for p in straight.model.parameters() if p.requires_grad]):
         torch.testing.assert_close(a, b)
+
+def test_curated_lm_loop_is_seeded_and_leaves_generation_zero_alone():
+    from curatekit.train import train_lm
+    from curatekit.loops import curated_lm_loop, lm_samples
+    texts = [f"Return the {w} of the {v}." for w in ("sum", "length", "name", "path") for v in ("list", "file", "string")] * 20
+    lm = train_lm(pl.DataFrame({"text": texts}), tokenizer=300, model=dict(n_layer=1, n_head=1, d_model=16), budget=4096, n_ctx=32, batch_size=8, max_epochs=3, progress=False)
+    before = {k: v.clone() for k, v in lm.model.state_dict().items()}
+    reward = lambda t: np.array([len(x) for x in t], dtype=float)
+    run = lambda: curated_lm_loop(lm, texts, reward, generations=2, n=8, K=3, real_fraction=0.25, max_new_tokens=8, batch_size=4, n_ctx=16,
+                                  measure=lambda t: dict(words=float(np.mean([len(x.split()) for x in t]))), progress=False)
+    a, b = run(), run()
+    assert a.stats.equals(b.stats) and a.samples == b.samples                    # same seed, same loop
+    assert a.stats["generation"].to_list() == [0, 1, 2] and "words" in a.stats.columns and len(a.samples[0]) == 8
+    assert np.isclose(a.stats["reward"][0], reward(a.samples[0]).mean())          # the reward column is that of the plain samples
+    assert all(torch.equal(v, lm.model.state_dict()[k]) for k, v in before.items())  # generation 0 is not trained in place
+    assert lm_samples(lm, 3, 5, seed=1) == lm_samples(lm, 3, 5, seed=1)
+    with pytest.raises(CuratekitError, match=r"real_fraction must be in \[0, 1\)"): curated_lm_loop(lm, texts, reward, real_fraction=1.0)
+    with pytest.raises(CuratekitError, match="K and n must be"): curated_lm_loop(lm, texts, reward, K=0)

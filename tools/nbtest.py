@@ -2,7 +2,9 @@
 
 `nbdev-test --n-workers N` runs notebooks in reused worker processes, so what one notebook leaves in its process (a step it
 re-registered from `__main__`, a torch thread count, a cached model) can change what the next one sees. Here each notebook is
-its own `nbdev-test NOTEBOOK` (which runs in-process for one file), as a reader running it top to bottom would.
+its own `nbdev-test NOTEBOOK` (which runs in-process for one file), as a reader running it top to bottom would. Each gets
+cores / N threads for torch and BLAS (unless OMP_NUM_THREADS is set): two notebooks each with a pool of every core oversubscribe
+the machine and both slow down.
 
     python tools/nbtest.py [--n-workers 2] [--flags "slow"] [--file-re "(00_core|60_scale)"] [--save]
 """
@@ -21,11 +23,14 @@ def notebooks(file_re: str|None) -> list[Path]:
     if file_re: files = [f for f in files if re.search(file_re, f.name)]
     return sorted(files, key=lambda f: -f.stat().st_size)  # big notebooks first: the two workers finish together
 
-def run(nb: Path, flags: str, save: bool) -> tuple[Path, int, float, str]:
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+def run(nb: Path, flags: str, save: bool, threads: int) -> tuple[Path, int, float, str]:
     bin_dir = Path(sys.executable).parent
     cmd = [str(bin_dir/"nbdev-test"), str(nb)] + (["--flags", flags] if flags else []) + (["--save"] if save else [])
     t = time.time()
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")  # as in an activated venv: its commands first
+    for v in THREAD_VARS: env.setdefault(v, str(threads))  # N notebooks at once share the cores: N torch pools of all cores thrash
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     return nb, r.returncode, time.time() - t, r.stdout + r.stderr
 
@@ -40,8 +45,9 @@ def main(argv=None) -> int:
     files, t0 = notebooks(a.file_re), time.time()
     if not files: print("no notebooks to test"); return 0
     failed, times = [], []
+    threads = max(1, (os.cpu_count() or 1) // a.n_workers)
     with ThreadPoolExecutor(a.n_workers) as ex:
-        for nb, rc, secs, out in ex.map(lambda f: run(f, a.flags, a.save), files):
+        for nb, rc, secs, out in ex.map(lambda f: run(f, a.flags, a.save, threads), files):
             times.append((secs, nb.name))
             if rc != 0:
                 failed.append(nb.name)
