@@ -71,3 +71,12 @@ def test_run_recipe_on_ray_dispatches_dedup(tmp_path, ray2):
     assert mr["rows_out"] == ml["rows_out"] < ml["rows_in"]
     for name in ml["parts"] + ["ledger.parquet"]:
         assert read_file(tmp_path/"ray"/name).equals(read_file(tmp_path/"local"/name)), name
+
+def test_string_ids_empty_texts_and_an_empty_block(tmp_path):
+    df = planted(300).with_columns(pl.col("id").cast(pl.String).str.zfill(8))
+    df = pl.concat([df, pl.DataFrame({"id": ["e1", "e2"], "text": ["  ", None]})])
+    bl = blocks(df, 2, tmp_path/"in") + [tmp_path/"in"/"empty.parquet"]
+    df.head(0).write_parquet(bl[-1])
+    for method, local in [("minhash", minhash_dedup), ("exact", exact_dedup)]:
+        got = annotations(distributed_dedup(bl, tmp_path/"work", method=method, engine="local", partitions=2, progress=False))
+        assert got.equals(local(df).select(got.columns)), method
