@@ -24,8 +24,8 @@ from .render import altair, chart_svg, page_html, table_html
 
 # %% auto #0
 __all__ = ['aps', 'QDC_SAMPLE', 'vocabulary_size', 'distinct_n', 'compression_ratio', 'average_pairwise_similarity',
-           'vendi_score', 'cluster_entropy', 'complexity', 'quality_summary', 'familiarity_per_label', 'familiarity',
-           'QDCReport', 'qdc_report', 'quality_columns', 'qdc_section']
+           'vendi_score', 'cluster_entropy', 'mauve', 'complexity', 'quality_summary', 'familiarity_per_label',
+           'familiarity', 'QDCReport', 'qdc_report', 'quality_columns', 'qdc_section']
 
 # %% ../nbs/30_metrics.ipynb #cba6a54d
 def _texts(texts) -> pl.Series:
@@ -109,6 +109,56 @@ def cluster_entropy(emb, # (n, dim) unit embeddings
     p = torch.bincount(assign, minlength=len(centroids)).double() / len(X)
     p = p[p > 0]
     return float(-(p * p.log()).sum())
+
+# %% ../nbs/30_metrics.ipynb #6dd49c6c
+def _kmeans_euclid(X: np.ndarray, k: int, n_redo: int=5, max_iter: int=500, seed: int=0) -> np.ndarray: # (n,) labels
+    "Lloyd's k-means with k-means++ seeding, the best of `n_redo` restarts by inertia (MAUVE's quantizer)."
+    rng, best, x2 = np.random.default_rng(seed), (np.inf, None), (X ** 2).sum(1)
+    dist = lambda C: np.maximum(x2[:, None] - 2 * X @ C.T + (C ** 2).sum(1)[None], 0)  # squared distances, (n, k)
+    for _ in range(n_redo):
+        C, d = X[[rng.integers(len(X))]], None
+        for _ in range(1, k):  # k-means++: the next centre drawn ∝ squared distance to the nearest one
+            d = dist(C[-1:])[:, 0] if d is None else np.minimum(d, dist(C[-1:])[:, 0])
+            C = np.vstack([C, X[rng.choice(len(X), p=d / d.sum()) if d.sum() > 0 else rng.integers(len(X))]])
+        lab = None
+        for _ in range(max_iter):
+            new = dist(C).argmin(1)
+            if lab is not None and np.array_equal(new, lab): break
+            lab, n = new, np.bincount(new, minlength=k)
+            S = np.zeros_like(C); np.add.at(S, lab, X)  # each cluster's sum; an emptied cluster keeps its centre
+            C = np.where(n[:, None] > 0, S / np.maximum(n, 1)[:, None], C)
+        inertia = dist(C)[np.arange(len(X)), lab].sum()
+        if inertia < best[0]: best = (inertia, lab)
+    return best[1]
+
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    if np.any((p > 0) & (q == 0)): return np.inf
+    m = (p > 0) & (q > 0)
+    return float(np.sum(p[m] * np.log(p[m] / q[m])))
+
+def mauve(p_emb, # (n, dim) embeddings of one set (e.g. real texts)
+          q_emb, # (m, dim) embeddings of the other (e.g. generated texts)
+          k: int|None=None, # clusters (default: max(2, round(min(n, m) / 10)), as mauve-text)
+          explained_variance: float=0.9, # PCA keeps the components explaining this share
+          scaling: float=5.0, # c in exp(−c·KL)
+          points: int=25, # mixture weights λ on the divergence curve
+          seed: int=25, # the k-means seed (mauve-text's default)
+         ) -> dict: # mauve, k, and the two histograms
+    "MAUVE (Pillutla et al. 2021): the area under the divergence curve of two sets' k-means histograms; 1 = same distribution."
+    P, Q = (np.asarray(as_matrix(e, what=w, normalized=False).double()) for e, w in ((p_emb, "p_emb"), (q_emb, "q_emb")))
+    if len(P) < 2 or len(Q) < 2: raise CuratekitError(f"mauve: each set needs at least 2 rows (got {len(P)} and {len(Q)})")
+    k = k or max(2, int(round(min(len(P), len(Q)) / 10)))
+    X = np.vstack([Q, P]); X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    Xc = X - X.mean(0)
+    _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    var = s ** 2 / max((s ** 2).sum(), 1e-300)
+    X = Xc @ Vt[:int(np.argmax(np.cumsum(var) >= explained_variance)) + 1].T
+    lab = _kmeans_euclid(X, min(k, len(X)), seed=seed + 2)
+    q, p = (np.bincount(l, minlength=k) / len(l) for l in (lab[:len(Q)], lab[len(Q):]))
+    curve = [[0.0, np.inf]] + [[_kl(q, w * p + (1 - w) * q), _kl(p, w * p + (1 - w) * q)] for w in np.linspace(1e-6, 1 - 1e-6, points)] + [[np.inf, 0.0]]
+    x, y = np.exp(-scaling * np.asarray(curve)).T
+    area = lambda a, b: float(np.trapezoid(b[np.argsort(a)], np.sort(a)))
+    return dict(mauve=0.5 * (area(x, y) + area(y, x)), k=k, p_hist=p, q_hist=q)
 
 # %% ../nbs/30_metrics.ipynb #7f91ac6b
 _OPEN_CLOSE = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}

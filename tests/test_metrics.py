@@ -109,3 +109,13 @@ def test_qdc_section_scores_the_input_and_finds_the_dsir_target(tmp_path):
     page = run_report(run, df)
     assert "Quality, diversity, complexity" in page.sections
     assert qdc_section(trace(Recipe([Filter("text IS NULL")]), df, progress=False), df).startswith("<p class='note'>The run kept nothing")
+
+def test_mauve_is_one_for_one_distribution_and_near_zero_for_disjoint_ones():
+    "MAUVE: the same set scores 1, two samples of one Gaussian score high, two far-apart blobs score near 0; seeded."
+    from curatekit.metrics import mauve
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((300, 16)), rng.standard_normal((300, 16))
+    far = rng.standard_normal((300, 16)) * 0.1 + 5 * np.eye(16)[0]
+    assert abs(mauve(a, a)["mauve"] - 1) < 1e-9
+    assert mauve(a, b)["mauve"] > 0.8 and mauve(a, far)["mauve"] < 0.05
+    assert mauve(a, b, seed=3)["mauve"] == mauve(a, b, seed=3)["mauve"] and mauve(a, b)["k"] == 30
