@@ -726,7 +726,7 @@ class OpenAIBackend(Backend):
                  api_key_env: str|None=None, # environment variable holding the API key (read per request, never stored)
                  endpoint: str="chat", # `chat` (`/chat/completions`) or `completions` (raw prompts)
                  concurrency: int=8, # requests in flight at once
-                 timeout: float=60.0, # seconds per request
+                 timeout: float=600.0, # seconds per request (the `openai` client's default; a local model writing a long answer can take minutes)
                  max_retries: int=4, # retries on 429/5xx/connection errors/timeouts/malformed bodies
                  backoff: float=0.5, # first retry wait in seconds; doubles each attempt
                 ):
