@@ -49,7 +49,7 @@ nbtest: setup
 	$(PY) tools/nbtest.py --n-workers 2
 
 pytest: setup
-	CURATEKIT_DOCS_SITE=$(DOCS) $(BIN)/pytest -n 2 --dist loadgroup tests
+	CURATEKIT_DOCS_SITE=$(DOCS) $(BIN)/pytest -n 2 --dist loadgroup --durations=25 tests
 
 # The documentation site, offline: every notebook rendered from its stored outputs into _docs/ (open _docs/index.html);
 # also rewrites nbs/nbdev.yml and nbs/sidebar.yml, which nbs/_quarto.yml names (for nbdev-docs where Quarto exists).
