@@ -2,16 +2,19 @@
 
     python benchmarks/bench_minhash.py                       # a generated near-dup set (known perturbation rates)
     python benchmarks/bench_minhash.py --corpora /work/corpora   # the shared near-dup set (neardup.parquet + neardup_pairs.parquet)
+    python benchmarks/bench_minhash.py --corpora DIR --heavy # the same plus 18 long documents of 64 kB to 4 MB (a heavy tail)
     python benchmarks/bench_minhash.py --device cuda         # curatekit's signatures on the GPU
 
 Each tool runs in its own process (peers from the benchmark-only venv, `--peers`), text in to clusters out, timed inside the
-process after the data is loaded; peak memory is that process's max RSS. curatekit runs twice: as shipped (candidates near the
+process after the data is loaded; peak memory is that process's max RSS. `--repeats` rounds (default 3), the tools in a rotated
+order each round; the median time of each tool is reported, with the load average. curatekit runs twice: as shipped (candidates near the
 threshold verified by exact Jaccard) and with `verify="estimate"` (signatures only, like the peers). A true pair has exact Jaccard >= 0.8 between the sets of
 lower-cased `\\w+` word 5-grams; a tool's pairs are all pairs inside its clusters.
 """
 import argparse, json, os, random, re, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 import polars as pl
+from heavy import heavy_pool, TAIL
 
 ROOT = Path(__file__).resolve().parent.parent
 WORD = re.compile(r"\w+")
@@ -115,10 +118,12 @@ def prf(clusters, truth):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpora", help="directory with neardup.parquet and neardup_pairs.parquet")
-    ap.add_argument("--peers", default=os.environ.get("CURATEKIT_PEERS", "/work/venv-peers/bin/python"), help="peer venv python")
+    ap.add_argument("--peers", default=os.environ.get("CURATEKIT_PEERS", str(ROOT.parent/".venv-peers/bin/python")),
+                    help="the peers venv's python (default: $CURATEKIT_PEERS, else ../.venv-peers beside the repository)")
+    ap.add_argument("--heavy", action="store_true", help="add 18 long documents (64 kB to 4 MB) built from DIR/raw.parquet (needs --corpora)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--n", type=int, default=1500, help="originals in the generated set")
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3, help="rounds (medians reported)")
     ap.add_argument("--worker", nargs=3, metavar=("TOOL", "DATA", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker: return worker(*a.worker, a.device)
@@ -129,11 +134,17 @@ def main(argv=None):
     else:
         df, pairs = generate(a.n)
         name = f"generated near-dup set ({len(df):,} docs)"
+    if a.heavy:
+        if not a.corpora: raise SystemExit("--heavy needs --corpora DIR (its raw.parquet supplies the long documents)")
+        long = heavy_pool(pl.read_parquet(Path(a.corpora) / "raw.parquet"), n=len(TAIL))["text"].to_list()
+        df = pl.concat([df.select("id", "text"), pl.DataFrame({"id": [f"heavy{i:02d}" for i in range(len(long))], "text": long})])
+        name += f" + {len(long)} long documents ({sum(len(t.encode()) for t in long) / 2**20:.1f} MB, the longest {max(len(t.encode()) for t in long) / 2**20:.0f} MB)"
     df.select("id", "text").write_parquet(tmp / "data.parquet")
     truth = {tuple(sorted(r)) for r in pairs.filter(pl.col("j_w5") >= 0.8).select("id_a", "id_b").iter_rows()}
-    runs, failed = {t: [] for t in WORKERS}, set()
-    for _ in range(a.repeats):  # round robin, so that every tool's best run sees similar machine load
-        for tool in WORKERS:
+    runs, failed, loads = {t: [] for t in WORKERS}, set(), []
+    for k in range(a.repeats):  # round robin, the order rotated, so that every tool's runs see similar machine load
+        loads.append(os.getloadavg()[0])
+        for tool in list(WORKERS)[k % len(WORKERS):] + list(WORKERS)[:k % len(WORKERS)]:
             py = sys.executable if tool.startswith("curatekit") else a.peers
             if tool in failed: continue
             if not Path(py).exists(): print(f"skip {tool}: {py} not found"); failed.add(tool); continue
@@ -144,10 +155,11 @@ def main(argv=None):
     res = {}
     for tool, rs in runs.items():
         if rs:
-            best = min(rs, key=lambda r: r["seconds"])
-            res[tool] = dict(docs_s=len(df) / best["seconds"], peak_mb=max(r["peak_mb"] for r in rs), prf=prf(best["clusters"], truth))
+            mid = sorted(rs, key=lambda r: r["seconds"])[len(rs) // 2]   # the median run
+            res[tool] = dict(docs_s=len(df) / mid["seconds"], peak_mb=max(r["peak_mb"] for r in rs), prf=prf(mid["clusters"], truth))
     base = res.get("curatekit", {}).get("docs_s")
-    print(f"\n{name}, {len(truth):,} true pairs (exact word-5-gram Jaccard >= 0.8), device {a.device}\n")
+    print(f"\n{name}, {len(truth):,} true pairs (exact word-5-gram Jaccard >= 0.8), device {a.device}; medians of {a.repeats} rounds, "
+          f"load average (1 min) at the rounds' starts {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores\n")
     print("| tool | docs/s end to end | curatekit speed-up | peak RSS MB | pair P | pair R | pair F1 |")
     print("|---|---|---|---|---|---|---|")
     for t, r in res.items():

@@ -1,14 +1,18 @@
 """Heuristic rule sets: curatekit (vectorized polars) vs datatrove's filters, side by side on the same documents.
 
     python benchmarks/bench_rules.py                          # documents built from this Python's standard library
-    python benchmarks/bench_rules.py --corpora /work/corpora --n 3000   # a sample of the shared raw pool (raw.parquet)
+    python benchmarks/bench_rules.py --corpora DIR --n 3000           # a sample of the shared raw pool (DIR/raw.parquet)
+    python benchmarks/bench_rules.py --corpora DIR --n 10000 --heavy  # the same with a heavy tail: documents of 64 kB to 4 MB
 
-datatrove runs in the benchmark-only venv (`--peers`), one process, calling each filter per document as its pipeline does;
-curatekit runs each rule set on the whole frame (best of `--repeats`; datatrove takes minutes per pass, so it runs once). Reported: per-document keep/drop agreement and the docs/s ratio.
+datatrove runs in the benchmark-only venv (`--peers`, built by ../shared/peers/setup.sh), one process, calling each filter per
+document as its pipeline does; curatekit runs each rule set on the whole frame. `--rounds` alternating rounds (the order swapped
+each round), each side timed once per round; reported: the median docs/s of each side, their ratio, the per-round ratios, the
+load average, and per-document keep/drop agreement.
 """
 import argparse, inspect, json, os, pkgutil, random, subprocess, sys, tempfile, time, importlib
 from pathlib import Path
 import polars as pl
+from heavy import heavy_pool, load
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ["gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality"]
@@ -52,42 +56,51 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpora", help="directory with raw.parquet")
     ap.add_argument("--n", type=int, default=2000, help="documents")
-    ap.add_argument("--repeats", type=int, default=3, help="curatekit timing: best of this many runs (datatrove: one pass)")
-    ap.add_argument("--peers", default=os.environ.get("CURATEKIT_PEERS", "/work/venv-peers/bin/python"))
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of both sides (medians reported)")
+    ap.add_argument("--heavy", action="store_true", help="replace 18 documents by long ones (64 kB to 4 MB; benchmarks/heavy.py)")
+    ap.add_argument("--peers", default=os.environ.get("CURATEKIT_PEERS", str(ROOT.parent/".venv-peers/bin/python")),
+                    help="the peers venv's python (default: $CURATEKIT_PEERS, else ../.venv-peers beside the repository)")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from curatekit import signals
     if a.corpora:
-        df = pl.read_parquet(Path(a.corpora) / "raw.parquet").sample(a.n, seed=0).select("id", "text")
-        name = f"shared raw pool, sample of {len(df):,} docs"
+        raw = pl.read_parquet(Path(a.corpora) / "raw.parquet")
+        df = (heavy_pool(raw, a.n) if a.heavy else raw.sample(a.n, seed=0)).select(pl.col("id").cast(pl.String), "text")
+        name = f"shared raw pool, sample of {len(df):,} docs" + (f" with a heavy tail ({df['text'].str.len_bytes().max() / 2**20:.0f} MB longest, {df['text'].str.len_bytes().sum() / 2**20:.0f} MB in all)" if a.heavy else "")
     else:
-        df, name = generate(a.n), None
+        df = generate(a.n)
         name = f"standard-library docs and code, {len(df):,} docs"
     tmp = Path(tempfile.mkdtemp())
     df.write_parquet(tmp / "data.parquet")
-    ours = {}
     signals.gopher_quality(df.head(10))  # warm-up
-    for r in RULES:
-        fn = getattr(signals, r)
-        sec = float("inf")
-        for _ in range(a.repeats):
-            t0 = time.perf_counter(); out = fn(df); sec = min(sec, time.perf_counter() - t0)
-        ours[r] = {"seconds": sec, "ok": out[f"{r}_ok"].to_list(), "reason": out[f"{r}_reason"].to_list()}
-    peer = None
-    if Path(a.peers).exists():
-        (tmp / "peer.py").write_text(PEER)
-        cp = subprocess.run([a.peers, str(tmp / "peer.py"), str(tmp / "data.parquet"), str(tmp / "peer.json")], capture_output=True, text=True)
-        if cp.returncode == 0: peer = json.loads((tmp / "peer.json").read_text())
-        else: print("datatrove failed:", cp.stderr[-2000:])
-    print(f"\n{name}\n")
-    print("| rule set | curatekit docs/s | datatrove docs/s | speed-up | decision agreement | kept (curatekit / datatrove) |")
+    have_peer = Path(a.peers).exists()
+    if have_peer: (tmp / "peer.py").write_text(PEER)
+    else: print(f"no peers venv at {a.peers}: curatekit alone (build it with ../shared/peers/setup.sh)")
+    ours, peer, loads = {r: [] for r in RULES}, {r: [] for r in RULES}, []
+    for k in range(a.rounds):
+        loads.append(os.getloadavg()[0])
+        sides = ["ours", "peer"] if k % 2 == 0 else ["peer", "ours"]
+        for side in sides:
+            if side == "ours":
+                for r in RULES:
+                    t0 = time.perf_counter(); out = getattr(signals, r)(df); sec = time.perf_counter() - t0
+                    ours[r].append({"seconds": sec, "ok": out[f"{r}_ok"].to_list()})
+            elif have_peer:
+                cp = subprocess.run([a.peers, str(tmp / "peer.py"), str(tmp / "data.parquet"), str(tmp / "peer.json")], capture_output=True, text=True)
+                if cp.returncode: raise SystemExit("datatrove failed: " + cp.stderr[-2000:])
+                for r, v in json.loads((tmp / "peer.json").read_text()).items(): peer[r].append(v)
+        print(f"round {k + 1}/{a.rounds} done ({load()})", flush=True)
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    print(f"\n{name}; {a.rounds} alternating rounds, medians; load average (1 min) at the rounds' starts {min(loads):.1f}–{max(loads):.1f}, {os.cpu_count()} cores\n")
+    print("| rule set | curatekit docs/s | datatrove docs/s | speed-up (per round) | decision agreement | kept (curatekit / datatrove) |")
     print("|---|---|---|---|---|---|")
     for r in RULES:
-        o = ours[r]; cs = len(df) / o["seconds"]
-        if peer:
-            p = peer[r]; ps = len(df) / p["seconds"]
-            agree = sum(x == y for x, y in zip(o["ok"], p["ok"])) / len(df)
-            print(f"| {r} | {cs:,.0f} | {ps:,.0f} | {cs / ps:.1f}× | {agree:.2%} | {sum(o['ok']) / len(df):.1%} / {sum(p['ok']) / len(df):.1%} |")
-        else: print(f"| {r} | {cs:,.0f} | – | – | – | {sum(o['ok']) / len(df):.1%} / – |")
+        o = ours[r]; cs = len(df) / med([x["seconds"] for x in o]); ok = o[0]["ok"]
+        if peer[r]:
+            p = peer[r]; ps = len(df) / med([x["seconds"] for x in p]); pok = p[0]["ok"]
+            per = ", ".join(f"{x['seconds'] / y['seconds']:.1f}" for x, y in zip(p, o))
+            agree = sum(x == y for x, y in zip(ok, pok)) / len(df)
+            print(f"| {r} | {cs:,.0f} | {ps:,.0f} | **{cs / ps:.1f}×** ({per}) | {agree:.2%} | {sum(ok) / len(df):.1%} / {sum(pok) / len(df):.1%} |")
+        else: print(f"| {r} | {cs:,.0f} | – | – | – | {sum(ok) / len(df):.1%} / – |")
 
 if __name__ == "__main__": main()
