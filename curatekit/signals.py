@@ -71,16 +71,26 @@ class CkExpr:
 # %% ../nbs/10_signals.ipynb #03779d2e
 def _on(t, k): return t.get(k) is not None
 
-def _slices(n: int, min_rows: int=256) -> list[tuple[int, int]]:
-    "(start, length) of `n` rows cut into one slice per thread of polars' pool, each at least `min_rows` long."
+def _slices(n: int, min_rows: int=256, sizes: np.ndarray|None=None) -> list[tuple[int, int]]:
+    "(start, length) of `n` rows cut into one slice per thread of polars' pool, each at least `min_rows` long (given row `sizes`: of equal total size)."
     k = max(1, min(pl.thread_pool_size(), n // min_rows))
-    step = -(-n // k) if n else 1
-    return [(s, step) for s in range(0, max(n, 1), step)]
+    if sizes is None or k == 1 or not sizes.sum():
+        step = -(-n // k) if n else 1
+        return [(s, step) for s in range(0, max(n, 1), step)]
+    cum = np.cumsum(sizes)  # contiguous slices cut at equal shares of the bytes: a heavy tail of long documents is shared out
+    cuts = np.unique(np.clip(np.searchsorted(cum, cum[-1] * np.arange(1, k) / k) + 1, 1, n - 1))
+    bounds = [0, *cuts.tolist(), n]
+    return [(a, b - a) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+def _sizes(df: pl.DataFrame) -> np.ndarray|None:
+    "Bytes of each row's text columns (None when the frame has none)."
+    cols = [c for c, t in df.schema.items() if t == pl.String]
+    return df.select(pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in cols)).to_series().to_numpy() if cols else None
 
 def _long(df: pl.DataFrame, parts: pl.Expr, min_rows: int=256) -> pl.DataFrame:
     "One row per element of list expression `parts`: `_doc` (the row position) and `x` (the element), in row order."
     q = [df.slice(s, m).lazy().select(pl.int_range(s, s + pl.len(), dtype=pl.UInt32).alias("_doc"), parts.alias("x"))
-         .explode("x").filter(pl.col("x").is_not_null()) for s, m in _slices(len(df), min_rows)]
+         .explode("x").filter(pl.col("x").is_not_null()) for s, m in _slices(len(df), min_rows, _sizes(df))]
     return pl.concat(pl.collect_all(q))  # the slices' queries run side by side on polars' thread pool
 
 def _per_doc(n: int, agg: pl.DataFrame) -> pl.DataFrame:

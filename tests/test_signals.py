@@ -57,3 +57,17 @@ def test_lang_id_reads_only_max_chars_and_keeps_rows():
     assert out["lang"].to_list() == ["de", "de", None, None]  # 1,000 chars of the second text are mostly German
     assert lang_id(df, max_chars=len(en))["lang"][1] == "en"  # only the English opening is read
     assert out["lang_score"].null_count() == 2 and (out["lang_score"].drop_nulls() <= 1).all()
+
+def test_rule_sets_cut_a_heavy_tail_by_bytes_with_the_same_verdicts(monkeypatch):
+    "Slices of equal bytes (long documents shared out between threads) give exactly what slices of equal rows give."
+    from curatekit import signals
+    from curatekit.data import sample_corpus
+    base = sample_corpus().head(520).select(pl.col("id").cast(pl.String), "text")
+    long = ["\n\n".join(base["text"].drop_nulls().to_list()[i::2]) for i in (0, 1)]  # two long documents: most of the bytes
+    df = base.with_columns(pl.Series("text", long + base["text"].to_list()[2:]))
+    sizes = signals._sizes(df.select("text"))
+    assert len(signals._slices(len(df), 256, sizes)) == 2 and signals._slices(len(df), 256, sizes)[0][1] <= 2
+    rules = ["gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality"]
+    by_bytes = {r: getattr(signals, r)(df) for r in rules}
+    monkeypatch.setattr(signals, "_sizes", lambda d: None)
+    for r in rules: assert by_bytes[r].equals(getattr(signals, r)(df)), r
