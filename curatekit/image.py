@@ -113,37 +113,79 @@ def png_chunks(data: bytes) -> tuple[tuple, bytes]|None: # ((width, height, bit 
     if head is None: raise ValueError("no IHDR chunk")
     return head, b"".join(idat)
 
+_HEAD = np.frombuffer(_PNG_SIG + b"\0\0\0\x0dIHDR", np.uint8)   # the signature, then IHDR's length and type
+_IDAT, _IEND = np.frombuffer(b"IDAT", np.uint8), np.frombuffer(b"\0\0\0\0IEND\xaeB`\x82", np.uint8)
+
+def _be32(a: np.ndarray) -> np.ndarray: # (n, 4) big-endian bytes -> (n,) int64
+    a = a.astype(np.int64); return (a[:, 0] << 24) | (a[:, 1] << 16) | (a[:, 2] << 8) | a[:, 3]
+
+def _plain_pngs(vals: list, max_pixels: int) -> tuple: # (the cells' bytes joined, rows, IDAT offsets and lengths, h, w, channels)
+    "Find, for a whole column at once, the PNGs in the plain layout: IHDR, one IDAT, IEND; 8-bit grey or RGB, not interlaced."
+    n = len(vals)
+    try: lens, data = np.fromiter(map(len, vals), np.int64, n), b"".join(vals)   # a column of bytes, the usual case
+    except TypeError:
+        lens = np.fromiter((len(v) if type(v) is bytes else 0 for v in vals), np.int64, n)
+        data = b"".join(v for v in vals if type(v) is bytes)
+    buf, starts = np.frombuffer(data, np.uint8), np.cumsum(lens) - lens
+    rows = np.flatnonzero(lens >= 57)                                   # 8 + 25 (IHDR) + 12 (IDAT) + 12 (IEND)
+    head = buf[starts[rows, None] + np.arange(41)]
+    w, h, idat = _be32(head[:, 16:20]), _be32(head[:, 20:24]), _be32(head[:, 33:37])
+    ok = ((head[:, :16] == _HEAD).all(1) & (head[:, 37:41] == _IDAT).all(1) & (head[:, 24] == 8) & ((head[:, 25] == 0) | (head[:, 25] == 2))
+          & ~head[:, 26:29].any(1) & (lens[rows] == 57 + idat) & (w > 0) & (h > 0) & (w <= max_pixels) & (h <= max_pixels))
+    ok &= w * h <= max_pixels            # (each side checked first: no overflow)
+    rows, head, w, h, idat = rows[ok], head[ok], w[ok], h[ok], idat[ok]
+    ok = (buf[(starts[rows] + lens[rows] - 12)[:, None] + np.arange(12)] == _IEND).all(1)
+    ihdr, inv = np.unique(np.ascontiguousarray(head[:, 12:33]).view("V21").ravel(), return_inverse=True)  # mostly one per column
+    crc_ok = np.array([zlib.crc32(c.tobytes()[:17]) == int.from_bytes(c.tobytes()[17:], "big") for c in ihdr], bool)
+    ok &= crc_ok[inv.ravel()] if len(ihdr) else ok
+    return data, rows[ok], starts[rows[ok]] + 41, idat[ok], h[ok], w[ok], np.where(head[ok, 25] == 2, 3, 1)
+
 # %% ../nbs/14_image.ipynb #08fdec7e
+def _filter_tables() -> tuple[np.ndarray, np.ndarray]:
+    "Average's and Paeth's predictions as lookup tables, indexed by what is known before a row is decoded plus `a`."
+    u, v = np.arange(-255, 256)[None, :], np.arange(-255, 256)[:, None]   # u = a − c, v = b − c
+    pa, pb, pc = np.abs(v), np.abs(u), np.abs(u + v)                      # |p − a|, |p − b|, |p − c| for p = a + b − c
+    paeth = np.where((pa <= pb) & (pa <= pc), u, np.where(pb <= pc, v, 0)) % 256   # the pick, minus c, at (v + 255)·511 + u + 255
+    a = np.arange(256)
+    return (a[None, :] + a[:, None]) >> 1, paeth                           # Average at b·256 + a
+_AVERAGE, _PAETH = (np.ascontiguousarray(t, np.uint8).ravel() for t in _filter_tables())
+
 def _average_paeth(line: np.ndarray, up: np.ndarray, bpp: int, kind: int) -> np.ndarray:
-    "Undo Average (3) or Paeth (4) filtering: one byte column at a time, all rows at once (columns stored contiguously)."
-    L, U = np.ascontiguousarray(line.T), np.ascontiguousarray(up.T)
-    X, zero = np.zeros_like(L), np.zeros(L.shape[1], L.dtype)
-    for j in range(L.shape[0]):
-        a, b = (X[j - bpp] if j >= bpp else zero), U[j]
-        if kind == 3: pred = (a + b) >> 1
-        else:
-            c = U[j - bpp] if j >= bpp else zero
-            pa, pb, pc = np.abs(b - c), np.abs(a - c), np.abs(a + b - 2 * c)
-            pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-        X[j] = (L[j] + pred) & 255
-    return X.T
+    "Undo Average (3) or Paeth (4) filtering of rows (m, s): one byte column at a time, all rows at once, three numpy calls each."
+    m, s = line.shape
+    b = up.astype(np.int32)
+    if kind == 3: table, K, LC = _AVERAGE, b * 256, line
+    else:
+        c = np.zeros_like(b); c[:, bpp:] = b[:, :-bpp]
+        table, K, LC = _PAETH, (b - c + 255) * 511 + 255 - c, line + c.astype(np.uint8)   # x = line + c + pick − c (mod 256)
+    K, LC = np.ascontiguousarray(K.T), np.ascontiguousarray(LC.T)
+    X, idx, pick = np.zeros((s + bpp, m), np.uint8), np.empty(m, np.int32), np.empty(m, np.uint8)  # bpp zero columns: `a` of the first pixel
+    for j in range(s):
+        np.add(X[j], K[j], out=idx)
+        np.take(table, idx, out=pick)
+        np.add(LC[j], pick, out=X[j + bpp])  # uint8: wraps mod 256, as PNG's arithmetic does
+    return X[bpp:].T
 
 def unfilter_scanlines(raw: np.ndarray, # (n, height, 1 + row bytes) uint8: each row's filter byte, then its bytes
                        bpp: int, # bytes per pixel
                       ) -> np.ndarray: # (n, height, row bytes) uint8 pixels
     "Undo PNG's row filters (None, Sub, Up, Average, Paeth) for a batch of same-shape images."
-    if (raw[:, :, 0] > 4).any(): raise ValueError("unknown PNG filter type")
+    f = raw[:, :, 0]
+    if (f > 4).any(): raise ValueError("unknown PNG filter type")
     n, h, s = raw.shape[0], raw.shape[1], raw.shape[2] - 1
-    out, prior = np.empty((n, h, s), np.uint8), np.zeros((n, s), np.int16)  # int16: sums wrap mod 2¹⁶, and only mod 2⁸ matters
-    for r in range(h):
-        f, line = raw[:, r, 0], raw[:, r, 1:].astype(np.int16)
-        x = line.copy()
-        if (m := f == 1).any(): x[m] = np.cumsum(line[m].reshape(m.sum(), -1, bpp), axis=1, dtype=np.int16).reshape(m.sum(), s) & 255
-        if (m := f == 2).any(): x[m] = (line[m] + prior[m]) & 255
+    out, fT = np.ascontiguousarray(raw[:, :, 1:].transpose(1, 0, 2)), f.T   # (h, n, s): one row of every image, contiguous
+    if (sub := fT == 1).any():    # Sub rows need no other row: all at once, a running sum along the row
+        k, x = int(sub.sum()), out[sub]
+        out[sub] = np.cumsum(x.reshape(k, -1, bpp), axis=1, dtype=np.uint8).reshape(k, s)
+    has = np.zeros((h, 5), bool); has[np.repeat(np.arange(h), n), fT.ravel()] = True
+    prior = np.zeros((n, s), np.uint8)
+    for r in range(h):            # Up, Average and Paeth need the row above decoded
+        cur, fr = out[r], fT[r]
+        if has[r, 2]: np.add(cur, prior, out=cur, where=(fr == 2)[:, None])
         for kind in (3, 4):
-            if (m := f == kind).any(): x[m] = _average_paeth(line[m], prior[m], bpp, kind)
-        out[:, r], prior = x, x
-    return out
+            if has[r, kind]: m = np.flatnonzero(fr == kind); cur[m] = _average_paeth(cur[m], prior[m], bpp, kind)
+        prior = cur
+    return out.transpose(1, 0, 2)
 
 # %% ../nbs/14_image.ipynb #9832aeaf
 def _to_mode(px: np.ndarray, mode: str|None) -> np.ndarray:
@@ -155,16 +197,8 @@ def _to_mode(px: np.ndarray, mode: str|None) -> np.ndarray:
     if mode == "RGB" and ch == 1: return np.repeat(px, 3, axis=-1)
     return px[..., 0] if ch == 1 else px
 
-def _png_batch(items: list, shape: tuple, mode) -> list|None:
-    "Decode `(index, inflated bytes)` items of one (h, w, ch) shape; None when a filter byte is invalid."
-    h, w, ch = shape
-    raw = np.frombuffer(b"".join(r for _, r in items), np.uint8).reshape(len(items), h, 1 + w * ch)
-    try: px = unfilter_scanlines(raw, ch)
-    except ValueError: return None
-    return list(_to_mode(px.reshape(len(items), h, w, ch), mode))
-
 def _inflate(v, max_pixels: int):
-    "One cell on the PNG path: ((h, w, channels), inflated rows), a reason, or None for the Pillow path."
+    "One cell not in the plain layout: ((h, w, channels), inflated rows), a reason, or None for Pillow."
     try: parsed = png_chunks(v) if isinstance(v, bytes) else None
     except ValueError: return None
     if parsed is None: return None
@@ -176,34 +210,69 @@ def _inflate(v, max_pixels: int):
     ch = _PNG_CHANNELS[ctype]
     return ((h, w, ch), raw) if len(raw) == h * (1 + w * ch) else None
 
-def _inflate_all(vals: list, max_pixels: int, threads: int=2, min_rows: int=4096) -> list:
-    "`_inflate` over a column; large columns in `threads` slices at once (zlib lets go of the GIL while it inflates)."
-    run = lambda part: [_inflate(v, max_pixels) for v in part]
-    if len(vals) < min_rows or threads < 2: return run(vals)
-    k = -(-len(vals) // threads)
-    with ThreadPoolExecutor(threads) as ex: return [r for part in ex.map(run, [vals[s:s + k] for s in range(0, len(vals), k)]) for r in part]
+def _threads() -> int: return pl.thread_pool_size()  # as many threads as polars uses (POLARS_MAX_THREADS)
+
+def _inflate_plain(data: bytes, offs: np.ndarray, lens: np.ndarray, sizes: np.ndarray, threads: int, min_rows: int=1024) -> list:
+    "Inflate each plain PNG's IDAT (None where zlib objects or the size is wrong), in `threads` slices at once for large columns."
+    mv = memoryview(data)
+    def run(part):
+        out = []
+        for o, n, z in zip(offs[part].tolist(), lens[part].tolist(), sizes[part].tolist()):
+            try: r = zlib.decompress(mv[o:o + n], 15, min(z, 1 << 20))   # zlib lets go of the GIL while it inflates
+            except zlib.error: r = None
+            out.append(r if r is not None and len(r) == z else None)
+        return out
+    if threads < 2 or len(offs) < min_rows: return run(slice(None))
+    k = -(-len(offs) // threads)
+    with ThreadPoolExecutor(threads) as ex: return [r for p in ex.map(run, [slice(s, s + k) for s in range(0, len(offs), k)]) for r in p]
+
+def _batch_pays(f: np.ndarray, s: int) -> bool:
+    "Whether numpy beats Pillow on images with filter bytes `f` (n, h) and rows of `s` bytes (Pillow: ~40 µs an image; numpy: ~4 µs a byte column of rows that hold Average or Paeth, ~40 µs a row)."
+    n, h = f.shape
+    return 10 * n > (f >= 3).any(0).sum() * s + 10 * h
+
+def _decode_batches(vals: list, mode, max_pixels: int, batch: int, threads: int) -> tuple[list, list, list]:
+    "The PNG path: ([(rows, pixels (n, h, w[, 3]))] per batch of one shape, the rows left to Pillow, (row, reason) pairs)."
+    data, rows, offs, lens, h, w, ch = _plain_pngs(vals, max_pixels)
+    raws = _inflate_plain(data, offs, lens, h * (1 + w * ch), threads)
+    groups, left, reasons = {}, [], []
+    for i, r, shape in zip(rows.tolist(), raws, zip(h.tolist(), w.tolist(), ch.tolist())):
+        if r is None: left.append(i)
+        else: groups.setdefault(shape, []).append((i, r))
+    plain = np.zeros(len(vals), bool); plain[rows] = True
+    for i in np.flatnonzero(~plain).tolist():          # the rest, one at a time: several IDATs, ancillary chunks, damage
+        r = _inflate(vals[i], max_pixels)
+        if r is None: left.append(i)
+        elif isinstance(r, str): reasons.append((i, r))
+        else: groups.setdefault(r[0], []).append((i, r[1]))
+    out = []
+    for (hh, ww, cc), items in groups.items():
+        per = max(1, min(batch, (1 << 26) // (hh * (1 + ww * cc))))
+        for s in range(0, len(items), per):
+            part = items[s:s + per]
+            idx = np.array([i for i, _ in part])
+            raw = np.frombuffer(b"".join([r for _, r in part]), np.uint8).reshape(len(part), hh, 1 + ww * cc)
+            if not _batch_pays(raw[:, :, 0], ww * cc): left += idx.tolist(); continue
+            try: px = unfilter_scanlines(raw, cc)
+            except ValueError: left += idx.tolist(); continue
+            out.append((idx, _to_mode(px.reshape(len(part), hh, ww, cc), mode)))
+    return out, sorted(left), reasons
 
 def decode_images(values, # a Series or list of image bytes, paths or None
                   mode: str|None="RGB", # "RGB", "L", or None (as stored: "L" for one channel, else "RGB")
                   max_pixels: int=MAX_PIXELS, # larger images get the reason `too_large`
                   base: str|Path|None=None, # relative paths are looked up here
                   batch: int=16_384, # most images per batch on the PNG path (fewer when they are large: 64 MB of pixels)
+                  threads: int|None=None, # threads inflating a large column; None: polars' thread count
                  ) -> tuple[list, list]: # (pixels or None per image, reason or None per image)
     "Decode a column of images: 8-bit PNGs of one shape in batches with numpy, everything else with Pillow."
     vals = values.to_list() if isinstance(values, pl.Series) else list(values)
-    out, why, groups, slow = [None] * len(vals), [None] * len(vals), {}, []
-    for i, r in enumerate(_inflate_all(vals, max_pixels)):
-        if r is None: slow.append(i)
-        elif isinstance(r, str): why[i] = r
-        else: groups.setdefault(r[0], []).append((i, r[1]))
-    for shape, items in groups.items():
-        per = max(1, min(batch, (1 << 26) // (shape[0] * (1 + shape[1] * shape[2]))))
-        for s in range(0, len(items), per):
-            part = items[s:s + per]
-            px = _png_batch(part, shape, mode)
-            if px is None: slow += [i for i, _ in part]; continue
-            for (i, _), p in zip(part, px): out[i] = p
-    for i in sorted(slow): out[i], why[i] = load_image(vals[i], mode, max_pixels, base)
+    out, why = [None] * len(vals), [None] * len(vals)
+    batches, left, reasons = _decode_batches(vals, mode, max_pixels, batch, _threads() if threads is None else threads)
+    for idx, px in batches:
+        for i, p in zip(idx.tolist(), px): out[i] = p
+    for i, r in reasons: why[i] = r
+    for i in left: out[i], why[i] = load_image(vals[i], mode, max_pixels, base)
     return out, why
 
 # %% ../nbs/14_image.ipynb #51ab04df
@@ -606,20 +675,31 @@ def _phash_chunk(x: np.ndarray) -> np.ndarray:
 
 def phash(x: np.ndarray, # (n, H, W) uint8 grayscale images of one shape
           chunk: int=512, # images per chunk (small chunks reuse warm buffers)
+          threads: int=1, # chunks hashed at once (numpy lets go of the GIL in its products)
          ) -> np.ndarray: # (n,) uint64: the 64 bits row-major, first bit highest (`f"{h:016x}"` is imagehash's `str`)
     "imagehash's `phash` (hash_size 8, highfreq_factor 4) of a batch of grayscale images."
-    return np.concatenate([_phash_chunk(x[s:s + chunk]) for s in range(0, len(x), chunk)] or [np.zeros(0, np.uint64)])
+    parts = [x[s:s + chunk] for s in range(0, len(x), chunk)]
+    if threads > 1 and len(parts) > 1:
+        with ThreadPoolExecutor(threads) as ex: hashes = list(ex.map(_phash_chunk, parts))
+    else: hashes = [_phash_chunk(p) for p in parts]
+    return np.concatenate(hashes or [np.zeros(0, np.uint64)])
 
 def image_phashes(values, # a Series or list of image cells
                   max_pixels: int=MAX_PIXELS, # larger images get no hash
                   base: str|Path|None=None, # relative paths are looked up here
+                  threads: int|None=None, # threads decoding and hashing; None: polars' thread count
                  ) -> tuple[np.ndarray, list]: # (uint64 hashes, 0 where there is none; reason or None per image)
     "Perceptual hashes of a column of images, decoded and hashed in batches of one shape."
-    px, why = decode_images(values, "L", max_pixels, base)
-    out, by_shape = np.zeros(len(px), np.uint64), {}
-    for i, p in enumerate(px):
-        if p is not None: by_shape.setdefault(p.shape, []).append(i)
-    for rows in by_shape.values(): out[rows] = phash(np.stack([px[i] for i in rows]))
+    vals = values.to_list() if isinstance(values, pl.Series) else list(values)
+    threads = _threads() if threads is None else threads
+    batches, left, reasons = _decode_batches(vals, "L", max_pixels, 16_384, threads)
+    out, why, by_shape = np.zeros(len(vals), np.uint64), [None] * len(vals), {}
+    for idx, px in batches: out[idx] = phash(px, threads=threads)
+    for i, r in reasons: why[i] = r
+    for i in left:                 # Pillow's images, hashed by shape
+        p, why[i] = load_image(vals[i], "L", max_pixels, base)
+        if p is not None: by_shape.setdefault(p.shape, []).append((i, p))
+    for items in by_shape.values(): out[[i for i, _ in items]] = phash(np.stack([p for _, p in items]), threads=threads)
     return out, why
 
 # %% ../nbs/14_image.ipynb #e38ebfd8
