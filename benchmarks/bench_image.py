@@ -102,6 +102,7 @@ def bench_clip(a, blobs):
 def bench_hash(a, blobs):
     import imagehash, skimage.data
     from PIL import Image
+    from curatekit import image as ci
     from curatekit.image import image_phashes, image_phash_dedup, phash, decode_images
     import polars as pl
     def png(x):
@@ -116,25 +117,32 @@ def bench_hash(a, blobs):
     pil = [Image.open(io.BytesIO(x)) for x in b]
     for im in pil: im.load()
     arrays = np.stack(decode_images(b, "L")[0])
-    sides = {"decoded": (lambda: phash(arrays), lambda: [imagehash.phash(im) for im in pil]),
-             "bytes": (lambda: image_phashes(b), lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b]),
-             "dedup": (lambda: image_phash_dedup(frame), lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b])}
-    times = {k: ([], [], [], []) for k in sides}   # wall ours, wall theirs, cpu ours, cpu theirs
-    for _ in range(a.repeats):            # alternate, so that load changes hit both sides
-        for k, (ours_fn, theirs_fn) in sides.items():
-            for j, fn in enumerate((ours_fn, theirs_fn)):
-                t0, c0 = time.perf_counter(), time.process_time(); fn()
-                times[k][j].append(time.perf_counter() - t0); times[k][2 + j].append(time.process_time() - c0)
-    what = {"decoded": "pHash of decoded images: phash(batch) vs imagehash.phash(PIL image) per image",
-            "bytes": "pHash from PNG bytes, decoding included: image_phashes vs Image.open + imagehash.phash per image",
-            "dedup": "the dedup step from bytes (hashes, pairs <= 2 bits, clusters: image_phash_dedup) vs the imagehash loop (hashes only)"}
-    n, rows = len(b), []
-    for k, (o, t, co, ct) in times.items():
-        o, t, co, ct = map(statistics.median, (o, t, co, ct))
-        rows.append(dict(what=what[k], images=n, curatekit_img_s=round(n / o), imagehash_img_s=round(n / t), ratio=round(t / o, 1),
-                         cpu_time_ratio=round(ct / co, 1)))
-    rows.append(dict(what=f"bit agreement with imagehash on {len(check):,} images (incl. {len(photos)} photographs)", images=len(check), ratio=agree))
-    return rows
+    cores = ci._threads()
+    def dedup(threads):   # the step takes its thread count from polars' pool (POLARS_MAX_THREADS); pinned here for the 1-thread row
+        keep, ci._threads = ci._threads, lambda: threads
+        try: return image_phash_dedup(frame)
+        finally: ci._threads = keep
+    peer_decoded = lambda: [imagehash.phash(im) for im in pil]
+    peer_bytes = lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b]
+    rows = [("pHash of decoded images: phash(batch) vs imagehash.phash(PIL image) per image", 1, lambda: phash(arrays), "decoded"),
+            ("pHash from PNG bytes, decoding included: image_phashes vs Image.open + imagehash.phash per image", 1, lambda: image_phashes(b, threads=1), "bytes"),
+            ("pHash from PNG bytes, decoding included", cores, lambda: image_phashes(b, threads=cores), "bytes"),
+            ("the dedup step from bytes (hashes, pairs <= 2 bits, clusters: image_phash_dedup) vs the imagehash loop (hashes only)", 1, lambda: dedup(1), "bytes"),
+            ("the dedup step from bytes", cores, lambda: dedup(cores), "bytes")]
+    peers = {"decoded": peer_decoded, "bytes": peer_bytes}
+    wall, cpu = ({k: [] for k in [*range(len(rows)), *peers]} for _ in range(2))
+    for _ in range(a.repeats):            # alternate every side in each round, so that load changes hit all of them
+        for k, fn in [*peers.items(), *((k, r[2]) for k, r in enumerate(rows))]:
+            t0, c0 = time.perf_counter(), time.process_time(); fn()
+            wall[k].append(time.perf_counter() - t0); cpu[k].append(time.process_time() - c0)
+    n, out, med = len(b), [], statistics.median
+    for k, (what, threads, _, peer) in enumerate(rows):
+        out.append(dict(what=what, curatekit_threads=threads, images=n, curatekit_img_s=round(n / med(wall[k])),
+                        imagehash_img_s=round(n / med(wall[peer])), ratio=round(med(wall[peer]) / med(wall[k]), 1),
+                        cpu_time_ratio=round(med(cpu[peer]) / med(cpu[k]), 1), runs=[round(x, 3) for x in wall[k]],
+                        peer_runs=[round(x, 3) for x in wall[peer]]))
+    out.append(dict(what=f"bit agreement with imagehash on {len(check):,} images (incl. {len(photos)} photographs)", images=len(check), ratio=agree))
+    return out
 
 
 def main():

@@ -711,14 +711,12 @@ def _run_pairs(order: np.ndarray, key: np.ndarray, h: np.ndarray, d: int, block:
     "Pairs (i < j) within `d` bits among rows whose band `key` is equal (rows sorted by key in `order`)."
     k = key[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]); ends = np.r_[starts[1:], len(k)]
-    out, long_runs, longest = [], [(s, e) for s, e in zip(starts, ends) if e - s > 64], 64
-    short = np.zeros(len(k), bool)
-    for s, e in long_runs: short[s:e] = True
-    for off in range(1, longest):   # runs of up to 64: compare each row with the one `off` places on
-        a, b = np.arange(len(k) - off), np.arange(off, len(k))
-        m = (k[a] == k[b]) & ~short[a] & ~short[b]
+    long = ends - starts > 64
+    out, long_runs, short = [], list(zip(starts[long].tolist(), ends[long].tolist())), np.repeat(long, ends - starts)
+    for off in range(1, 64):        # runs of up to 64: compare each row with the one `off` places on
+        m = (k[:-off] == k[off:]) & ~short[:-off] & ~short[off:]
         if not m.any(): break
-        i, j = order[a[m]], order[b[m]]
+        i, j = order[:-off][m], order[off:][m]
         close = _popcount(h[i] ^ h[j]) <= d
         out.append(np.stack([np.minimum(i, j)[close], np.maximum(i, j)[close]], 1))
     for s, e in long_runs:          # long runs: blocks of the full distance matrix
