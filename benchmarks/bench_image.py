@@ -145,6 +145,34 @@ def bench_hash(a, blobs):
     return out
 
 
+def profile_hash(a, blobs, repeats=5):
+    "CPU milliseconds of each stage of `image_phash_dedup` on one thread (the minimum of `repeats`), and of the imagehash loop."
+    import imagehash, polars as pl
+    from PIL import Image
+    from curatekit import image as ci
+    from curatekit.dedup import connected_components
+    b = blobs[:a.n_hash]
+    def cpu(fn, k=repeats):
+        ts = []
+        for _ in range(k):
+            c0 = time.process_time(); r = fn(); ts.append(time.process_time() - c0)
+        return r, round(min(ts) * 1e3, 1)
+    out = {}
+    (data, rows, offs, lens, h, w, ch), out["parse the column's headers (_plain_pngs)"] = cpu(lambda: ci._plain_pngs(b, ci.MAX_PIXELS))
+    raws, out["inflate (zlib.decompress per image)"] = cpu(lambda: ci._inflate_plain(data, offs, lens, h * (1 + w * ch)))
+    raw, out["join into one array"] = cpu(lambda: np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), int(h[0]), -1))
+    px, out["undo the row filters (unfilter_scanlines)"] = cpu(lambda: ci.unfilter_scanlines(raw, 1))
+    hs, out["pHash (phash: Lanczos resize, DCT corner, median)"] = cpu(lambda: ci.phash(np.ascontiguousarray(px)))
+    _, out["pairs within 2 bits and clusters"] = cpu(lambda: connected_components(len(hs), ci.hamming_pairs(hs, 2)))
+    _, out["image_phashes, end to end"] = cpu(lambda: ci.image_phashes(b, threads=1))
+    frame = pl.DataFrame({"id": range(len(b)), "image": b}, schema={"id": pl.Int64, "image": pl.Binary})
+    keep, ci._threads = ci._threads, lambda: 1
+    try: _, out["image_phash_dedup, end to end"] = cpu(lambda: ci.image_phash_dedup(frame))
+    finally: ci._threads = keep
+    _, out["imagehash: Image.open + phash per image"] = cpu(lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b], 3)
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=2000, help="images for the reference CLIP")
@@ -155,6 +183,7 @@ def main():
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids spin-wait contention on a shared machine)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--skip", choices=["clip", "hash"], default=None)
+    p.add_argument("--profile", action="store_true", help="also the CPU time of each stage of the dedup step, one thread")
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     from curatekit.data import fashion_mnist
@@ -170,6 +199,8 @@ def main():
         for r in bench_clip(a, blobs): print(json.dumps(r))
     if a.skip != "hash":
         for r in bench_hash(a, blobs): print(json.dumps(r))
+    if a.profile:
+        print(json.dumps({"cpu_ms_one_thread": profile_hash(a, blobs), "images": min(a.n_hash, len(blobs))}, ensure_ascii=False))
     print(f"load average after: {os.getloadavg()}")
 
 

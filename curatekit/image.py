@@ -174,16 +174,16 @@ def unfilter_scanlines(raw: np.ndarray, # (n, height, 1 + row bytes) uint8: each
     if (f > 4).any(): raise ValueError("unknown PNG filter type")
     n, h, s = raw.shape[0], raw.shape[1], raw.shape[2] - 1
     out, fT = np.ascontiguousarray(raw[:, :, 1:].transpose(1, 0, 2)), f.T   # (h, n, s): one row of every image, contiguous
-    if (sub := fT == 1).any():    # Sub rows need no other row: all at once, a running sum along the row
-        k, x = int(sub.sum()), out[sub]
-        out[sub] = np.cumsum(x.reshape(k, -1, bpp), axis=1, dtype=np.uint8).reshape(k, s)
-    has = np.zeros((h, 5), bool); has[np.repeat(np.arange(h), n), fT.ravel()] = True
+    if len(sub := np.flatnonzero(fT == 1)):    # Sub rows need no other row: all at once, a running sum along the row
+        rows = out.reshape(h * n, s)
+        rows[sub] = np.cumsum(rows[sub].reshape(len(sub), -1, bpp), axis=1, dtype=np.uint8).reshape(len(sub), s)
     prior = np.zeros((n, s), np.uint8)
     for r in range(h):            # Up, Average and Paeth need the row above decoded
         cur, fr = out[r], fT[r]
-        if has[r, 2]: np.add(cur, prior, out=cur, where=(fr == 2)[:, None])
+        count = np.bincount(fr, minlength=5)
+        if count[2]: m = np.flatnonzero(fr == 2); cur[m] += prior[m]
         for kind in (3, 4):
-            if has[r, kind]: m = np.flatnonzero(fr == kind); cur[m] = _average_paeth(cur[m], prior[m], bpp, kind)
+            if count[kind]: m = np.flatnonzero(fr == kind); cur[m] = _average_paeth(cur[m], prior[m], bpp, kind)
         prior = cur
     return out.transpose(1, 0, 2)
 
@@ -212,29 +212,31 @@ def _inflate(v, max_pixels: int):
 
 def _threads() -> int: return pl.thread_pool_size()  # as many threads as polars uses (POLARS_MAX_THREADS)
 
-def _inflate_plain(data: bytes, offs: np.ndarray, lens: np.ndarray, sizes: np.ndarray, threads: int, min_rows: int=1024) -> list:
-    "Inflate each plain PNG's IDAT (None where zlib objects or the size is wrong), in `threads` slices at once for large columns."
-    mv = memoryview(data)
-    def run(part):
-        out = []
-        for o, n, z in zip(offs[part].tolist(), lens[part].tolist(), sizes[part].tolist()):
-            try: r = zlib.decompress(mv[o:o + n], 15, min(z, 1 << 20))   # zlib lets go of the GIL while it inflates
-            except zlib.error: r = None
-            out.append(r if r is not None and len(r) == z else None)
-        return out
-    if threads < 2 or len(offs) < min_rows: return run(slice(None))
-    k = -(-len(offs) // threads)
-    with ThreadPoolExecutor(threads) as ex: return [r for p in ex.map(run, [slice(s, s + k) for s in range(0, len(offs), k)]) for r in p]
+def _in_slices(fn, vals: list, threads: int, min_rows: int=2048) -> list:
+    "`fn(part)` on one slice of `vals` per thread, at once (zlib, numpy and Pillow let go of the GIL in their loops); results in order."
+    k = max(1, min(threads, len(vals) // min_rows))
+    if k == 1: return [fn(vals)]
+    step = -(-len(vals) // k)
+    with ThreadPoolExecutor(k) as ex: return list(ex.map(fn, [vals[s:s + step] for s in range(0, len(vals), step)]))
+
+def _inflate_plain(data: bytes, offs: np.ndarray, lens: np.ndarray, sizes: np.ndarray) -> list:
+    "Inflate each plain PNG's IDAT: the rows, or None where zlib objects or the size is not the header's."
+    mv, out = memoryview(data), []
+    for o, n, z in zip(offs.tolist(), lens.tolist(), sizes.tolist()):
+        try: r = zlib.decompress(mv[o:o + n], 15, min(z, 1 << 20))
+        except zlib.error: r = None
+        out.append(r if r is not None and len(r) == z else None)
+    return out
 
 def _batch_pays(f: np.ndarray, s: int) -> bool:
     "Whether numpy beats Pillow on images with filter bytes `f` (n, h) and rows of `s` bytes (Pillow: ~40 µs an image; numpy: ~4 µs a byte column of rows that hold Average or Paeth, ~40 µs a row)."
     n, h = f.shape
     return 10 * n > (f >= 3).any(0).sum() * s + 10 * h
 
-def _decode_batches(vals: list, mode, max_pixels: int, batch: int, threads: int) -> tuple[list, list, list]:
+def _decode_batches(vals: list, mode, max_pixels: int, batch: int) -> tuple[list, list, list]:
     "The PNG path: ([(rows, pixels (n, h, w[, 3]))] per batch of one shape, the rows left to Pillow, (row, reason) pairs)."
     data, rows, offs, lens, h, w, ch = _plain_pngs(vals, max_pixels)
-    raws = _inflate_plain(data, offs, lens, h * (1 + w * ch), threads)
+    raws = _inflate_plain(data, offs, lens, h * (1 + w * ch))
     groups, left, reasons = {}, [], []
     for i, r, shape in zip(rows.tolist(), raws, zip(h.tolist(), w.tolist(), ch.tolist())):
         if r is None: left.append(i)
@@ -263,17 +265,21 @@ def decode_images(values, # a Series or list of image bytes, paths or None
                   max_pixels: int=MAX_PIXELS, # larger images get the reason `too_large`
                   base: str|Path|None=None, # relative paths are looked up here
                   batch: int=16_384, # most images per batch on the PNG path (fewer when they are large: 64 MB of pixels)
-                  threads: int|None=None, # threads inflating a large column; None: polars' thread count
+                  threads: int|None=None, # a large column is cut into this many slices decoded at once; None: polars' thread count
                  ) -> tuple[list, list]: # (pixels or None per image, reason or None per image)
     "Decode a column of images: 8-bit PNGs of one shape in batches with numpy, everything else with Pillow."
+    def part(vals: list) -> tuple[list, list]:
+        out, why = [None] * len(vals), [None] * len(vals)
+        batches, left, reasons = _decode_batches(vals, mode, max_pixels, batch)
+        for idx, px in batches:
+            for i, p in zip(idx.tolist(), px): out[i] = p
+        for i, r in reasons: why[i] = r
+        for i in left: out[i], why[i] = load_image(vals[i], mode, max_pixels, base)
+        return out, why
     vals = values.to_list() if isinstance(values, pl.Series) else list(values)
-    out, why = [None] * len(vals), [None] * len(vals)
-    batches, left, reasons = _decode_batches(vals, mode, max_pixels, batch, _threads() if threads is None else threads)
-    for idx, px in batches:
-        for i, p in zip(idx.tolist(), px): out[i] = p
-    for i, r in reasons: why[i] = r
-    for i in left: out[i], why[i] = load_image(vals[i], mode, max_pixels, base)
-    return out, why
+    parts = _in_slices(part, vals, _threads() if threads is None else threads)
+    return [p for o, _ in parts for p in o], [r for _, w in parts for r in w]
+
 
 # %% ../nbs/14_image.ipynb #51ab04df
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -675,32 +681,30 @@ def _phash_chunk(x: np.ndarray) -> np.ndarray:
 
 def phash(x: np.ndarray, # (n, H, W) uint8 grayscale images of one shape
           chunk: int=512, # images per chunk (small chunks reuse warm buffers)
-          threads: int=1, # chunks hashed at once (numpy lets go of the GIL in its products)
          ) -> np.ndarray: # (n,) uint64: the 64 bits row-major, first bit highest (`f"{h:016x}"` is imagehash's `str`)
     "imagehash's `phash` (hash_size 8, highfreq_factor 4) of a batch of grayscale images."
-    parts = [x[s:s + chunk] for s in range(0, len(x), chunk)]
-    if threads > 1 and len(parts) > 1:
-        with ThreadPoolExecutor(threads) as ex: hashes = list(ex.map(_phash_chunk, parts))
-    else: hashes = [_phash_chunk(p) for p in parts]
-    return np.concatenate(hashes or [np.zeros(0, np.uint64)])
+    return np.concatenate([_phash_chunk(x[s:s + chunk]) for s in range(0, len(x), chunk)] or [np.zeros(0, np.uint64)])
 
 def image_phashes(values, # a Series or list of image cells
                   max_pixels: int=MAX_PIXELS, # larger images get no hash
                   base: str|Path|None=None, # relative paths are looked up here
-                  threads: int|None=None, # threads decoding and hashing; None: polars' thread count
+                  threads: int|None=None, # a large column is cut into this many slices decoded and hashed at once; None: polars' thread count
                  ) -> tuple[np.ndarray, list]: # (uint64 hashes, 0 where there is none; reason or None per image)
     "Perceptual hashes of a column of images, decoded and hashed in batches of one shape."
+    def part(vals: list) -> tuple[np.ndarray, list]:
+        out, why, by_shape = np.zeros(len(vals), np.uint64), [None] * len(vals), {}
+        batches, left, reasons = _decode_batches(vals, "L", max_pixels, 16_384)
+        for idx, px in batches: out[idx] = phash(px)
+        for i, r in reasons: why[i] = r
+        for i in left:             # Pillow's images, hashed by shape
+            p, why[i] = load_image(vals[i], "L", max_pixels, base)
+            if p is not None: by_shape.setdefault(p.shape, []).append((i, p))
+        for items in by_shape.values(): out[[i for i, _ in items]] = phash(np.stack([p for _, p in items]))
+        return out, why
     vals = values.to_list() if isinstance(values, pl.Series) else list(values)
-    threads = _threads() if threads is None else threads
-    batches, left, reasons = _decode_batches(vals, "L", max_pixels, 16_384, threads)
-    out, why, by_shape = np.zeros(len(vals), np.uint64), [None] * len(vals), {}
-    for idx, px in batches: out[idx] = phash(px, threads=threads)
-    for i, r in reasons: why[i] = r
-    for i in left:                 # Pillow's images, hashed by shape
-        p, why[i] = load_image(vals[i], "L", max_pixels, base)
-        if p is not None: by_shape.setdefault(p.shape, []).append((i, p))
-    for items in by_shape.values(): out[[i for i, _ in items]] = phash(np.stack([p for _, p in items]), threads=threads)
-    return out, why
+    parts = _in_slices(part, vals, _threads() if threads is None else threads)
+    return np.concatenate([h for h, _ in parts]), [r for _, w in parts for r in w]
+
 
 # %% ../nbs/14_image.ipynb #e38ebfd8
 def _popcount(x: np.ndarray) -> np.ndarray:
