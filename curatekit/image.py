@@ -237,27 +237,30 @@ def _decode_batches(vals: list, mode, max_pixels: int, batch: int) -> tuple[list
     "The PNG path: ([(rows, pixels (n, h, w[, 3]))] per batch of one shape, the rows left to Pillow, (row, reason) pairs)."
     data, rows, offs, lens, h, w, ch = _plain_pngs(vals, max_pixels)
     raws = _inflate_plain(data, offs, lens, h * (1 + w * ch))
-    groups, left, reasons = {}, [], []
-    for i, r, shape in zip(rows.tolist(), raws, zip(h.tolist(), w.tolist(), ch.tolist())):
-        if r is None: left.append(i)
-        else: groups.setdefault(shape, []).append((i, r))
-    plain = np.zeros(len(vals), bool); plain[rows] = True
+    ok = np.fromiter((r is not None for r in raws), bool, len(raws))
+    left, reasons, groups = rows[~ok].tolist(), [], {}
+    rows, h, w, ch, raws = rows[ok], h[ok], w[ok], ch[ok], [r for r in raws if r is not None]
+    key = (h << 34) | (w << 2) | ch                        # one shape per key (h, w ≤ max_pixels < 2²⁶)
+    for k in (shapes := np.unique(key).tolist()):
+        if len(shapes) == 1: members = (rows.tolist(), raws)   # most columns: one shape
+        else: sel = np.flatnonzero(key == k); members = (rows[sel].tolist(), [raws[i] for i in sel.tolist()])
+        groups[(k >> 34, (k >> 2) & ((1 << 32) - 1), k & 3)] = members
+    plain = np.zeros(len(vals), bool); plain[rows] = True; plain[left] = True
     for i in np.flatnonzero(~plain).tolist():          # the rest, one at a time: several IDATs, ancillary chunks, damage
         r = _inflate(vals[i], max_pixels)
         if r is None: left.append(i)
         elif isinstance(r, str): reasons.append((i, r))
-        else: groups.setdefault(r[0], []).append((i, r[1]))
+        else: g = groups.setdefault(r[0], ([], [])); g[0].append(i); g[1].append(r[1])
     out = []
-    for (hh, ww, cc), items in groups.items():
+    for (hh, ww, cc), (idx, rs) in groups.items():
         per = max(1, min(batch, (1 << 26) // (hh * (1 + ww * cc))))
-        for s in range(0, len(items), per):
-            part = items[s:s + per]
-            idx = np.array([i for i, _ in part])
-            raw = np.frombuffer(b"".join([r for _, r in part]), np.uint8).reshape(len(part), hh, 1 + ww * cc)
-            if not _batch_pays(raw[:, :, 0], ww * cc): left += idx.tolist(); continue
+        for s in range(0, len(idx), per):
+            part = np.array(idx[s:s + per])
+            raw = np.frombuffer(b"".join(rs[s:s + per]), np.uint8).reshape(len(part), hh, 1 + ww * cc)
+            if not _batch_pays(raw[:, :, 0], ww * cc): left += part.tolist(); continue
             try: px = unfilter_scanlines(raw, cc)
-            except ValueError: left += idx.tolist(); continue
-            out.append((idx, _to_mode(px.reshape(len(part), hh, ww, cc), mode)))
+            except ValueError: left += part.tolist(); continue
+            out.append((part, _to_mode(px.reshape(len(part), hh, ww, cc), mode)))
     return out, sorted(left), reasons
 
 def decode_images(values, # a Series or list of image bytes, paths or None
