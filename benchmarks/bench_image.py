@@ -2,7 +2,7 @@
 preprocessing (`CLIPImageProcessorPil`) + `CLIPModel.get_image_features`, same model and images; and the perceptual-hash
 dedup vs `imagehash.phash` looped per image.
 
-    python benchmarks/bench_image.py [--n 2000] [--n-hash 20000] [--repeats 3] [--threads 1] [--device cpu|cuda]
+    python benchmarks/bench_image.py [--n 2000] [--n-hash 10000] [--repeats 5] [--threads 1] [--device cpu|cuda] [--skip clip] [--profile]
 
 Images: Fashion-MNIST test images as PNG bytes (`curatekit.data.fashion_mnist`), the same bytes for both sides; hashing also
 on photographs of other sizes (`skimage.data`) for the bit-equality check. CLIP models, both saved Hugging Face folders:
@@ -13,8 +13,13 @@ on photographs of other sizes (`skimage.data`) for the bit-equality check. CLIP 
 
 Both sides start from the bytes and end at L2-normalized image embeddings, in batches of `--batch`; they run alternately in one
 process, `--repeats` times each after a warm-up, and the median counts. Reported: images/s of each, the ratio, the max absolute
-difference of the embeddings (must be ≤ 1e-4), the hashes' agreement (must be 100%), and the load average. On a shared,
-loaded machine the hashing rows also give the ratio of CPU time (`time.process_time`), which waiting for a core does not inflate.
+difference of the embeddings (must be ≤ 1e-4), the hashes' agreement (must be 100%), and the load average.
+
+Hashing rows: each round times the imagehash loop once (on decoded images, and from bytes) and every curatekit row once, in
+turn; the medians of `--repeats` rounds count. curatekit runs on one thread (`threads=1`) and on all of polars' threads (the
+column cut into one slice per thread); imagehash is one loop on one thread. Rows also give the ratio of CPU time
+(`time.process_time`, all threads summed), which waiting for a core does not inflate. `--profile` adds the CPU milliseconds of
+each stage of the dedup step on one thread (minimum of 5).
 """
 import argparse, io, json, os, statistics, sys, tempfile, time
 from pathlib import Path
