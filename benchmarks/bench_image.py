@@ -163,8 +163,8 @@ def profile_hash(a, blobs, repeats=5):
             c0 = time.process_time(); r = fn(); ts.append(time.process_time() - c0)
         return r, round(min(ts) * 1e3, 1)
     out = {}
-    (data, rows, offs, lens, h, w, ch), out["parse the column's headers (_plain_pngs)"] = cpu(lambda: ci._plain_pngs(b, ci.MAX_PIXELS))
-    raws, out["inflate (zlib.decompress per image)"] = cpu(lambda: ci._inflate_plain(data, offs, lens, h * (1 + w * ch)))
+    (rows, lens, h, w, ch), out["parse the column's headers (_plain_pngs)"] = cpu(lambda: ci._plain_pngs(b, ci.MAX_PIXELS))
+    raws, out["inflate (zlib.decompress per image)"] = cpu(lambda: ci._inflate_plain(b, rows, lens, h * (1 + w * ch)))
     raw, out["join into one array"] = cpu(lambda: np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), int(h[0]), -1))
     px, out["undo the row filters (unfilter_scanlines)"] = cpu(lambda: ci.unfilter_scanlines(raw, 1))
     hs, out["pHash (phash: Lanczos resize, DCT corner, median)"] = cpu(lambda: ci.phash(np.ascontiguousarray(px)))

@@ -119,26 +119,24 @@ _IDAT, _IEND = np.frombuffer(b"IDAT", np.uint8), np.frombuffer(b"\0\0\0\0IEND\xa
 def _be32(a: np.ndarray) -> np.ndarray: # (n, 4) big-endian bytes -> (n,) int64
     a = a.astype(np.int64); return (a[:, 0] << 24) | (a[:, 1] << 16) | (a[:, 2] << 8) | a[:, 3]
 
-def _plain_pngs(vals: list, max_pixels: int) -> tuple: # (the cells' bytes joined, rows, IDAT offsets and lengths, h, w, channels)
+def _plain_pngs(vals: list, max_pixels: int) -> tuple: # (rows, IDAT lengths, h, w, channels) of the plain PNGs
     "Find, for a whole column at once, the PNGs in the plain layout: IHDR, one IDAT, IEND; 8-bit grey or RGB, not interlaced."
-    n = len(vals)
-    try: lens, data = np.fromiter(map(len, vals), np.int64, n), b"".join(vals)   # a column of bytes, the usual case
-    except TypeError:
-        lens = np.fromiter((len(v) if type(v) is bytes else 0 for v in vals), np.int64, n)
-        data = b"".join(v for v in vals if type(v) is bytes)
-    buf, starts = np.frombuffer(data, np.uint8), np.cumsum(lens) - lens
-    rows = np.flatnonzero(lens >= 57)                                   # 8 + 25 (IHDR) + 12 (IDAT) + 12 (IEND)
-    head = buf[starts[rows, None] + np.arange(41)]
+    pad = bytes(57)                                     # the shortest plain PNG: 8 + 25 (IHDR) + 12 (IDAT) + 12 (IEND) bytes
+    cells = [v if type(v) is bytes and len(v) >= 57 else pad for v in vals]
+    lens = np.fromiter(map(len, cells), np.int64, len(cells))
+    head = np.frombuffer(b"".join([c[:41] for c in cells]), np.uint8).reshape(-1, 41)   # only heads and tails are copied
+    tail = np.frombuffer(b"".join([c[-12:] for c in cells]), np.uint8).reshape(-1, 12)
     w, h, idat = _be32(head[:, 16:20]), _be32(head[:, 20:24]), _be32(head[:, 33:37])
-    ok = ((head[:, :16] == _HEAD).all(1) & (head[:, 37:41] == _IDAT).all(1) & (head[:, 24] == 8) & ((head[:, 25] == 0) | (head[:, 25] == 2))
-          & ~head[:, 26:29].any(1) & (lens[rows] == 57 + idat) & (w > 0) & (h > 0) & (w <= max_pixels) & (h <= max_pixels))
+    ok = ((head[:, :16] == _HEAD).all(1) & (head[:, 37:41] == _IDAT).all(1) & (tail == _IEND).all(1) & (head[:, 24] == 8)
+          & ((head[:, 25] == 0) | (head[:, 25] == 2)) & ~head[:, 26:29].any(1) & (lens == 57 + idat)
+          & (w > 0) & (h > 0) & (w <= max_pixels) & (h <= max_pixels))
     ok &= w * h <= max_pixels            # (each side checked first: no overflow)
-    rows, head, w, h, idat = rows[ok], head[ok], w[ok], h[ok], idat[ok]
-    ok = (buf[(starts[rows] + lens[rows] - 12)[:, None] + np.arange(12)] == _IEND).all(1)
     ihdr, inv = np.unique(np.ascontiguousarray(head[:, 12:33]).view("V21").ravel(), return_inverse=True)  # mostly one per column
     crc_ok = np.array([zlib.crc32(c.tobytes()[:17]) == int.from_bytes(c.tobytes()[17:], "big") for c in ihdr], bool)
-    ok &= crc_ok[inv.ravel()] if len(ihdr) else ok
-    return data, rows[ok], starts[rows[ok]] + 41, idat[ok], h[ok], w[ok], np.where(head[ok, 25] == 2, 3, 1)
+    if len(ihdr): ok &= crc_ok[inv.ravel()]
+    rows = np.flatnonzero(ok)
+    return rows, idat[rows], h[rows], w[rows], np.where(head[rows, 25] == 2, 3, 1)
+
 
 # %% ../nbs/14_image.ipynb #08fdec7e
 def _filter_tables() -> tuple[np.ndarray, np.ndarray]:
@@ -219,11 +217,11 @@ def _in_slices(fn, vals: list, threads: int, min_rows: int=2048) -> list:
     step = -(-len(vals) // k)
     with ThreadPoolExecutor(k) as ex: return list(ex.map(fn, [vals[s:s + step] for s in range(0, len(vals), step)]))
 
-def _inflate_plain(data: bytes, offs: np.ndarray, lens: np.ndarray, sizes: np.ndarray) -> list:
+def _inflate_plain(vals: list, rows: np.ndarray, lens: np.ndarray, sizes: np.ndarray) -> list:
     "Inflate each plain PNG's IDAT: the rows, or None where zlib objects or the size is not the header's."
-    mv, out = memoryview(data), []
-    for o, n, z in zip(offs.tolist(), lens.tolist(), sizes.tolist()):
-        try: r = zlib.decompress(mv[o:o + n], 15, min(z, 1 << 20))
+    out = []
+    for i, n, z in zip(rows.tolist(), lens.tolist(), sizes.tolist()):
+        try: r = zlib.decompress(memoryview(vals[i])[41:41 + n], 15, min(z, 1 << 20))
         except zlib.error: r = None
         out.append(r if r is not None and len(r) == z else None)
     return out
@@ -235,8 +233,8 @@ def _batch_pays(f: np.ndarray, s: int) -> bool:
 
 def _decode_batches(vals: list, mode, max_pixels: int, batch: int) -> tuple[list, list, list]:
     "The PNG path: ([(rows, pixels (n, h, w[, 3]))] per batch of one shape, the rows left to Pillow, (row, reason) pairs)."
-    data, rows, offs, lens, h, w, ch = _plain_pngs(vals, max_pixels)
-    raws = _inflate_plain(data, offs, lens, h * (1 + w * ch))
+    rows, lens, h, w, ch = _plain_pngs(vals, max_pixels)
+    raws = _inflate_plain(vals, rows, lens, h * (1 + w * ch))
     ok = np.fromiter((r is not None for r in raws), bool, len(raws))
     left, reasons, groups = rows[~ok].tolist(), [], {}
     rows, h, w, ch, raws = rows[ok], h[ok], w[ok], ch[ok], [r for r in raws if r is not None]
