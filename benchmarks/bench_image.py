@@ -2,7 +2,7 @@
 preprocessing (`CLIPImageProcessorPil`) + `CLIPModel.get_image_features`, same model and images; and the perceptual-hash
 dedup vs `imagehash.phash` looped per image.
 
-    python benchmarks/bench_image.py [--n 2000] [--n-hash 20000] [--repeats 3] [--threads 1] [--device cpu|cuda]
+    python benchmarks/bench_image.py [--n 2000] [--n-hash 10000] [--repeats 5] [--threads 1] [--device cpu|cuda] [--skip clip] [--profile]
 
 Images: Fashion-MNIST test images as PNG bytes (`curatekit.data.fashion_mnist`), the same bytes for both sides; hashing also
 on photographs of other sizes (`skimage.data`) for the bit-equality check. CLIP models, both saved Hugging Face folders:
@@ -13,8 +13,13 @@ on photographs of other sizes (`skimage.data`) for the bit-equality check. CLIP 
 
 Both sides start from the bytes and end at L2-normalized image embeddings, in batches of `--batch`; they run alternately in one
 process, `--repeats` times each after a warm-up, and the median counts. Reported: images/s of each, the ratio, the max absolute
-difference of the embeddings (must be ≤ 1e-4), the hashes' agreement (must be 100%), and the load average. On a shared,
-loaded machine the hashing rows also give the ratio of CPU time (`time.process_time`), which waiting for a core does not inflate.
+difference of the embeddings (must be ≤ 1e-4), the hashes' agreement (must be 100%), and the load average.
+
+Hashing rows: each round times the imagehash loop once (on decoded images, and from bytes) and every curatekit row once, in
+turn; the medians of `--repeats` rounds count. curatekit runs on one thread (`threads=1`) and on all of polars' threads (the
+column cut into one slice per thread); imagehash is one loop on one thread. Rows also give the ratio of CPU time
+(`time.process_time`, all threads summed), which waiting for a core does not inflate. `--profile` adds the CPU milliseconds of
+each stage of the dedup step on one thread (minimum of 5).
 """
 import argparse, io, json, os, statistics, sys, tempfile, time
 from pathlib import Path
@@ -102,6 +107,7 @@ def bench_clip(a, blobs):
 def bench_hash(a, blobs):
     import imagehash, skimage.data
     from PIL import Image
+    from curatekit import image as ci
     from curatekit.image import image_phashes, image_phash_dedup, phash, decode_images
     import polars as pl
     def png(x):
@@ -116,25 +122,60 @@ def bench_hash(a, blobs):
     pil = [Image.open(io.BytesIO(x)) for x in b]
     for im in pil: im.load()
     arrays = np.stack(decode_images(b, "L")[0])
-    sides = {"decoded": (lambda: phash(arrays), lambda: [imagehash.phash(im) for im in pil]),
-             "bytes": (lambda: image_phashes(b), lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b]),
-             "dedup": (lambda: image_phash_dedup(frame), lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b])}
-    times = {k: ([], [], [], []) for k in sides}   # wall ours, wall theirs, cpu ours, cpu theirs
-    for _ in range(a.repeats):            # alternate, so that load changes hit both sides
-        for k, (ours_fn, theirs_fn) in sides.items():
-            for j, fn in enumerate((ours_fn, theirs_fn)):
-                t0, c0 = time.perf_counter(), time.process_time(); fn()
-                times[k][j].append(time.perf_counter() - t0); times[k][2 + j].append(time.process_time() - c0)
-    what = {"decoded": "pHash of decoded images: phash(batch) vs imagehash.phash(PIL image) per image",
-            "bytes": "pHash from PNG bytes, decoding included: image_phashes vs Image.open + imagehash.phash per image",
-            "dedup": "the dedup step from bytes (hashes, pairs <= 2 bits, clusters: image_phash_dedup) vs the imagehash loop (hashes only)"}
-    n, rows = len(b), []
-    for k, (o, t, co, ct) in times.items():
-        o, t, co, ct = map(statistics.median, (o, t, co, ct))
-        rows.append(dict(what=what[k], images=n, curatekit_img_s=round(n / o), imagehash_img_s=round(n / t), ratio=round(t / o, 1),
-                         cpu_time_ratio=round(ct / co, 1)))
-    rows.append(dict(what=f"bit agreement with imagehash on {len(check):,} images (incl. {len(photos)} photographs)", images=len(check), ratio=agree))
-    return rows
+    cores = ci._threads()
+    def dedup(threads):   # the step takes its thread count from polars' pool (POLARS_MAX_THREADS); pinned here for the 1-thread row
+        keep, ci._threads = ci._threads, lambda: threads
+        try: return image_phash_dedup(frame)
+        finally: ci._threads = keep
+    peer_decoded = lambda: [imagehash.phash(im) for im in pil]
+    peer_bytes = lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b]
+    rows = [("pHash of decoded images: phash(batch) vs imagehash.phash(PIL image) per image", 1, lambda: phash(arrays), "decoded"),
+            ("pHash from PNG bytes, decoding included: image_phashes vs Image.open + imagehash.phash per image", 1, lambda: image_phashes(b, threads=1), "bytes"),
+            ("pHash from PNG bytes, decoding included", cores, lambda: image_phashes(b, threads=cores), "bytes"),
+            ("the dedup step from bytes (hashes, pairs <= 2 bits, clusters: image_phash_dedup) vs the imagehash loop (hashes only)", 1, lambda: dedup(1), "bytes"),
+            ("the dedup step from bytes", cores, lambda: dedup(cores), "bytes")]
+    peers = {"decoded": peer_decoded, "bytes": peer_bytes}
+    wall, cpu = ({k: [] for k in [*range(len(rows)), *peers]} for _ in range(2))
+    for _ in range(a.repeats):            # alternate every side in each round, so that load changes hit all of them
+        for k, fn in [*peers.items(), *((k, r[2]) for k, r in enumerate(rows))]:
+            t0, c0 = time.perf_counter(), time.process_time(); fn()
+            wall[k].append(time.perf_counter() - t0); cpu[k].append(time.process_time() - c0)
+    n, out, med = len(b), [], statistics.median
+    for k, (what, threads, _, peer) in enumerate(rows):
+        out.append(dict(what=what, curatekit_threads=threads, images=n, curatekit_img_s=round(n / med(wall[k])),
+                        imagehash_img_s=round(n / med(wall[peer])), ratio=round(med(wall[peer]) / med(wall[k]), 1),
+                        cpu_time_ratio=round(med(cpu[peer]) / med(cpu[k]), 1), runs=[round(x, 3) for x in wall[k]],
+                        peer_runs=[round(x, 3) for x in wall[peer]]))
+    out.append(dict(what=f"bit agreement with imagehash on {len(check):,} images (incl. {len(photos)} photographs)", images=len(check), ratio=agree))
+    return out
+
+
+def profile_hash(a, blobs, repeats=5):
+    "CPU milliseconds of each stage of `image_phash_dedup` on one thread (the minimum of `repeats`), and of the imagehash loop."
+    import imagehash, polars as pl
+    from PIL import Image
+    from curatekit import image as ci
+    from curatekit.dedup import connected_components
+    b = blobs[:a.n_hash]
+    def cpu(fn, k=repeats):
+        ts = []
+        for _ in range(k):
+            c0 = time.process_time(); r = fn(); ts.append(time.process_time() - c0)
+        return r, round(min(ts) * 1e3, 1)
+    out = {}
+    (rows, lens, h, w, ch), out["parse the column's headers (_plain_pngs)"] = cpu(lambda: ci._plain_pngs(b, ci.MAX_PIXELS))
+    raws, out["inflate (zlib.decompress per image)"] = cpu(lambda: ci._inflate_plain(b, rows, lens, h * (1 + w * ch)))
+    raw, out["join into one array"] = cpu(lambda: np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), int(h[0]), -1))
+    px, out["undo the row filters (unfilter_scanlines)"] = cpu(lambda: ci.unfilter_scanlines(raw, 1))
+    hs, out["pHash (phash: Lanczos resize, DCT corner, median)"] = cpu(lambda: ci.phash(np.ascontiguousarray(px)))
+    _, out["pairs within 2 bits and clusters"] = cpu(lambda: connected_components(len(hs), ci.hamming_pairs(hs, 2)))
+    _, out["image_phashes, end to end"] = cpu(lambda: ci.image_phashes(b, threads=1))
+    frame = pl.DataFrame({"id": range(len(b)), "image": b}, schema={"id": pl.Int64, "image": pl.Binary})
+    keep, ci._threads = ci._threads, lambda: 1
+    try: _, out["image_phash_dedup, end to end"] = cpu(lambda: ci.image_phash_dedup(frame))
+    finally: ci._threads = keep
+    _, out["imagehash: Image.open + phash per image"] = cpu(lambda: [imagehash.phash(Image.open(io.BytesIO(x))) for x in b], 3)
+    return out
 
 
 def main():
@@ -147,6 +188,7 @@ def main():
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids spin-wait contention on a shared machine)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--skip", choices=["clip", "hash"], default=None)
+    p.add_argument("--profile", action="store_true", help="also the CPU time of each stage of the dedup step, one thread")
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     from curatekit.data import fashion_mnist
@@ -162,6 +204,8 @@ def main():
         for r in bench_clip(a, blobs): print(json.dumps(r))
     if a.skip != "hash":
         for r in bench_hash(a, blobs): print(json.dumps(r))
+    if a.profile:
+        print(json.dumps({"cpu_ms_one_thread": profile_hash(a, blobs), "images": min(a.n_hash, len(blobs))}, ensure_ascii=False))
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -113,37 +113,77 @@ def png_chunks(data: bytes) -> tuple[tuple, bytes]|None: # ((width, height, bit 
     if head is None: raise ValueError("no IHDR chunk")
     return head, b"".join(idat)
 
+_HEAD = np.frombuffer(_PNG_SIG + b"\0\0\0\x0dIHDR", np.uint8)   # the signature, then IHDR's length and type
+_IDAT, _IEND = np.frombuffer(b"IDAT", np.uint8), np.frombuffer(b"\0\0\0\0IEND\xaeB`\x82", np.uint8)
+
+def _be32(a: np.ndarray) -> np.ndarray: # (n, 4) big-endian bytes -> (n,) int64
+    a = a.astype(np.int64); return (a[:, 0] << 24) | (a[:, 1] << 16) | (a[:, 2] << 8) | a[:, 3]
+
+def _plain_pngs(vals: list, max_pixels: int) -> tuple: # (rows, IDAT lengths, h, w, channels) of the plain PNGs
+    "Find, for a whole column at once, the PNGs in the plain layout: IHDR, one IDAT, IEND; 8-bit grey or RGB, not interlaced."
+    pad = bytes(57)                                     # the shortest plain PNG: 8 + 25 (IHDR) + 12 (IDAT) + 12 (IEND) bytes
+    cells = [v if type(v) is bytes and len(v) >= 57 else pad for v in vals]
+    lens = np.fromiter(map(len, cells), np.int64, len(cells))
+    head = np.frombuffer(b"".join([c[:41] for c in cells]), np.uint8).reshape(-1, 41)   # only heads and tails are copied
+    tail = np.frombuffer(b"".join([c[-12:] for c in cells]), np.uint8).reshape(-1, 12)
+    w, h, idat = _be32(head[:, 16:20]), _be32(head[:, 20:24]), _be32(head[:, 33:37])
+    ok = ((head[:, :16] == _HEAD).all(1) & (head[:, 37:41] == _IDAT).all(1) & (tail == _IEND).all(1) & (head[:, 24] == 8)
+          & ((head[:, 25] == 0) | (head[:, 25] == 2)) & ~head[:, 26:29].any(1) & (lens == 57 + idat)
+          & (w > 0) & (h > 0) & (w <= max_pixels) & (h <= max_pixels))
+    ok &= w * h <= max_pixels            # (each side checked first: no overflow)
+    ihdr, inv = np.unique(np.ascontiguousarray(head[:, 12:33]).view("V21").ravel(), return_inverse=True)  # mostly one per column
+    crc_ok = np.array([zlib.crc32(c.tobytes()[:17]) == int.from_bytes(c.tobytes()[17:], "big") for c in ihdr], bool)
+    if len(ihdr): ok &= crc_ok[inv.ravel()]
+    rows = np.flatnonzero(ok)
+    return rows, idat[rows], h[rows], w[rows], np.where(head[rows, 25] == 2, 3, 1)
+
+
 # %% ../nbs/14_image.ipynb #08fdec7e
+def _filter_tables() -> tuple[np.ndarray, np.ndarray]:
+    "Average's and Paeth's predictions as lookup tables, indexed by what is known before a row is decoded plus `a`."
+    u, v = np.arange(-255, 256)[None, :], np.arange(-255, 256)[:, None]   # u = a − c, v = b − c
+    pa, pb, pc = np.abs(v), np.abs(u), np.abs(u + v)                      # |p − a|, |p − b|, |p − c| for p = a + b − c
+    paeth = np.where((pa <= pb) & (pa <= pc), u, np.where(pb <= pc, v, 0)) % 256   # the pick, minus c, at (v + 255)·511 + u + 255
+    a = np.arange(256)
+    return (a[None, :] + a[:, None]) >> 1, paeth                           # Average at b·256 + a
+_AVERAGE, _PAETH = (np.ascontiguousarray(t, np.uint8).ravel() for t in _filter_tables())
+
 def _average_paeth(line: np.ndarray, up: np.ndarray, bpp: int, kind: int) -> np.ndarray:
-    "Undo Average (3) or Paeth (4) filtering: one byte column at a time, all rows at once (columns stored contiguously)."
-    L, U = np.ascontiguousarray(line.T), np.ascontiguousarray(up.T)
-    X, zero = np.zeros_like(L), np.zeros(L.shape[1], L.dtype)
-    for j in range(L.shape[0]):
-        a, b = (X[j - bpp] if j >= bpp else zero), U[j]
-        if kind == 3: pred = (a + b) >> 1
-        else:
-            c = U[j - bpp] if j >= bpp else zero
-            pa, pb, pc = np.abs(b - c), np.abs(a - c), np.abs(a + b - 2 * c)
-            pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-        X[j] = (L[j] + pred) & 255
-    return X.T
+    "Undo Average (3) or Paeth (4) filtering of rows (m, s): one byte column at a time, all rows at once, three numpy calls each."
+    m, s = line.shape
+    b = up.astype(np.int32)
+    if kind == 3: table, K, LC = _AVERAGE, b * 256, line
+    else:
+        c = np.zeros_like(b); c[:, bpp:] = b[:, :-bpp]
+        table, K, LC = _PAETH, (b - c + 255) * 511 + 255 - c, line + c.astype(np.uint8)   # x = line + c + pick − c (mod 256)
+    K, LC = np.ascontiguousarray(K.T), np.ascontiguousarray(LC.T)
+    X, idx, pick = np.zeros((s + bpp, m), np.uint8), np.empty(m, np.int32), np.empty(m, np.uint8)  # bpp zero columns: `a` of the first pixel
+    for j in range(s):
+        np.add(X[j], K[j], out=idx)
+        np.take(table, idx, out=pick)
+        np.add(LC[j], pick, out=X[j + bpp])  # uint8: wraps mod 256, as PNG's arithmetic does
+    return X[bpp:].T
 
 def unfilter_scanlines(raw: np.ndarray, # (n, height, 1 + row bytes) uint8: each row's filter byte, then its bytes
                        bpp: int, # bytes per pixel
                       ) -> np.ndarray: # (n, height, row bytes) uint8 pixels
     "Undo PNG's row filters (None, Sub, Up, Average, Paeth) for a batch of same-shape images."
-    if (raw[:, :, 0] > 4).any(): raise ValueError("unknown PNG filter type")
+    f = raw[:, :, 0]
+    if (f > 4).any(): raise ValueError("unknown PNG filter type")
     n, h, s = raw.shape[0], raw.shape[1], raw.shape[2] - 1
-    out, prior = np.empty((n, h, s), np.uint8), np.zeros((n, s), np.int16)  # int16: sums wrap mod 2¹⁶, and only mod 2⁸ matters
-    for r in range(h):
-        f, line = raw[:, r, 0], raw[:, r, 1:].astype(np.int16)
-        x = line.copy()
-        if (m := f == 1).any(): x[m] = np.cumsum(line[m].reshape(m.sum(), -1, bpp), axis=1, dtype=np.int16).reshape(m.sum(), s) & 255
-        if (m := f == 2).any(): x[m] = (line[m] + prior[m]) & 255
+    out, fT = np.ascontiguousarray(raw[:, :, 1:].transpose(1, 0, 2)), f.T   # (h, n, s): one row of every image, contiguous
+    if len(sub := np.flatnonzero(fT == 1)):    # Sub rows need no other row: all at once, a running sum along the row
+        rows = out.reshape(h * n, s)
+        rows[sub] = np.cumsum(rows[sub].reshape(len(sub), -1, bpp), axis=1, dtype=np.uint8).reshape(len(sub), s)
+    prior = np.zeros((n, s), np.uint8)
+    for r in range(h):            # Up, Average and Paeth need the row above decoded
+        cur, fr = out[r], fT[r]
+        count = np.bincount(fr, minlength=5)
+        if count[2]: m = np.flatnonzero(fr == 2); cur[m] += prior[m]
         for kind in (3, 4):
-            if (m := f == kind).any(): x[m] = _average_paeth(line[m], prior[m], bpp, kind)
-        out[:, r], prior = x, x
-    return out
+            if count[kind]: m = np.flatnonzero(fr == kind); cur[m] = _average_paeth(cur[m], prior[m], bpp, kind)
+        prior = cur
+    return out.transpose(1, 0, 2)
 
 # %% ../nbs/14_image.ipynb #9832aeaf
 def _to_mode(px: np.ndarray, mode: str|None) -> np.ndarray:
@@ -155,16 +195,8 @@ def _to_mode(px: np.ndarray, mode: str|None) -> np.ndarray:
     if mode == "RGB" and ch == 1: return np.repeat(px, 3, axis=-1)
     return px[..., 0] if ch == 1 else px
 
-def _png_batch(items: list, shape: tuple, mode) -> list|None:
-    "Decode `(index, inflated bytes)` items of one (h, w, ch) shape; None when a filter byte is invalid."
-    h, w, ch = shape
-    raw = np.frombuffer(b"".join(r for _, r in items), np.uint8).reshape(len(items), h, 1 + w * ch)
-    try: px = unfilter_scanlines(raw, ch)
-    except ValueError: return None
-    return list(_to_mode(px.reshape(len(items), h, w, ch), mode))
-
 def _inflate(v, max_pixels: int):
-    "One cell on the PNG path: ((h, w, channels), inflated rows), a reason, or None for the Pillow path."
+    "One cell not in the plain layout: ((h, w, channels), inflated rows), a reason, or None for Pillow."
     try: parsed = png_chunks(v) if isinstance(v, bytes) else None
     except ValueError: return None
     if parsed is None: return None
@@ -176,35 +208,79 @@ def _inflate(v, max_pixels: int):
     ch = _PNG_CHANNELS[ctype]
     return ((h, w, ch), raw) if len(raw) == h * (1 + w * ch) else None
 
-def _inflate_all(vals: list, max_pixels: int, threads: int=2, min_rows: int=4096) -> list:
-    "`_inflate` over a column; large columns in `threads` slices at once (zlib lets go of the GIL while it inflates)."
-    run = lambda part: [_inflate(v, max_pixels) for v in part]
-    if len(vals) < min_rows or threads < 2: return run(vals)
-    k = -(-len(vals) // threads)
-    with ThreadPoolExecutor(threads) as ex: return [r for part in ex.map(run, [vals[s:s + k] for s in range(0, len(vals), k)]) for r in part]
+def _threads() -> int: return pl.thread_pool_size()  # as many threads as polars uses (POLARS_MAX_THREADS)
+
+def _in_slices(fn, vals: list, threads: int, min_rows: int=2048) -> list:
+    "`fn(part)` on one slice of `vals` per thread, at once (zlib, numpy and Pillow let go of the GIL in their loops); results in order."
+    k = max(1, min(threads, len(vals) // min_rows))
+    if k == 1: return [fn(vals)]
+    step = -(-len(vals) // k)
+    with ThreadPoolExecutor(k) as ex: return list(ex.map(fn, [vals[s:s + step] for s in range(0, len(vals), step)]))
+
+def _inflate_plain(vals: list, rows: np.ndarray, lens: np.ndarray, sizes: np.ndarray) -> list:
+    "Inflate each plain PNG's IDAT: the rows, or None where zlib objects or the size is not the header's."
+    out = []
+    for i, n, z in zip(rows.tolist(), lens.tolist(), sizes.tolist()):
+        try: r = zlib.decompress(memoryview(vals[i])[41:41 + n])   # (the default first buffer, 16 kB, was the fastest here)
+        except zlib.error: r = None
+        out.append(r if r is not None and len(r) == z else None)
+    return out
+
+def _batch_pays(f: np.ndarray, s: int) -> bool:
+    "Whether numpy beats Pillow on images with filter bytes `f` (n, h) and rows of `s` bytes (Pillow: ~40 µs an image; numpy: ~4 µs a byte column of rows that hold Average or Paeth, ~40 µs a row)."
+    n, h = f.shape
+    return 10 * n > (f >= 3).any(0).sum() * s + 10 * h
+
+def _decode_batches(vals: list, mode, max_pixels: int, batch: int) -> tuple[list, list, list]:
+    "The PNG path: ([(rows, pixels (n, h, w[, 3]))] per batch of one shape, the rows left to Pillow, (row, reason) pairs)."
+    rows, lens, h, w, ch = _plain_pngs(vals, max_pixels)
+    raws = _inflate_plain(vals, rows, lens, h * (1 + w * ch))
+    ok = np.fromiter((r is not None for r in raws), bool, len(raws))
+    left, reasons, groups = rows[~ok].tolist(), [], {}
+    rows, h, w, ch, raws = rows[ok], h[ok], w[ok], ch[ok], [r for r in raws if r is not None]
+    key = (h << 34) | (w << 2) | ch                        # one shape per key (h, w ≤ max_pixels < 2²⁶)
+    for k in (shapes := np.unique(key).tolist()):
+        if len(shapes) == 1: members = (rows.tolist(), raws)   # most columns: one shape
+        else: sel = np.flatnonzero(key == k); members = (rows[sel].tolist(), [raws[i] for i in sel.tolist()])
+        groups[(k >> 34, (k >> 2) & ((1 << 32) - 1), k & 3)] = members
+    plain = np.zeros(len(vals), bool); plain[rows] = True; plain[left] = True
+    for i in np.flatnonzero(~plain).tolist():          # the rest, one at a time: several IDATs, ancillary chunks, damage
+        r = _inflate(vals[i], max_pixels)
+        if r is None: left.append(i)
+        elif isinstance(r, str): reasons.append((i, r))
+        else: g = groups.setdefault(r[0], ([], [])); g[0].append(i); g[1].append(r[1])
+    out = []
+    for (hh, ww, cc), (idx, rs) in groups.items():
+        per = max(1, min(batch, (1 << 26) // (hh * (1 + ww * cc))))
+        for s in range(0, len(idx), per):
+            part = np.array(idx[s:s + per])
+            raw = np.frombuffer(b"".join(rs[s:s + per]), np.uint8).reshape(len(part), hh, 1 + ww * cc)
+            if not _batch_pays(raw[:, :, 0], ww * cc): left += part.tolist(); continue
+            try: px = unfilter_scanlines(raw, cc)
+            except ValueError: left += part.tolist(); continue
+            out.append((part, _to_mode(px.reshape(len(part), hh, ww, cc), mode)))
+    return out, sorted(left), reasons
 
 def decode_images(values, # a Series or list of image bytes, paths or None
                   mode: str|None="RGB", # "RGB", "L", or None (as stored: "L" for one channel, else "RGB")
                   max_pixels: int=MAX_PIXELS, # larger images get the reason `too_large`
                   base: str|Path|None=None, # relative paths are looked up here
                   batch: int=16_384, # most images per batch on the PNG path (fewer when they are large: 64 MB of pixels)
+                  threads: int|None=None, # a large column is cut into this many slices decoded at once; None: polars' thread count
                  ) -> tuple[list, list]: # (pixels or None per image, reason or None per image)
     "Decode a column of images: 8-bit PNGs of one shape in batches with numpy, everything else with Pillow."
+    def part(vals: list) -> tuple[list, list]:
+        out, why = [None] * len(vals), [None] * len(vals)
+        batches, left, reasons = _decode_batches(vals, mode, max_pixels, batch)
+        for idx, px in batches:
+            for i, p in zip(idx.tolist(), px): out[i] = p
+        for i, r in reasons: why[i] = r
+        for i in left: out[i], why[i] = load_image(vals[i], mode, max_pixels, base)
+        return out, why
     vals = values.to_list() if isinstance(values, pl.Series) else list(values)
-    out, why, groups, slow = [None] * len(vals), [None] * len(vals), {}, []
-    for i, r in enumerate(_inflate_all(vals, max_pixels)):
-        if r is None: slow.append(i)
-        elif isinstance(r, str): why[i] = r
-        else: groups.setdefault(r[0], []).append((i, r[1]))
-    for shape, items in groups.items():
-        per = max(1, min(batch, (1 << 26) // (shape[0] * (1 + shape[1] * shape[2]))))
-        for s in range(0, len(items), per):
-            part = items[s:s + per]
-            px = _png_batch(part, shape, mode)
-            if px is None: slow += [i for i, _ in part]; continue
-            for (i, _), p in zip(part, px): out[i] = p
-    for i in sorted(slow): out[i], why[i] = load_image(vals[i], mode, max_pixels, base)
-    return out, why
+    parts = _in_slices(part, vals, _threads() if threads is None else threads)
+    return [p for o, _ in parts for p in o], [r for _, w in parts for r in w]
+
 
 # %% ../nbs/14_image.ipynb #51ab04df
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -613,14 +689,23 @@ def phash(x: np.ndarray, # (n, H, W) uint8 grayscale images of one shape
 def image_phashes(values, # a Series or list of image cells
                   max_pixels: int=MAX_PIXELS, # larger images get no hash
                   base: str|Path|None=None, # relative paths are looked up here
+                  threads: int|None=None, # a large column is cut into this many slices decoded and hashed at once; None: polars' thread count
                  ) -> tuple[np.ndarray, list]: # (uint64 hashes, 0 where there is none; reason or None per image)
     "Perceptual hashes of a column of images, decoded and hashed in batches of one shape."
-    px, why = decode_images(values, "L", max_pixels, base)
-    out, by_shape = np.zeros(len(px), np.uint64), {}
-    for i, p in enumerate(px):
-        if p is not None: by_shape.setdefault(p.shape, []).append(i)
-    for rows in by_shape.values(): out[rows] = phash(np.stack([px[i] for i in rows]))
-    return out, why
+    def part(vals: list) -> tuple[np.ndarray, list]:
+        out, why, by_shape = np.zeros(len(vals), np.uint64), [None] * len(vals), {}
+        batches, left, reasons = _decode_batches(vals, "L", max_pixels, 16_384)
+        for idx, px in batches: out[idx] = phash(px)
+        for i, r in reasons: why[i] = r
+        for i in left:             # Pillow's images, hashed by shape
+            p, why[i] = load_image(vals[i], "L", max_pixels, base)
+            if p is not None: by_shape.setdefault(p.shape, []).append((i, p))
+        for items in by_shape.values(): out[[i for i, _ in items]] = phash(np.stack([p for _, p in items]))
+        return out, why
+    vals = values.to_list() if isinstance(values, pl.Series) else list(values)
+    parts = _in_slices(part, vals, _threads() if threads is None else threads)
+    return np.concatenate([h for h, _ in parts]), [r for _, w in parts for r in w]
+
 
 # %% ../nbs/14_image.ipynb #e38ebfd8
 def _popcount(x: np.ndarray) -> np.ndarray:
@@ -631,14 +716,12 @@ def _run_pairs(order: np.ndarray, key: np.ndarray, h: np.ndarray, d: int, block:
     "Pairs (i < j) within `d` bits among rows whose band `key` is equal (rows sorted by key in `order`)."
     k = key[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]); ends = np.r_[starts[1:], len(k)]
-    out, long_runs, longest = [], [(s, e) for s, e in zip(starts, ends) if e - s > 64], 64
-    short = np.zeros(len(k), bool)
-    for s, e in long_runs: short[s:e] = True
-    for off in range(1, longest):   # runs of up to 64: compare each row with the one `off` places on
-        a, b = np.arange(len(k) - off), np.arange(off, len(k))
-        m = (k[a] == k[b]) & ~short[a] & ~short[b]
+    long = ends - starts > 64
+    out, long_runs, short = [], list(zip(starts[long].tolist(), ends[long].tolist())), np.repeat(long, ends - starts)
+    for off in range(1, 64):        # runs of up to 64: compare each row with the one `off` places on
+        m = (k[:-off] == k[off:]) & ~short[:-off] & ~short[off:]
         if not m.any(): break
-        i, j = order[a[m]], order[b[m]]
+        i, j = order[:-off][m], order[off:][m]
         close = _popcount(h[i] ^ h[j]) <= d
         out.append(np.stack([np.minimum(i, j)[close], np.maximum(i, j)[close]], 1))
     for s, e in long_runs:          # long runs: blocks of the full distance matrix
