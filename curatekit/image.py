@@ -195,6 +195,13 @@ def _to_mode(px: np.ndarray, mode: str|None) -> np.ndarray:
     if mode == "RGB" and ch == 1: return np.repeat(px, 3, axis=-1)
     return px[..., 0] if ch == 1 else px
 
+def _inflate_exact(data, size: int) -> bytes|None:
+    "Inflate a zlib stream that must hold exactly `size` bytes; None when it is damaged or holds another size (a zlib bomb stops at `size + 1`)."
+    d = zlib.decompressobj()
+    try: r = d.decompress(data, size + 1)
+    except zlib.error: return None
+    return r if len(r) == size else None
+
 def _inflate(v, max_pixels: int):
     "One cell not in the plain layout: ((h, w, channels), inflated rows), a reason, or None for Pillow."
     try: parsed = png_chunks(v) if isinstance(v, bytes) else None
@@ -203,10 +210,9 @@ def _inflate(v, max_pixels: int):
     (w, h, depth, ctype, lace), idat = parsed
     if w * h > max_pixels: return "too_large"
     if depth != 8 or lace or ctype not in _PNG_CHANNELS: return None
-    try: raw = zlib.decompress(idat)
-    except zlib.error: return None
     ch = _PNG_CHANNELS[ctype]
-    return ((h, w, ch), raw) if len(raw) == h * (1 + w * ch) else None
+    raw = _inflate_exact(idat, h * (1 + w * ch))
+    return None if raw is None else ((h, w, ch), raw)
 
 def _threads() -> int: return pl.thread_pool_size()  # as many threads as polars uses (POLARS_MAX_THREADS)
 
@@ -219,12 +225,7 @@ def _in_slices(fn, vals: list, threads: int, min_rows: int=2048) -> list:
 
 def _inflate_plain(vals: list, rows: np.ndarray, lens: np.ndarray, sizes: np.ndarray) -> list:
     "Inflate each plain PNG's IDAT: the rows, or None where zlib objects or the size is not the header's."
-    out = []
-    for i, n, z in zip(rows.tolist(), lens.tolist(), sizes.tolist()):
-        try: r = zlib.decompress(memoryview(vals[i])[41:41 + n])   # (the default first buffer, 16 kB, was the fastest here)
-        except zlib.error: r = None
-        out.append(r if r is not None and len(r) == z else None)
-    return out
+    return [_inflate_exact(memoryview(vals[i])[41:41 + n], z) for i, n, z in zip(rows.tolist(), lens.tolist(), sizes.tolist())]
 
 def _batch_pays(f: np.ndarray, s: int) -> bool:
     "Whether numpy beats Pillow on images with filter bytes `f` (n, h) and rows of `s` bytes (Pillow: ~40 µs an image; numpy: ~4 µs a byte column of rows that hold Average or Paeth, ~40 µs a row)."
