@@ -511,12 +511,19 @@ def _sim_dedup(step, lf: pl.LazyFrame, alive: pl.Expr) -> pl.LazyFrame:
     new = cluster_survivors(st["id"], st[f"{pre}_cluster"], p.get("keep", "first"), st["chars"] if extra else None, pre)
     return lf.drop(new.columns).join(st.select("id").hstack(new).lazy(), on="id", how="left", maintain_order="left")
 
+def _empty_ids(profile: Profile) -> pl.Series|None:
+    "The ids (as strings) of the rows whose text is empty, read once per frame (the text column is the largest)."
+    lf, t = _lazy(profile.frame), profile.text_col
+    if getattr(profile, "_empty", (None,))[0] is not profile.frame:
+        profile._empty = profile.frame, (_collect(lf.filter(is_empty_text(pl.col(t))).select(pl.col("id").cast(pl.String)))["id"]
+                                         if t in _schema(lf) else None)
+    return profile._empty[1]
+
 def would_drop(recipe: Recipe, # the recipe to simulate
                profile: Profile, # a corpus annotated by the analysis recipe
               ) -> tuple[TracedRun, list[str]]: # the simulated run (ledger and per-step counts), and notes on what was estimated or left out
     "What `recipe` would remove from the profiled corpus, step by step, judged from the signals (no step is run)."
-    lf, t = _lazy(profile.frame), profile.text_col
-    empty = _collect(lf.filter(is_empty_text(pl.col(t))).select(pl.col("id").cast(pl.String)))["id"] if t in _schema(lf) else None
+    lf, empty = _lazy(profile.frame), _empty_ids(profile)
     n, gone, drops, stats, notes = _rows(lf), pl.Series("id", [], pl.String), [], [], []
     for i, s in enumerate(recipe.steps):
         how, alive = _covered(s, profile.recipe), ~pl.col("id").cast(pl.String).is_in(gone.implode())

@@ -330,12 +330,14 @@ def lang_id(df: pl.DataFrame, # the frame
     if max_chars < 1: raise CuratekitError(f"lang_id: max_chars must be at least 1, not {max_chars}")
     texts = lid_lines(df[text_col], max_chars)
     got = _AHEAD[max_chars].lookup(texts) if max_chars in _AHEAD else None  # what a worker already predicted
-    lang, score = (got["lang"].to_list(), got["lang_score"].to_list()) if got is not None else ([None] * len(texts), [None] * len(texts))
-    for i, t in enumerate(texts):
-        if t and lang[i] is None:
-            (l,), (p,) = _lid_model().predict(t)
-            lang[i], score[i] = l[9:], min(float(p), 1.0)
-    return df.with_columns(pl.Series("lang", lang, pl.String), pl.Series("lang_score", score, pl.Float64))
+    none = lambda dtype: pl.repeat(None, len(texts), dtype=dtype, eager=True)
+    lang, score = (got["lang"], got["lang_score"]) if got is not None else (none(pl.String), none(pl.Float64))
+    todo = ((texts.str.len_bytes() > 0) & lang.is_null()).fill_null(False).arg_true()
+    if len(todo):
+        res = [_lid_model().predict(t) for t in texts.gather(todo)]
+        lang = lang.scatter(todo, pl.Series([r[0][0][9:] for r in res], dtype=pl.String))
+        score = score.scatter(todo, pl.Series([min(float(r[1][0]), 1.0) for r in res], dtype=pl.Float64))
+    return df.with_columns(lang.alias("lang"), score.alias("lang_score"))
 
 # %% ../nbs/10_signals.ipynb #b7e1a002
 _LID_WORKER = r"""
