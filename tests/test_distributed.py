@@ -1,4 +1,6 @@
-"""Distributed dedup on Ray: the local steps' annotations exactly, a failing block named in one line, a rerun that resumes."""
+"""Distributed dedup on Ray: the local steps' annotations exactly, a failing block or a killed worker named in one line, a rerun
+that resumes, the CLI's Ray engine equal to its local one."""
+import os, subprocess, sys
 from pathlib import Path
 import polars as pl
 import pytest
@@ -51,24 +53,55 @@ def test_failing_block_is_named_and_rerun_resumes(tmp_path, ray2):
     done = {p: p.stat().st_mtime_ns for p in (tmp_path/"work"/"blocks").iterdir()}
     assert len(done) == 2 and not list((tmp_path/"work"/"blocks").glob(".*"))  # the two good blocks finished, nothing partial
     good.write_parquet(bl[1])
-    got = annotations(distributed_dedup(bl, tmp_path/"work", partitions=2, progress=False))
+    got = annotations(distributed_dedup(bl, tmp_path/"work", partitions=2, keep_work=True, progress=False))
     assert all(p.stat().st_mtime_ns == t for p, t in done.items())  # reused, not recomputed
+    assert got.equals(minhash_dedup(df).select(got.columns))
+    distributed_dedup(bl, tmp_path/"work", partitions=2, progress=False)  # the same run again, default: only the annotations stay
+    left = sorted({p.parent.name.rsplit("-", 1)[0] for p in (tmp_path/"work").rglob("*") if p.is_file()})
+    assert left == ["annotated"], left
+
+def test_killed_worker_is_named_and_rerun_resumes(tmp_path, ray2, monkeypatch):
+    import curatekit.distributed as D
+    df = planted(600)
+    bl = blocks(df, 3, tmp_path/"in")
+    real = D.block_signatures
+    def dies_on_block_1(out, path, off, p):  # a worker process that dies half-way through writing block 1 (no exception: os._exit)
+        if path.endswith("b1.parquet"):
+            import os, polars
+            w = polars.DataFrame.write_parquet
+            def write_then_die(self, *a, **k): w(self, *a, **k); os._exit(1)
+            polars.DataFrame.write_parquet = write_then_die
+        return real(out, path, off, p)
+    monkeypatch.setattr(D, "block_signatures", dies_on_block_1)
+    with pytest.raises(CuratekitError) as e: distributed_dedup(bl, tmp_path/"work", partitions=2, progress=False)
+    msg = str(e.value)
+    assert "\n" not in msg and str(bl[1]) in msg and "signatures" in msg and "worker process died" in msg, msg
+    done = {p: p.stat().st_mtime_ns for p in (tmp_path/"work"/"blocks").iterdir()}
+    assert len(done) == 2 and not list((tmp_path/"work"/"blocks").glob(".*"))  # blocks 0 and 2 finished; block 1's half-written folder removed
+    monkeypatch.setattr(D, "block_signatures", real)
+    got = annotations(distributed_dedup(bl, tmp_path/"work", partitions=2, keep_work=True, progress=False))
+    assert all(p.stat().st_mtime_ns == t for p, t in done.items())  # resumed from the finished blocks
     assert got.equals(minhash_dedup(df).select(got.columns))
 
 def test_bad_parameters(tmp_path):
     with pytest.raises(CuratekitError, match="method must be"): distributed_dedup([], tmp_path, method="fuzzy")
     with pytest.raises(CuratekitError, match="no such block"): distributed_dedup([tmp_path/"nope.parquet"], tmp_path, engine="local")
 
-def test_run_recipe_on_ray_dispatches_dedup(tmp_path, ray2):
+def test_cli_on_ray_dispatches_dedup(tmp_path, ray2):
+    "`curatekit run RECIPE IN OUT --engine ray` (connected to this session's Ray) writes what the local engine writes."
     from curatekit.core import Filter, Recipe, make_step, read_file
     from curatekit.scale import run_recipe
     blocks(planted(600), 3, tmp_path/"in")
     recipe = Recipe([make_step("exact_dedup"), make_step("minhash_dedup", threshold=0.7),
-                     Filter("exact_dup_of IS NULL AND minhash_dup_of IS NULL", reason="duplicate")])
+                     Filter("exact_dup_of IS NULL AND minhash_dup_of IS NULL", reason="duplicate")]).save(tmp_path/"r.yaml")
     ml = run_recipe(recipe, tmp_path/"in", tmp_path/"local", cache_dir=tmp_path/"c1", progress=False)
-    mr = run_recipe(recipe, tmp_path/"in", tmp_path/"ray", engine="ray", cache_dir=tmp_path/"c2", progress=False)
-    assert (tmp_path/"c2"/"distributed"/"blocks").is_dir() and not (tmp_path/"c1"/"distributed").exists()  # Ray ran the tasks
-    assert mr["rows_out"] == ml["rows_out"] < ml["rows_in"]
+    cli = Path(sys.executable).parent/"curatekit"
+    r = subprocess.run([str(cli), "run", str(recipe), str(tmp_path/"in"), str(tmp_path/"ray"), "--engine", "ray", "--cache-dir", str(tmp_path/"c2"), "-q"],
+                       capture_output=True, text=True, env=os.environ | {"RAY_ADDRESS": ray2.get_runtime_context().gcs_address})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tmp_path/"c2"/"distributed").is_dir() and not (tmp_path/"c1"/"distributed").exists()  # the Ray engine ran the tasks
+    assert not [p for p in (tmp_path/"c2"/"distributed").rglob("*") if p.is_file()]  # and removed their files once cached
+    assert ml["rows_out"] < ml["rows_in"]
     for name in ml["parts"] + ["ledger.parquet"]:
         assert read_file(tmp_path/"ray"/name).equals(read_file(tmp_path/"local"/name)), name
 
