@@ -7,7 +7,7 @@ Docs: https://curatekit.github.io/curatekit/distributed.html.md"""
 
 # %% ../nbs/62_distributed.ipynb #c2bdd951
 from __future__ import annotations
-import hashlib, json, os, shutil, uuid
+import functools, hashlib, json, os, shutil
 from pathlib import Path
 import numpy as np
 import polars as pl
@@ -171,6 +171,15 @@ def star_round(out: str, # the folder to write
         (d/"round.json").write_text(json.dumps({"unsettled": bad}))
     return str(_commit(Path(out), write))
 
+def _components(ins: list[str], run: Path, p: dict, T, max_rounds: int=64) -> list[str]:
+    "Alternate large-star and small-star rounds over the partitions until every component is a star around its smallest row."
+    parts = [f"partition {q}" for q in range(p["P"])]
+    for t in range(max_rounds):
+        ls = T(star_round, [(str(run/f"large-{t}-{q}"), q, ins, p, True) for q in range(p["P"])], parts, "components")
+        if not sum(json.loads((Path(x)/"round.json").read_text())["unsettled"] for x in ls): return ins
+        ins = T(star_round, [(str(run/f"small-{t}-{q}"), q, ls, p, False) for q in range(p["P"])], parts, "components")
+    raise CuratekitError(f"distributed_dedup: connected components did not settle in {max_rounds} rounds")
+
 def component_labels(out: str, # the folder to write
                      q: int, # the partition
                      ins: list[str], # the folders of the settled round
@@ -243,13 +252,18 @@ def _why(e: BaseException) -> str:
     why = str(c) if isinstance(c, CuratekitError) else (_ray_error(e) or str(e).strip())
     return why.strip().splitlines()[-1] if why.strip() else type(e).__name__
 
+@functools.cache
+def _remote(fn):
+    "`fn` as a Ray remote function without retries (a failed task stops the run), made once per function."
+    import ray
+    return ray.remote(max_retries=0)(fn)
+
 def _tasks(fn, calls: list[tuple], names: list[str], stage: str, engine: str, progress=None) -> list[str]:
     "Run `fn(*args)` for each of `calls` (its output folder first) as Ray tasks, or one after another here; a failure stops the run with one line naming its block and stage."
     if engine == "ray":
         import ray
         ray_init()
-        remote = ray.remote(max_retries=0)(fn)
-        refs = [remote.remote(*a) for a in calls]
+        refs = [_remote(fn).remote(*a) for a in calls]
         out = []
         for ref, name in zip(refs, tqdm(names, desc=stage, leave=False, disable=not _progress(progress))):
             try: out.append(ray.get(ref))
@@ -264,15 +278,6 @@ def _tasks(fn, calls: list[tuple], names: list[str], stage: str, engine: str, pr
         try: out.append(fn(*a))
         except CuratekitError as e: raise CuratekitError(f"{name}: step distributed_dedup ({stage}) failed: {e}") from None
     return out
-
-def _components(ins: list[str], run: Path, p: dict, T, max_rounds: int=64) -> list[str]:
-    "Alternate large-star and small-star rounds over the partitions until every component is a star around its smallest row."
-    parts = [f"partition {q}" for q in range(p["P"])]
-    for t in range(max_rounds):
-        ls = T(star_round, [(str(run/f"large-{t}-{q}"), q, ins, p, True) for q in range(p["P"])], parts, "components")
-        if not sum(json.loads((Path(x)/"round.json").read_text())["unsettled"] for x in ls): return ins
-        ins = T(star_round, [(str(run/f"small-{t}-{q}"), q, ls, p, False) for q in range(p["P"])], parts, "components")
-    raise CuratekitError(f"distributed_dedup: connected components did not settle in {max_rounds} rounds")
 
 def _splitters(s1: list[str], n: int) -> list:
     "Up to n-1 ids that cut the survivors' ids into n ranges of about equal size, from the blocks' samples."
