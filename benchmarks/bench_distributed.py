@@ -110,7 +110,9 @@ def main():
             for rep in range(a.repeats):
                 for mode in a.modes:
                     shutil.rmtree(tmp/f"work-{mode}", ignore_errors=True)
-                    rc, out, err, stopped = run_guarded([sys.executable, __file__, "--method", a.method, "--one", mode, str(tmp/"blocks"), str(tmp/f"work-{mode}"), str(tmp/f"{mode}.parquet")], env, a.min_free_gb)
+                    for attempt in range(3):  # a local Ray can time out starting on a loaded machine: start it again
+                        rc, out, err, stopped = run_guarded([sys.executable, __file__, "--method", a.method, "--one", mode, str(tmp/"blocks"), str(tmp/f"work-{mode}"), str(tmp/f"{mode}.parquet")], env, a.min_free_gb)
+                        if not (rc and "timed out during startup" in err): break
                     if stopped: print(json.dumps(dict(scale=scale, mode=mode, repeat=rep, stopped=f"available memory under {a.min_free_gb} GiB"))); continue
                     if rc: print(err[-2000:]); raise SystemExit(f"{mode} failed")
                     res = json.loads(out.strip().splitlines()[-1])

@@ -7,20 +7,23 @@ Docs: https://curatekit.github.io/curatekit/distributed.html.md"""
 
 # %% ../nbs/62_distributed.ipynb #c2bdd951
 from __future__ import annotations
-import functools, hashlib, json, os, shutil
+import functools, hashlib, json, math, os, shutil
 from pathlib import Path
 import numpy as np
 import polars as pl
+import torch
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 from .core import CuratekitError, Ledger, check_text, is_empty_text, _progress
-from .dedup import EMPTY, connected_components, minhash_signatures, normalize_text, optimal_bands, verified_jaccard
+from .dedup import EMPTY, connected_components, minhash_signatures, normalize_text, optimal_bands, verified_jaccard, _sem_cluster_dups
+from .embed import as_matrix, kmeans, knn
 from .scale import _band_keys, _ray_error, file_digest, ray_init
 
 # %% auto #0
 __all__ = ['block_signatures', 'partition_edges', 'verify_edges', 'star_round', 'component_labels', 'block_candidates',
-           'root_survivors', 'range_ranks', 'annotate_block', 'distributed_dedup', 'ray_dedup_segment']
+           'root_survivors', 'range_ranks', 'annotate_block', 'distributed_dedup', 'ray_dedup_segment', 'block_sample',
+           'block_assign', 'cluster_dups', 'sem_annotate_block', 'distributed_semantic_dedup']
 
 # %% ../nbs/62_distributed.ipynb #d3155c20
 def _params(method, threshold, num_perm, ngram, seed, keep, bands, verify, text_col, tokenization, partitions) -> dict:
@@ -258,7 +261,7 @@ def _remote(fn):
     import ray
     return ray.remote(max_retries=0)(fn)
 
-def _tasks(fn, calls: list[tuple], names: list[str], stage: str, engine: str, progress=None) -> list[str]:
+def _tasks(fn, calls: list[tuple], names: list[str], stage: str, engine: str, progress=None, step: str="distributed_dedup") -> list[str]:
     "Run `fn(*args)` for each of `calls` (its output folder first) as Ray tasks, or one after another here; a failure stops the run with one line naming its block and stage."
     if engine == "ray":
         import ray
@@ -271,12 +274,12 @@ def _tasks(fn, calls: list[tuple], names: list[str], stage: str, engine: str, pr
                 ray.wait(refs, num_returns=len(refs))  # the other tasks finish (a rerun reuses them)
                 for a in calls:  # a killed worker's half-written folder: nothing partial stays
                     for t in Path(a[0]).parent.glob(f".{Path(a[0]).name}.tmp-*"): shutil.rmtree(t, ignore_errors=True)
-                raise CuratekitError(f"{name}: step distributed_dedup ({stage}) failed: {_why(e)}") from None
+                raise CuratekitError(f"{name}: step {step} ({stage}) failed: {_why(e)}") from None
         return out
     out = []
     for a, name in zip(calls, tqdm(names, desc=stage, leave=False, disable=not _progress(progress))):
         try: out.append(fn(*a))
-        except CuratekitError as e: raise CuratekitError(f"{name}: step distributed_dedup ({stage}) failed: {e}") from None
+        except CuratekitError as e: raise CuratekitError(f"{name}: step {step} ({stage}) failed: {e}") from None
     return out
 
 def _splitters(s1: list[str], n: int) -> list:
@@ -357,3 +360,94 @@ def ray_dedup_segment(runner, # a `scale.ShardedRunner` with engine "ray"
                          runner._removed([r] if r is not None else []))
     if files: shutil.rmtree(files[0].parent.parent, ignore_errors=True)  # the step cache holds the result now
     return True
+
+# %% ../nbs/62_distributed.ipynb #8fa999d9
+def _sem_p(threshold, n_clusters, keep, emb_col, n_iter, seed, sample, partitions) -> dict:
+    "The parameters of a distributed `semantic_dedup`, checked (one line on bad input)."
+    if not 0 < threshold <= 1: raise CuratekitError(f"distributed_semantic_dedup: threshold must be in (0, 1], not {threshold}")
+    if keep not in ("far", "near"): raise CuratekitError(f"distributed_semantic_dedup: keep must be 'far' or 'near', not {keep!r}")
+    if min(n_iter, sample, partitions, n_clusters or 1) < 1: raise CuratekitError("distributed_semantic_dedup: n_clusters, n_iter, sample and partitions must be >= 1")
+    return dict(threshold=threshold, k=n_clusters, keep=keep, emb_col=emb_col, n_iter=n_iter, seed=seed, sample=sample, P=partitions)
+
+def block_sample(out: str, k: int, block: str, take: list[int], p: dict) -> str:
+    "Stage 1, one task per block: the embeddings of the rows `take` (block positions) that k-means is fitted on."
+    def write(d: Path):
+        pl.read_parquet(block, columns=[p["emb_col"]]).with_row_index("i").filter(pl.col("i").is_in(take), pl.col(p["emb_col"]).is_not_null()) \
+          .select(pl.col("i").cast(pl.Int64), emb=p["emb_col"]).write_parquet(d/"sample.parquet")
+    return str(_commit(Path(out), write))
+
+def block_assign(out: str, k: int, block: str, off: int, C: np.ndarray, p: dict) -> str:
+    "Stage 2, one task per block: each embedded row's nearest centroid and its key (similarity to it), sent with the vector to its cluster's partition."
+    def write(d: Path):
+        f = pl.read_parquet(block, columns=["id", p["emb_col"]]).with_row_index("row", off).filter(pl.col(p["emb_col"]).is_not_null())
+        X = as_matrix(f[p["emb_col"]], what=f"{block}: column {p['emb_col']!r}") if len(f) else torch.zeros(0, C.shape[1])
+        Ct = torch.from_numpy(C)
+        a = knn(X, Ct, 1, query_block=4096, device="cpu")[1][:, 0] if len(f) else torch.zeros(0, dtype=torch.long)
+        sim = (X * Ct[a]).sum(1).double().numpy()
+        f = f.select(pl.col("row").cast(pl.Int64), "id", emb=p["emb_col"]).with_columns(cluster=pl.Series(a.numpy().astype(np.int64)),
+                                                                                          key=pl.Series(sim if p["keep"] == "far" else -sim))
+        _route(f, _part_of(f["cluster"].to_numpy(), p["P"]), p["P"], d, "to")
+    return str(_commit(Path(out), write))
+
+def cluster_dups(out: str, q: int, ins: list[str], offs: list[int], p: dict) -> str:
+    "Stage 3, one task per cluster partition: SemDeDup within each of its clusters (rows ordered by key, then position), each row's survivor sent to the row's block."
+    def write(d: Path):
+        f = _read(ins, f"to-{q}.parquet").sort(["cluster", "key", "row"])
+        cl, surv = f["cluster"].to_numpy(), np.arange(len(f))
+        starts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]]) if len(f) else np.zeros(0, np.int64)
+        for s, e in zip(starts, np.r_[starts[1:], len(f)]): surv[s:e] = s + _sem_cluster_dups(as_matrix(f["emb"][s:e]), p["threshold"]).numpy()
+        f = f.select("row", "cluster", dup=pl.when(pl.Series(surv != np.arange(len(f)))).then(f["id"].gather(surv)))
+        _route(f, np.searchsorted(offs, f["row"].to_numpy(), "right") - 1, len(offs), d, "to")
+    return str(_commit(Path(out), write))
+
+def sem_annotate_block(out: str, k: int, block: str, off: int, ins: list[str], p: dict) -> str:
+    "Stage 4, one task per block: `semdedup_cluster` and `semdedup_dup_of` of its rows, as `semantic_dedup` gives them."
+    def write(d: Path):
+        f = pl.read_parquet(block, columns=["id"]).with_row_index("row", off).with_columns(pl.col("row").cast(pl.Int64))
+        f = f.join(_read(ins, f"to-{k}.parquet"), on="row", how="left", maintain_order="left")
+        f.select("id", semdedup_cluster=pl.col("cluster").cast(pl.Int32), semdedup_dup_of="dup").write_parquet(d/"annotation.parquet")
+    return str(_commit(Path(out), write))
+
+# %% ../nbs/62_distributed.ipynb #23d00222
+def _sample_rows(n: list[int], sample: int, seed: int) -> list[list[int]]:
+    "Per block, the positions of the rows k-means is fitted on: every row when the corpus has at most `sample`, else a seeded draw."
+    N = sum(n)
+    pick = np.arange(N) if N <= sample else np.sort(np.random.default_rng(seed).choice(N, sample, replace=False))
+    off = np.r_[0, np.cumsum(n)]
+    return [(pick[(pick >= off[k]) & (pick < off[k + 1])] - off[k]).tolist() for k in range(len(n))]
+
+def distributed_semantic_dedup(blocks: list[str|Path], # the corpus as Parquet blocks (each with `id` and the embedding column), in order
+                               work: str|Path, # the run's folder (content-addressed: a rerun resumes)
+                               threshold: float=0.95, n_clusters: int|None=None, keep: str="far", # as `semantic_dedup`
+                               emb_col: str="emb", n_iter: int=20, seed: int=0, # as `semantic_dedup`
+                               sample: int=100_000, # rows k-means is fitted on, on the driver (all rows of a smaller corpus)
+                               partitions: int=8, # cluster partitions (pruning tasks)
+                               engine: str="ray", # "ray", or "local": the same tasks in this process
+                               keep_work: bool=False, # keep every stage's files after a successful run
+                               progress: bool|None=None, # show progress bars
+                              ) -> list[Path]: # per block, a Parquet file of `id`, `semdedup_cluster`, `semdedup_dup_of`
+    "`semantic_dedup` as tasks: k-means on a sample on the driver, assignment per block and SemDeDup per cluster partition as tasks."
+    p = _sem_p(threshold, n_clusters, keep, emb_col, n_iter, seed, sample, partitions)
+    blocks = [Path(b) for b in blocks]
+    for b in blocks:
+        if not b.is_file(): raise CuratekitError(f"{b}: no such block")
+    n = [pl.scan_parquet(b).select(pl.len()).collect().item() for b in blocks]
+    off = np.r_[0, np.cumsum(n)].astype(int).tolist()
+    run = Path(work)/("semantic-" + _key(p, [file_digest(b) for b in blocks]))
+    final = [run/f"annotated-{k}" for k in range(len(blocks))]
+    T = lambda fn, calls, names, stage: _tasks(fn, calls, names, stage, engine, progress, "distributed_semantic_dedup")
+    if not all(f.is_dir() for f in final):
+        names, K, P = [str(b) for b in blocks], range(len(blocks)), range(p["P"])
+        take = _sample_rows(n, sample, seed)
+        smp = _read(T(block_sample, [(str(run/f"sample-{k}"), k, str(b), take[k], p) for k, b in enumerate(blocks)], names, "sample"), "sample.parquet")
+        if not len(smp): raise CuratekitError(f"distributed_semantic_dedup: column {emb_col!r} holds no vectors")
+        C = kmeans(as_matrix(smp["emb"]), n_clusters or max(1, round(math.sqrt(sum(pl.scan_parquet(b).select(pl.col(emb_col).is_not_null().sum()).collect().item() for b in blocks)))),
+                   n_iter, seed, "cpu")[0].numpy()
+        del smp
+        a = T(block_assign, [(str(run/f"assign-{k}"), k, str(b), off[k], C, p) for k, b in enumerate(blocks)], names, "assignment")
+        c = T(cluster_dups, [(str(run/f"pruned-{q}"), q, a, off[:-1], p) for q in P], [f"partition {q}" for q in P], "pruning")
+        T(sem_annotate_block, [(str(final[k]), k, str(b), off[k], c, p) for k, b in enumerate(blocks)], names, "annotation")
+    if not keep_work:
+        for d in run.iterdir():
+            if not d.name.startswith("annotated-"): shutil.rmtree(d, ignore_errors=True)
+    return [f/"annotation.parquet" for f in final]

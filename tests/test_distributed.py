@@ -109,3 +109,20 @@ def test_string_ids_empty_texts_and_an_empty_block(tmp_path):
     for method, local in [("minhash", minhash_dedup), ("exact", exact_dedup)]:
         got = annotations(distributed_dedup(bl, tmp_path/"work", method=method, engine="local", partitions=2, progress=False))
         assert got.equals(local(df).select(got.columns)), method
+
+def test_semantic_dedup_on_ray_equals_local(tmp_path, ray2):
+    import numpy as np, torch
+    from curatekit.dedup import semantic_dedup
+    from curatekit.distributed import distributed_semantic_dedup
+    g = torch.Generator().manual_seed(1)
+    base = torch.nn.functional.normalize(torch.randn(500, 64, generator=g), dim=1)
+    near = torch.nn.functional.normalize(base[:100] + 0.01 * torch.randn(100, 64, generator=g), dim=1)
+    df = pl.DataFrame({"id": [f"v{i:04d}" for i in range(600)], "emb": torch.cat([base, near]).numpy()})
+    df = pl.concat([df, pl.DataFrame({"id": ["none"], "emb": [None]}, schema=df.schema)])  # a row without a vector: in no cluster
+    bl = blocks(df, 2, tmp_path/"in")
+    got = annotations(distributed_semantic_dedup(bl, tmp_path/"work", threshold=0.9, partitions=3, progress=False))
+    assert got.equals(semantic_dedup(df, threshold=0.9).select(got.columns))
+    assert got["semdedup_dup_of"].is_not_null().sum() >= 95
+    small = [annotations(distributed_semantic_dedup(bl, tmp_path/f"w{i}", threshold=0.9, sample=200, engine="local", progress=False)) for i in range(2)]
+    assert small[0].equals(small[1]) and small[0]["semdedup_dup_of"].is_not_null().sum() >= 90  # k-means on a 200-row sample: same seed, same output
+    with pytest.raises(CuratekitError, match="keep must be"): distributed_semantic_dedup(bl, tmp_path/"w", keep="middle")
