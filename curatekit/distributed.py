@@ -332,7 +332,7 @@ def distributed_dedup(blocks: list[str|Path], # the corpus as Parquet blocks (ea
     final = [run/f"annotated-{k}" for k in range(len(blocks))]
     if not all(f.is_dir() for f in final):
         _stages(blocks, off, s1, run, final, p, lambda fn, calls, names, stage: _tasks(fn, calls, names, stage, engine, progress))
-    if not keep_work:
+    if not keep_work and run.is_dir():
         for d in [x for x in run.iterdir() if not x.name.startswith("annotated-")] + [Path(x) for x in s1]: shutil.rmtree(d, ignore_errors=True)
     return [f/"annotation.parquet" for f in final]
 
@@ -447,7 +447,7 @@ def distributed_semantic_dedup(blocks: list[str|Path], # the corpus as Parquet b
         a = T(block_assign, [(str(run/f"assign-{k}"), k, str(b), off[k], C, p) for k, b in enumerate(blocks)], names, "assignment")
         c = T(cluster_dups, [(str(run/f"pruned-{q}"), q, a, off[:-1], p) for q in P], [f"partition {q}" for q in P], "pruning")
         T(sem_annotate_block, [(str(final[k]), k, str(b), off[k], c, p) for k, b in enumerate(blocks)], names, "annotation")
-    if not keep_work:
+    if not keep_work and run.is_dir():
         for d in run.iterdir():
             if not d.name.startswith("annotated-"): shutil.rmtree(d, ignore_errors=True)
     return [f/"annotation.parquet" for f in final]

@@ -85,6 +85,7 @@ def test_killed_worker_is_named_and_rerun_resumes(tmp_path, ray2, monkeypatch):
 def test_bad_parameters(tmp_path):
     with pytest.raises(CuratekitError, match="method must be"): distributed_dedup([], tmp_path, method="fuzzy")
     with pytest.raises(CuratekitError, match="no such block"): distributed_dedup([tmp_path/"nope.parquet"], tmp_path, engine="local")
+    assert distributed_dedup([], tmp_path/"w", engine="local") == []  # no blocks: nothing to annotate
 
 def test_cli_on_ray_dispatches_dedup(tmp_path, ray2):
     "`curatekit run RECIPE IN OUT --engine ray` (in this process, on its Ray session) writes what the local engine writes."
