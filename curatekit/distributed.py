@@ -1,5 +1,5 @@
-"""MinHash and exact dedup as Ray tasks over blocks and band-key partitions: the driver holds file paths and the
-clusters it is told about, never the corpus or its signatures.
+"""MinHash, exact and semantic dedup as tasks over blocks and partitions (Ray, or one after another here): the driver holds
+file paths and a few numbers per task, never the corpus, its signatures or its clusters.
 
 Docs: https://curatekit.github.io/curatekit/distributed.html.md"""
 
