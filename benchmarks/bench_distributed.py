@@ -1,6 +1,7 @@
 """Distributed dedup: driver peak memory and wall time, local engine vs Ray with 1 and 2 workers, at 1×, 10× (50×) the sample corpus.
 
-    python benchmarks/bench_distributed.py --scales 1 10          # the table of benchmarks/README.md
+    python benchmarks/bench_distributed.py --scales 1 10 --repeats 3   # the table of benchmarks/README.md
+    python benchmarks/bench_distributed.py --scales 50 --repeats 1     # the 50× row (1.1M rows)
     python benchmarks/bench_distributed.py --scales 1 --method exact
 
 The corpus is `curatekit.data.sample_corpus()` repeated `scale` times, each copy perturbed (30% of rows get a suffix word:
@@ -12,11 +13,14 @@ rows in a temporary folder. Each configuration runs in its own process so that i
 - `ray-1`, `ray-2`: `distributed_dedup(engine="ray")` on a local Ray started with 1 or 2 CPUs.
 Driver memory is the driver process's own peak RSS (`resource.getrusage(RUSAGE_SELF)`, Ray workers are other processes)
 and its peak of Python/NumPy allocations (`tracemalloc`), each minus the same process's figures after its imports.
-Every configuration checks its annotation against `local`'s (same rows marked, same survivors).
+Every configuration checks its annotation against `local`'s (same rows marked, same survivors). Configurations alternate
+within each repeat; the summary line per configuration is the median over repeats. A configuration whose process tree
+brings the machine's available memory under `--min-free-gb` is killed and reported as stopped (the run goes on).
 """
-import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time, tracemalloc
+import argparse, json, os, resource, shutil, statistics, subprocess, sys, tempfile, time, tracemalloc
 from pathlib import Path
 import polars as pl
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,33 +71,61 @@ def one(mode: str, blocks: list[Path], work: Path, method: str, out: Path) -> di
     return dict(mode=mode, seconds=round(wall, 2), rss_mib=round(rss_mib() - base_rss, 1), traced_mib=round(peak / 2**20, 1),
                 stages={k: round(v, 2) for k, v in stages.items()})
 
+def available_gb() -> float: return psutil.virtual_memory().available / 2**30
+
+def run_guarded(cmd: list[str], env: dict, min_free_gb: float) -> tuple[int, str, str, bool]:
+    "Run `cmd`, killing it (and its children) if available memory drops under `min_free_gb`; (rc, stdout, stderr, stopped)."
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, start_new_session=True)
+        stopped = False
+        while p.poll() is None:
+            if available_gb() < min_free_gb:
+                stopped = True
+                os.killpg(p.pid, 9)
+                p.wait(); break
+            time.sleep(0.5)
+        out.seek(0); err.seek(0)
+        return p.returncode, out.read(), err.read(), stopped
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--modes", nargs="+", default=["local", "tasks", "ray-1", "ray-2"])
     ap.add_argument("--method", default="minhash", choices=["minhash", "exact"])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--min-free-gb", type=float, default=4.0)
     ap.add_argument("--one", nargs=4, help=argparse.SUPPRESS)  # mode, blocks folder, work folder, out file
     a = ap.parse_args()
     if a.one:
         mode, bdir, work, out = a.one
         print(json.dumps(one(mode, sorted(Path(bdir).glob("*.parquet")), Path(work), a.method, Path(out)))); return
-    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs")
+    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs, {available_gb():.1f} GiB available")
+    env = os.environ | {"PYTHONPATH": str(ROOT), "CURATEKIT_PROGRESS": "0"}
     for scale in a.scales:
         tmp = Path(tempfile.mkdtemp(prefix="bench-dist-"))
         try:
             blocks = corpus(scale, tmp/"blocks")
             rows = sum(pl.scan_parquet(b).select(pl.len()).collect().item() for b in blocks)
-            ref = None
-            for mode in a.modes:
-                r = subprocess.run([sys.executable, __file__, "--method", a.method, "--one", mode, str(tmp/"blocks"), str(tmp/f"work-{mode}"), str(tmp/f"{mode}.parquet")],
-                                   capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT), "CURATEKIT_PROGRESS": "0"})
-                if r.returncode: print(r.stderr[-2000:]); raise SystemExit(f"{mode} failed")
-                res = json.loads(r.stdout.strip().splitlines()[-1])
-                ann = pl.read_parquet(tmp/f"{mode}.parquet")
-                ref = ann if ref is None else ref
-                res |= dict(scale=scale, rows=rows, blocks=len(blocks), dups=ann[f"{a.method}_dup_of"].is_not_null().sum(), same=ann.equals(ref),
-                            load=round(os.getloadavg()[0], 2))
-                print(json.dumps(res), flush=True)
+            ref, runs = None, {m: [] for m in a.modes}
+            for rep in range(a.repeats):
+                for mode in a.modes:
+                    shutil.rmtree(tmp/f"work-{mode}", ignore_errors=True)
+                    for attempt in range(3):  # a local Ray can time out starting on a loaded machine: start it again
+                        rc, out, err, stopped = run_guarded([sys.executable, __file__, "--method", a.method, "--one", mode, str(tmp/"blocks"), str(tmp/f"work-{mode}"), str(tmp/f"{mode}.parquet")], env, a.min_free_gb)
+                        if not (rc and "timed out during startup" in err): break
+                    if stopped: print(json.dumps(dict(scale=scale, mode=mode, repeat=rep, stopped=f"available memory under {a.min_free_gb} GiB"))); continue
+                    if rc: print(err[-2000:]); raise SystemExit(f"{mode} failed")
+                    res = json.loads(out.strip().splitlines()[-1])
+                    ann = pl.read_parquet(tmp/f"{mode}.parquet")
+                    ref = ann if ref is None else ref
+                    res |= dict(scale=scale, repeat=rep, rows=rows, blocks=len(blocks), dups=ann[f"{a.method}_dup_of"].is_not_null().sum(), same=ann.equals(ref),
+                                load=round(os.getloadavg()[0], 2))
+                    runs[mode].append(res)
+                    print(json.dumps(res), flush=True)
+            for mode, rs in runs.items():
+                if rs: print(json.dumps(dict(summary=True, scale=scale, rows=rows, blocks=len(blocks), mode=mode, n=len(rs),
+                                             **{k: statistics.median(r[k] for r in rs) for k in ("seconds", "rss_mib", "traced_mib", "load")},
+                                             same=all(r["same"] for r in rs))), flush=True)
         finally: shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__": main()

@@ -3,7 +3,7 @@
 Modules:
 
 - `curatekit.distill`: Condense a labelled image set into a few synthetic images by matching expert training trajectories (MTT, DATM, smooth experts), and an unlabelled set into a few images for self-supervised transfer (KRR-ST).
-- `curatekit.distributed`: MinHash and exact dedup as Ray tasks over blocks and band-key partitions: the driver holds file paths and the clusters it is told about, never the corpus or its signatures.
+- `curatekit.distributed`: MinHash, exact and semantic dedup as tasks over blocks and partitions (Ray, or one after another here): the driver holds file paths and a few numbers per task, never the corpus, its signatures or its clusters.
 - `curatekit.embed`: Sentence embeddings from any Hugging Face encoder, exact top-k cosine search in bounded memory, and what it serves: demonstration retrieval, hard negatives, class exemplars, Recall@k.
 - `curatekit.incremental`: A persistent MinHash-LSH index of a corpus (signatures and band buckets in Parquet, versioned by the parameters that made them): deduplicate new data against it without recomputing the old corpus.
 - `curatekit.kd`: Curate the synthetic data a student learns from — hard, class-balanced, replayed (CaBaGe's pieces) — and distil class relations from known to novel classes (class-relation knowledge distillation).

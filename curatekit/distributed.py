@@ -1,5 +1,5 @@
-"""MinHash and exact dedup as Ray tasks over blocks and band-key partitions: the driver holds file paths and the
-clusters it is told about, never the corpus or its signatures.
+"""MinHash, exact and semantic dedup as tasks over blocks and partitions (Ray, or one after another here): the driver holds
+file paths and a few numbers per task, never the corpus, its signatures or its clusters.
 
 Docs: https://curatekit.github.io/curatekit/distributed.html.md"""
 
@@ -7,19 +7,23 @@ Docs: https://curatekit.github.io/curatekit/distributed.html.md"""
 
 # %% ../nbs/62_distributed.ipynb #c2bdd951
 from __future__ import annotations
-import hashlib, json, os, shutil, uuid
+import functools, hashlib, json, math, os, shutil
 from pathlib import Path
 import numpy as np
 import polars as pl
+import torch
 import pyarrow as pa
+import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 from .core import CuratekitError, Ledger, check_text, is_empty_text, _progress
-from .dedup import EMPTY, connected_components, minhash_signatures, normalize_text, optimal_bands, verified_jaccard
+from .dedup import EMPTY, connected_components, minhash_signatures, normalize_text, optimal_bands, verified_jaccard, _sem_cluster_dups
+from .embed import as_matrix, kmeans, knn
 from .scale import _band_keys, _ray_error, file_digest, ray_init
 
 # %% auto #0
-__all__ = ['block_signatures', 'partition_edges', 'verify_edges', 'merge_forests', 'block_survivors', 'component_survivors',
-           'annotate_block', 'distributed_dedup', 'ray_dedup_segment']
+__all__ = ['block_signatures', 'partition_edges', 'verify_edges', 'star_round', 'component_labels', 'block_candidates',
+           'root_survivors', 'range_ranks', 'annotate_block', 'distributed_dedup', 'ray_dedup_segment', 'block_sample',
+           'block_assign', 'cluster_dups', 'sem_annotate_block', 'distributed_semantic_dedup']
 
 # %% ../nbs/62_distributed.ipynb #d3155c20
 def _params(method, threshold, num_perm, ngram, seed, keep, bands, verify, text_col, tokenization, partitions) -> dict:
@@ -37,28 +41,42 @@ def _params(method, threshold, num_perm, ngram, seed, keep, bands, verify, text_
 def _key(*parts) -> str: return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 def _commit(final: Path, write) -> Path:
-    "Write a task's output into a fresh temporary folder, then rename it into place: a folder that exists is complete."
+    "Write a task's output into `.NAME.tmp-PID`, then rename it into place: a folder that exists is complete."
     if final.exists(): return final
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
     try: write(tmp); os.replace(tmp, final)
     except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
     return final
 
-# %% ../nbs/62_distributed.ipynb #2438ef1e
-def _part_of(key: np.ndarray, P: int) -> np.ndarray: return ((key * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) % np.uint64(P)
+def _route(f: pl.DataFrame, dest: np.ndarray, n: int, d: Path, name: str) -> None:
+    "Write the rows of `f` to `d/NAME-j.parquet` by their destination `dest[i]` in 0..n-1: the shuffle between stages."
+    parts = f.with_columns(_to=pl.Series(np.asarray(dest, np.int64))).partition_by("_to", as_dict=True, include_key=False)
+    for j in range(n): parts.get((j,), f.head(0)).write_parquet(d/f"{name}-{j}.parquet")
 
-def block_signatures(path: str, # the block: a Parquet file with `id` and the text column
+def _read(folders: list[str], name: str) -> pl.DataFrame:
+    "The file `name` of each of `folders`, concatenated: what the tasks before sent to this one."
+    return pl.concat([pl.read_parquet(Path(x)/name) for x in folders])
+
+# %% ../nbs/62_distributed.ipynb #2438ef1e
+def _part_of(key: np.ndarray, P: int) -> np.ndarray:
+    "The partition (0..P-1) of each band key or row number: a multiplicative hash, so neighbouring values spread."
+    return ((np.asarray(key).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)) % np.uint64(P)
+
+def block_signatures(out: str, # the block's folder to write
+                     path: str, # the block: a Parquet file with `id` and the text column
                      off: int, # the block's first row in the corpus (blocks laid end to end, in order)
-                     out: str, # the block's folder to write
                      p: dict, # `_params`
+                     rows_per_group: int=1024, # Parquet row group of the signatures: the unit verification reads
                     ) -> str: # `out`
-    "Stage 1, one task per block: each row's id and length, its MinHash signature (and shingles), its band keys hash-partitioned into P files."
+    "Stage 1, one task per block: each row's id and length, its MinHash signature (and shingles), its band keys hash-partitioned into P files, a sample of its ids."
     def write(d: Path):
         df = check_text(pl.read_parquet(path, columns=["id", p["text_col"]]), p["text_col"])
         t, rows = df[p["text_col"]], np.arange(off, off + len(df), dtype=np.int64)
         ne = ~df.select(is_empty_text(pl.col(p["text_col"]))).to_series().to_numpy()
         pl.DataFrame({"row": rows, "id": df["id"], "neg_len": -t.str.len_chars().fill_null(0).cast(pl.Int64), "nonempty": ne}).write_parquet(d/"meta.parquet")
+        ids = df["id"].filter(pl.Series(ne)).sort()
+        ids.gather(np.linspace(0, len(ids) - 1, min(len(ids), 16)).astype(np.int64)).to_frame("id").write_parquet(d/"sample.parquet")
         if p["method"] == "exact":
             keys = [df.select(normalize_text(pl.col(p["text_col"])).hash(seed=0x5EED)).to_series().to_numpy()[ne]]
         else:
@@ -67,13 +85,12 @@ def block_signatures(path: str, # the block: a Parquet file with `id` and the te
             sig, (so, sx) = (res if exact else (res, (None, None)))
             cols = {"row": rows, "sig": pl.Series(sig, dtype=pl.Array(pl.UInt32, p["num_perm"]))}
             if exact: cols["sh"] = pl.from_arrow(pa.LargeListArray.from_arrays(pa.array(so, pa.int64()), pa.array(sx, pa.uint32())))
-            pl.DataFrame(cols).write_parquet(d/"sig.parquet")
+            pl.DataFrame(cols).write_parquet(d/"sig.parquet", row_group_size=rows_per_group)
             ne &= (sig != EMPTY).any(1)
             keys = [_band_keys(sig[ne], i, p["r"]) for i in range(p["b"])]
         f = pl.DataFrame({"band": np.repeat(np.arange(len(keys), dtype=np.int32), ne.sum()),
                           "key": np.concatenate([np.zeros(0, np.uint64)] + keys), "row": np.tile(rows[ne], len(keys))})
-        f = f.with_columns(part=pl.Series(_part_of(f["key"].to_numpy(), p["P"]).astype(np.int64)))
-        for q in range(p["P"]): f.filter(pl.col("part") == q).drop("part").write_parquet(d/f"band-{q}.parquet")
+        _route(f, _part_of(f["key"].to_numpy(), p["P"]), p["P"], d, "band")
     return str(_commit(Path(out), write))
 
 # %% ../nbs/62_distributed.ipynb #03aa7108
@@ -82,14 +99,14 @@ def _pairs_of(u: np.ndarray) -> np.ndarray:
     if not len(u): return np.zeros((0, 2), np.int64)
     return np.unique(np.sort(u, 1), axis=0)
 
-def partition_edges(q: int, # the partition
+def partition_edges(out: str, # the partition's folder to write
+                    q: int, # the partition
                     blocks: list[str], # the stage-1 block folders
-                    out: str, # the partition's folder to write
                     p: dict, # `_params`
                    ) -> str: # `out`
     "Stage 2, one task per partition: group its (band, key) buckets across blocks; emit `lsh_candidates`' star and chain pairs (MinHash) or accepted edges to the bucket's first row (exact)."
     def write(d: Path):
-        f = pl.concat([pl.read_parquet(Path(b)/f"band-{q}.parquet") for b in blocks]).sort(["band", "key", "row"])
+        f = _read(blocks, f"band-{q}.parquet").sort(["band", "key", "row"])
         same = (f["band"].to_numpy()[1:] == f["band"].to_numpy()[:-1]) & (f["key"].to_numpy()[1:] == f["key"].to_numpy()[:-1])
         same, rs = np.r_[False, same], f["row"].to_numpy()
         first = np.maximum.accumulate(np.where(~same, np.arange(len(rs)), 0))
@@ -99,123 +116,194 @@ def partition_edges(q: int, # the partition
         pl.DataFrame({"a": e[:, 0], "b": e[:, 1]}, schema={"a": pl.Int64, "b": pl.Int64}).write_parquet(d/"edges.parquet")
     return str(_commit(Path(out), write))
 
-def _gather_rows(blocks: list[str], rows: np.ndarray, exact: bool):
-    "Signatures (and shingles) of the sorted `rows`, read block by block with a row filter (only those rows are held)."
-    want = pl.Series("row", rows).implode()
-    f = pl.concat([pl.scan_parquet(Path(b)/"sig.parquet").filter(pl.col("row").is_in(want)).collect() for b in blocks]).sort("row")
-    sig = f["sig"].to_numpy().reshape(len(f), -1) if len(f) else np.zeros((0, 2), np.uint32)
+def _gather_rows(blocks: list[str], offs: np.ndarray, rows: np.ndarray, exact: bool):
+    "Signatures (and shingles) of the sorted `rows`: each row found in its block by `offs`, only the row groups that hold them read."
+    k, parts = np.searchsorted(offs, rows, "right") - 1, []
+    for b in np.unique(k):
+        pf, want = pq.ParquetFile(Path(blocks[b])/"sig.parquet"), rows[k == b]
+        starts = offs[b] + np.r_[0, np.cumsum([pf.metadata.row_group(g).num_rows for g in range(pf.num_row_groups)])]
+        groups = np.unique(np.searchsorted(starts, want, "right") - 1).tolist()
+        parts.append(pl.from_arrow(pf.read_row_groups(groups)).filter(pl.col("row").is_in(pl.Series(want).implode())))
+    f = pl.concat(parts).sort("row")
+    sig = f["sig"].to_numpy().reshape(len(f), -1)
     if not exact: return sig, None
     n = f["sh"].list.len().to_numpy().astype(np.int64)
     return sig, (np.r_[0, np.cumsum(n)].astype(np.int64), f["sh"].explode().to_numpy().astype(np.uint32) if n.sum() else np.zeros(0, np.uint32))
 
-def verify_edges(edges: str, # a stage-2 partition folder
+def _both_ways(a: np.ndarray, b: np.ndarray) -> pl.DataFrame:
+    "The undirected edges (a, b) as directed records (u, v) in both directions."
+    return pl.DataFrame({"u": np.r_[a, b], "v": np.r_[b, a]}, schema={"u": pl.Int64, "v": pl.Int64})
+
+def verify_edges(out: str, # the folder to write
+                 edges: str, # a stage-2 partition folder
                  blocks: list[str], # the stage-1 block folders
-                 out: str, # the folder to write
+                 offs: list[int], # each block's first row
                  p: dict, # `_params`
                 ) -> str: # `out`
-    "Stage 3, one task per partition: keep the candidate pairs `minhash_dedup` accepts (estimated Jaccard, exact where the estimate is unsure)."
+    "Stage 3, one task per partition: keep the candidate pairs `minhash_dedup` accepts, sent both ways to the partitions of their rows."
     def write(d: Path):
         e = pl.read_parquet(Path(edges)/"edges.parquet")
         if p["method"] == "minhash" and len(e):
             pr = e.to_numpy()
             rows = np.unique(pr)
-            sig, sh = _gather_rows(blocks, rows, p["verify"] == "exact")
+            sig, sh = _gather_rows(blocks, np.asarray(offs), rows, p["verify"] == "exact")
             e = e.filter(pl.Series(verified_jaccard(sig, np.searchsorted(rows, pr), p["threshold"], sh) >= p["threshold"]))
-        e.write_parquet(d/"edges.parquet")
+        f = _both_ways(e["a"].to_numpy(), e["b"].to_numpy())
+        _route(f, _part_of(f["u"].to_numpy(), p["P"]), p["P"], d, "to")
     return str(_commit(Path(out), write))
 
 # %% ../nbs/62_distributed.ipynb #35763d7e
-def _forest(e: pl.DataFrame) -> pl.DataFrame:
-    "Each node of the edges `e` (a, b) and its component's smallest node: a union-find of one edge list."
-    nodes = np.unique(np.r_[e["a"].to_numpy(), e["b"].to_numpy()])
-    if not len(nodes): return pl.DataFrame(schema={"row": pl.Int64, "root": pl.Int64})
-    lab = connected_components(len(nodes), np.searchsorted(nodes, e.select("a", "b").to_numpy()))
-    return pl.DataFrame({"row": nodes, "root": nodes[lab]})
-
-def merge_forests(parts: list[str], # folders holding `forest.parquet` or stage-3 `edges.parquet`
-                  out: str, # the folder to write
-                 ) -> str: # `out`
-    "Stage 4, a merge tree of tasks: the union of forests (node → root edges) is one forest again, root = the component's smallest row."
+def star_round(out: str, # the folder to write
+               q: int, # the partition: the nodes whose edges this task holds
+               ins: list[str], # the folders of the stage before (verification, or the round before)
+               p: dict, # `_params`
+               large: bool, # large-star (True) or small-star (False)
+              ) -> str: # `out`
+    "Stage 4, one task per partition and round: Kiveris et al.'s large-star or small-star on the edges of the nodes of partition `q`."
     def write(d: Path):
-        fs = [pl.read_parquet(f).rename({"row": "a", "root": "b"}) if (f := Path(x)/"forest.parquet").exists() else pl.read_parquet(Path(x)/"edges.parquet") for x in parts]
-        _forest(pl.concat(fs)).write_parquet(d/"forest.parquet")
+        e = _read(ins, f"to-{q}.parquet").unique()  # (u, v): v is a neighbour of u (large-star: every one; small-star: the smaller ones)
+        if large:
+            s = e.group_by("u").agg(lo=(pl.col("v") < pl.col("u")).sum(), hi=(pl.col("v") > pl.col("u")).sum(), m=pl.min_horizontal(pl.col("u").first(), pl.col("v").min()))
+            bad = s.filter((pl.col("lo") >= 2) | ((pl.col("lo") >= 1) & (pl.col("hi") >= 1))).height  # a node that is not a star's centre or leaf
+            o = e.filter(pl.col("v") > pl.col("u")).join(s.select("u", "m"), on="u").select(u="v", v="m")  # each larger neighbour to m(u)
+        else:
+            m = e.group_by("u").agg(m=pl.col("v").min())
+            o = pl.concat([e.join(m, on="u").select(a="m", b="v"), m.select(a="m", b="u")]).filter(pl.col("a") != pl.col("b")).unique()
+            o, bad = _both_ways(o["a"].to_numpy(), o["b"].to_numpy()), None  # the smaller neighbours and u to their minimum
+        _route(o, _part_of(o["u"].to_numpy(), p["P"]), p["P"], d, "to")
+        (d/"round.json").write_text(json.dumps({"unsettled": bad}))
     return str(_commit(Path(out), write))
 
-def _components(block: str, forest: str) -> pl.DataFrame:
-    "A block's rows with their component (its own row for a singleton, -1 for an empty text)."
-    m = pl.read_parquet(Path(block)/"meta.parquet")
-    lo, hi = (m["row"].min(), m["row"].max()) if len(m) else (0, -1)
-    f = pl.scan_parquet(Path(forest)/"forest.parquet").filter(pl.col("row").is_between(lo, hi)).collect()
-    m = m.join(f, on="row", how="left", maintain_order="left")
-    return m.with_columns(comp=pl.when(pl.col("nonempty")).then(pl.coalesce("root", "row")).otherwise(-1)).drop("root")
+def _components(ins: list[str], run: Path, p: dict, T, max_rounds: int=64) -> list[str]:
+    "Alternate large-star and small-star rounds over the partitions until every component is a star around its smallest row."
+    parts = [f"partition {q}" for q in range(p["P"])]
+    for t in range(max_rounds):
+        ls = T(star_round, [(str(run/f"large-{t}-{q}"), q, ins, p, True) for q in range(p["P"])], parts, "components")
+        if not sum(json.loads((Path(x)/"round.json").read_text())["unsettled"] for x in ls): return ins
+        ins = T(star_round, [(str(run/f"small-{t}-{q}"), q, ls, p, False) for q in range(p["P"])], parts, "components")
+    raise CuratekitError(f"distributed_dedup: connected components did not settle in {max_rounds} rounds")
 
-def block_survivors(block: str, forest: str, out: str, p: dict) -> str:
-    "Stage 5a, one task per block: its candidate survivor of each multi-row component, and the sorted ids of its singletons."
+def component_labels(out: str, # the folder to write
+                     q: int, # the partition
+                     ins: list[str], # the folders of the settled round
+                     offs: list[int], # each block's first row
+                     p: dict, # `_params`
+                    ) -> str: # `out`
+    "Stage 4b, one task per partition: each clustered row of the settled stars and its component's root (smallest row), sent to the row's block."
     def write(d: Path):
-        c = _components(block, forest)
-        multi = c.filter(pl.col("comp") >= 0, pl.col("comp").is_in(pl.scan_parquet(Path(forest)/"forest.parquet").select("row").collect()["row"].implode()))
-        order = ["neg_len", "id"] if p["keep"] == "longest" else ["id"]
-        multi.sort(order).group_by("comp", maintain_order=True).first().select("comp", "neg_len", "id").write_parquet(d/"multi.parquet")
-        c.filter(pl.col("comp") == pl.col("row")).join(multi.select("comp"), on="comp", how="anti").select("id").sort("id").write_parquet(d/"single.parquet")
+        f = _read(ins, f"to-{q}.parquet").group_by("u").agg(root=pl.min_horizontal(pl.col("u").first(), pl.col("v").min())).select(row="u", root="root")
+        _route(f, np.searchsorted(offs, f["row"].to_numpy(), "right") - 1, len(offs), d, "to")
     return str(_commit(Path(out), write))
 
-def component_survivors(parts: list[str], out: str, p: dict) -> str:
-    "Stage 5b, one task: each multi-row component's survivor (the first by id, or the longest), over the blocks' candidates."
+# %% ../nbs/62_distributed.ipynb #d68446c7
+def _order(p: dict) -> list[str]: return ["neg_len", "id"] if p["keep"] == "longest" else ["id"]
+
+def _range_of(ids: pl.Series, splitters: list) -> np.ndarray:
+    "The id range (0..len(splitters)) of each of `ids`: ranges are cut at the splitters, in the order `sort` gives."
+    return pl.Series(splitters, dtype=ids.dtype).search_sorted(ids, side="right").to_numpy()
+
+def block_candidates(out: str, k: int, block: str, labels: list[str], splitters: list, p: dict) -> str:
+    "Stage 5a, one task per block: its best row of each component (to the root's partition), its singletons' ids (to their id range)."
     def write(d: Path):
-        order = ["neg_len", "id"] if p["keep"] == "longest" else ["id"]
-        pl.concat([pl.read_parquet(Path(x)/"multi.parquet") for x in parts]).sort(order).group_by("comp", maintain_order=True) \
-          .first().select("comp", dup_of="id").sort("dup_of").write_parquet(d/"comps.parquet")
+        c = pl.read_parquet(Path(block)/"meta.parquet").join(_read(labels, f"to-{k}.parquet"), on="row", how="left")
+        best = c.filter(pl.col("root").is_not_null()).sort(_order(p)).group_by("root", maintain_order=True).first()
+        best = best.select("root", "neg_len", "id", block=pl.lit(k, pl.Int64))
+        _route(best, _part_of(best["root"].to_numpy(), p["P"]), p["P"], d, "cand")
+        s = c.filter(pl.col("nonempty"), pl.col("root").is_null()).select("id", root=pl.lit(None, pl.Int64), block=pl.lit(k, pl.Int64))
+        _route(s, _range_of(s["id"], splitters), len(splitters) + 1, d, "rank")
     return str(_commit(Path(out), write))
 
-def annotate_block(block: str, forest: str, surv: list[str], comps: str, out: str, p: dict) -> str:
-    "Stage 5c, one task per block: `<prefix>_cluster` (the survivor's rank among all survivors' ids) and `<prefix>_dup_of`, as `_annotate` gives them."
+def root_survivors(out: str, r: int, cands: list[str], splitters: list, p: dict) -> str:
+    "Stage 5b, one task per root partition: each component's survivor over its blocks' best rows, sent to its id range once per block that holds the component."
+    def write(d: Path):
+        c = _read(cands, f"cand-{r}.parquet")
+        best = c.sort(_order(p)).group_by("root", maintain_order=True).first().select("root", surv="id")
+        f = c.select("root", "block").join(best, on="root").select(id="surv", root="root", block="block")
+        _route(f, _range_of(f["id"], splitters), len(splitters) + 1, d, "rank")
+    return str(_commit(Path(out), write))
+
+def range_ranks(out: str, j: int, ins: list[str], n_blocks: int, p: dict) -> str:
+    "Stage 5c, one task per id range: each survivor's rank among the range's survivors, sent to the blocks that asked."
+    def write(d: Path):
+        f = _read(ins, f"rank-{j}.parquet")
+        ids = f["id"].unique().sort()
+        f = f.with_columns(rank=ids.search_sorted(f["id"]).cast(pl.Int64))
+        (d/"count.json").write_text(json.dumps({"n": len(ids)}))
+        _route(f.drop("block"), f["block"].to_numpy(), n_blocks, d, "to")
+    return str(_commit(Path(out), write))
+
+def annotate_block(out: str, k: int, block: str, labels: list[str], ranks: list[str], before: list[int], p: dict) -> str:
+    "Stage 5d, one task per block: `<prefix>_cluster` (the survivor's rank among all survivors' ids) and `<prefix>_dup_of`, as `_annotate` gives them."
     pre = p["method"]
     def write(d: Path):
-        cs = pl.read_parquet(Path(comps)/"comps.parquet")
-        c = _components(block, forest).join(cs, on="comp", how="left", maintain_order="left")
-        c = c.with_columns(s=pl.when(pl.col("comp") >= 0).then(pl.coalesce("dup_of", "id")))
-        s = c["s"].drop_nulls()
-        rank = cs["dup_of"].search_sorted(s, side="left").cast(pl.Int64)
-        for x in surv: rank += pl.read_parquet(Path(x)/"single.parquet")["id"].search_sorted(s, side="left").cast(pl.Int64)
-        c = c.with_columns(pl.lit(None, pl.Int64).alias("rank")).with_columns(
-            pl.when(pl.col("s").is_not_null()).then(pl.col("rank")).alias("rank"))
-        r = np.full(len(c), -1, np.int64); r[c["s"].is_not_null().to_numpy()] = rank.to_numpy()
-        c.select("id", pl.Series(f"{pre}_cluster", r).replace(-1, None).cast(pl.UInt32),
-                 pl.when(pl.col("s") != pl.col("id")).then(pl.col("s")).alias(f"{pre}_dup_of")).write_parquet(d/"annotation.parquet")
+        c = pl.read_parquet(Path(block)/"meta.parquet").join(_read(labels, f"to-{k}.parquet"), on="row", how="left", maintain_order="left")
+        r = pl.concat([pl.read_parquet(Path(x)/f"to-{k}.parquet").with_columns(pl.col("rank") + n) for x, n in zip(ranks, before)])
+        multi = r.filter(pl.col("root").is_not_null()).select("root", dup="id", cl="rank").unique()
+        single = r.filter(pl.col("root").is_null()).select("id", cl1="rank")
+        c = c.join(multi, on="root", how="left", maintain_order="left").join(single, on="id", how="left", maintain_order="left")
+        c.select("id", pl.coalesce("cl", "cl1").cast(pl.UInt32).alias(f"{pre}_cluster"),
+                 pl.when(pl.col("dup") != pl.col("id")).then(pl.col("dup")).alias(f"{pre}_dup_of")).write_parquet(d/"annotation.parquet")
     return str(_commit(Path(out), write))
 
 # %% ../nbs/62_distributed.ipynb #f27d8950
-def _tasks(fn, calls: list[tuple], names: list[str], stage: str, engine: str, progress=None) -> list[str]:
-    "Run `fn(*args)` for each of `calls` as Ray tasks (or one after another here); a failure stops the run with one line naming its block and stage."
+def _why(e: BaseException) -> str:
+    "One line saying why a Ray task failed: the `CuratekitError` it raised, its worker's death, or the exception's last line."
+    import ray.exceptions as rx
+    if isinstance(e, (rx.WorkerCrashedError, rx.OutOfMemoryError)): return "its worker process died (killed, or out of memory)"
+    if isinstance(e, (rx.NodeDiedError, rx.RaySystemError)): return "the Ray node running it went away"
+    c = getattr(e, "cause", None)
+    why = str(c) if isinstance(c, CuratekitError) else (_ray_error(e) or str(e).strip())
+    return why.strip().splitlines()[-1] if why.strip() else type(e).__name__
+
+@functools.cache
+def _remote(fn):
+    "`fn` as a Ray remote function without retries (a failed task stops the run), made once per function."
+    import ray
+    return ray.remote(max_retries=0)(fn)
+
+def _tasks(fn, calls: list[tuple], names: list[str], stage: str, engine: str, progress=None, step: str="distributed_dedup") -> list[str]:
+    "Run `fn(*args)` for each of `calls` (its output folder first) as Ray tasks, or one after another here; a failure stops the run with one line naming its block and stage."
     if engine == "ray":
         import ray
         ray_init()
-        remote = ray.remote(max_retries=0)(fn)
-        refs = [remote.remote(*a) for a in calls]
+        refs = [_remote(fn).remote(*a) for a in calls]
         out = []
         for ref, name in zip(refs, tqdm(names, desc=stage, leave=False, disable=not _progress(progress))):
             try: out.append(ray.get(ref))
             except Exception as e:
-                ray.wait(refs, num_returns=len(refs))  # the other blocks finish (a rerun reuses them); nothing is left half-written
-                c = getattr(e, "cause", None)
-                why = str(c) if isinstance(c, CuratekitError) else (_ray_error(e) or str(e).strip().splitlines()[-1])
-                raise CuratekitError(f"{name}: step distributed_dedup ({stage}) failed: {why.strip().splitlines()[-1]}") from None
+                ray.wait(refs, num_returns=len(refs))  # the other tasks finish (a rerun reuses them)
+                for a in calls:  # a killed worker's half-written folder: nothing partial stays
+                    for t in Path(a[0]).parent.glob(f".{Path(a[0]).name}.tmp-*"): shutil.rmtree(t, ignore_errors=True)
+                raise CuratekitError(f"{name}: step {step} ({stage}) failed: {_why(e)}") from None
         return out
     out = []
     for a, name in zip(calls, tqdm(names, desc=stage, leave=False, disable=not _progress(progress))):
         try: out.append(fn(*a))
-        except CuratekitError as e: raise CuratekitError(f"{name}: step distributed_dedup ({stage}) failed: {e}") from None
+        except CuratekitError as e: raise CuratekitError(f"{name}: step {step} ({stage}) failed: {e}") from None
     return out
 
-def _tree(parts: list[str], work: Path, engine: str, fan_in: int=8, progress=None) -> str:
-    "Merge the forests of `parts` level by level, `fan_in` at a time, until one is left."
-    level = 0
-    while len(parts) > 1 or level == 0:
-        groups = [parts[i:i + fan_in] for i in range(0, len(parts), fan_in)]
-        parts = _tasks(merge_forests, [(g, str(work/f"cc-{level}-{i}")) for i, g in enumerate(groups)],
-                       [f"forest merge {level}.{i}" for i in range(len(groups))], "components", engine, progress)
-        level += 1
-    return parts[0]
+def _splitters(s1: list[str], n: int) -> list:
+    "Up to n-1 ids that cut the survivors' ids into n ranges of about equal size, from the blocks' samples."
+    ids = _read(s1, "sample.parquet")["id"].sort()
+    return ids.gather(np.linspace(0, len(ids) - 1, n + 1)[1:-1].round().astype(np.int64)).unique().sort().to_list() if len(ids) else []
+
+# %% ../nbs/62_distributed.ipynb #63621f35
+def _stages(blocks: list[Path], off: list[int], s1: list[str], run: Path, final: list[Path], p: dict, T) -> None:
+    "Stages 1 to 5 of one run, each a list of tasks `T` runs: the folders `final` hold the annotations after it."
+    names, P = [str(b) for b in blocks], range(p["P"])
+    parts = [f"partition {q}" for q in P]
+    s1 = T(block_signatures, [(s1[k], str(b), off[k], p) for k, b in enumerate(blocks)], names, "signatures")
+    s2 = T(partition_edges, [(str(run/f"edges-{q}"), q, s1, p) for q in P], parts, "candidates")
+    s3 = T(verify_edges, [(str(run/f"verified-{q}"), s2[q], s1, off[:-1], p) for q in P], parts, "verification")
+    cc = _components(s3, run, p, T)
+    lab = T(component_labels, [(str(run/f"labels-{q}"), q, cc, off[:-1], p) for q in P], parts, "components")
+    cut = _splitters(s1, p["P"])
+    cand = T(block_candidates, [(str(run/f"cand-{k}"), k, s1[k], lab, cut, p) for k in range(len(blocks))], names, "survivors")
+    surv = T(root_survivors, [(str(run/f"surv-{q}"), q, cand, cut, p) for q in P], parts, "survivors")
+    R = range(len(cut) + 1)
+    ranks = T(range_ranks, [(str(run/f"rank-{j}"), j, cand + surv, len(blocks), p) for j in R], [f"id range {j}" for j in R], "cluster numbers")
+    before = np.r_[0, np.cumsum([json.loads((Path(x)/"count.json").read_text())["n"] for x in ranks])].astype(int).tolist()
+    T(annotate_block, [(str(final[k]), k, s1[k], lab, ranks, before, p) for k in range(len(blocks))], names, "annotation")
 
 def distributed_dedup(blocks: list[str|Path], # the corpus as Parquet blocks (each with `id` and the text column), in order
                       work: str|Path, # the run's folder: every task's output, content-addressed (a rerun resumes)
@@ -224,8 +312,9 @@ def distributed_dedup(blocks: list[str|Path], # the corpus as Parquet blocks (ea
                       keep: str="first", # survivor: "first" (lowest id) or "longest"
                       bands: tuple[int, int]|None=None, verify: str="exact", # as `minhash_dedup`
                       text_col: str="text", tokenization: str="word", # as `minhash_dedup`
-                      partitions: int=8, # band-key partitions (stage 2 and 3 tasks)
+                      partitions: int=8, # partitions of band keys, rows and ids (tasks per shuffled stage)
                       engine: str="ray", # "ray": stages as Ray tasks; "local": the same tasks one after another in this process
+                      keep_work: bool=False, # keep every stage's files after a successful run (default: only the annotations stay)
                       progress: bool|None=None, # show progress bars
                      ) -> list[Path]: # per block, a Parquet file of `id`, `<method>_cluster`, `<method>_dup_of`
     "`minhash_dedup`/`exact_dedup` as tasks over blocks and partitions: the driver holds paths, never the corpus."
@@ -237,17 +326,15 @@ def distributed_dedup(blocks: list[str|Path], # the corpus as Parquet blocks (ea
     n = [pl.scan_parquet(b).select(pl.len()).collect().item() for b in blocks]
     off = np.r_[0, np.cumsum(n)].astype(int).tolist()
     digests = [file_digest(b) for b in blocks]
-    work = Path(work); run = work/_key(p, digests)
-    names = [str(b) for b in blocks]
+    work = Path(work); run = work/_key(p, digests, 2)
     sp = {k: v for k, v in p.items() if k not in ("keep", "threshold")}  # what stage 1 depends on
-    s1 = _tasks(block_signatures, [(str(b), off[k], str(work/"blocks"/_key(sp, off[k], digests[k])), p) for k, b in enumerate(blocks)], names, "signatures", engine, progress)
-    P = range(p["P"])
-    s2 = _tasks(partition_edges, [(q, s1, str(run/f"edges-{q}"), p) for q in P], [f"partition {q}" for q in P], "candidates", engine, progress)
-    s3 = _tasks(verify_edges, [(s2[q], s1, str(run/f"verified-{q}"), p) for q in P], [f"partition {q}" for q in P], "verification", engine, progress)
-    forest = _tree(s3, run, engine, progress=progress)
-    sv = _tasks(block_survivors, [(b, forest, str(run/f"surv-{k}"), p) for k, b in enumerate(s1)], names, "survivors", engine, progress)
-    comps = _tasks(component_survivors, [(sv, str(run/"comps"), p)], ["all blocks"], "survivors", engine, progress)[0]
-    return [Path(x)/"annotation.parquet" for x in _tasks(annotate_block, [(b, forest, sv, comps, str(run/f"annotated-{k}"), p) for k, b in enumerate(s1)], names, "annotation", engine, progress)]
+    s1 = [str(work/"blocks"/_key(sp, off[k], digests[k], 2)) for k in range(len(blocks))]
+    final = [run/f"annotated-{k}" for k in range(len(blocks))]
+    if not all(f.is_dir() for f in final):
+        _stages(blocks, off, s1, run, final, p, lambda fn, calls, names, stage: _tasks(fn, calls, names, stage, engine, progress))
+    if not keep_work and run.is_dir():
+        for d in [x for x in run.iterdir() if not x.name.startswith("annotated-")] + [Path(x) for x in s1]: shutil.rmtree(d, ignore_errors=True)
+    return [f/"annotation.parquet" for f in final]
 
 # %% ../nbs/62_distributed.ipynb #d2aaf9c5
 _DEDUP_ARGS = {"minhash_dedup": ("threshold", "num_perm", "ngram", "seed", "keep", "bands", "verify", "text_col", "tokenization"),
@@ -271,4 +358,96 @@ def ray_dedup_segment(runner, # a `scale.ShardedRunner` with engine "ray"
         o, r = runner._execute(sh, i, runner.cache.frame(k), pl.read_parquet(f))
         runner.cache.put(runner.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name),
                          runner._removed([r] if r is not None else []))
+    if files: shutil.rmtree(files[0].parent.parent, ignore_errors=True)  # the step cache holds the result now
     return True
+
+# %% ../nbs/62_distributed.ipynb #8fa999d9
+def _sem_p(threshold, n_clusters, keep, emb_col, n_iter, seed, sample, partitions) -> dict:
+    "The parameters of a distributed `semantic_dedup`, checked (one line on bad input)."
+    if not 0 < threshold <= 1: raise CuratekitError(f"distributed_semantic_dedup: threshold must be in (0, 1], not {threshold}")
+    if keep not in ("far", "near"): raise CuratekitError(f"distributed_semantic_dedup: keep must be 'far' or 'near', not {keep!r}")
+    if min(n_iter, sample, partitions, n_clusters or 1) < 1: raise CuratekitError("distributed_semantic_dedup: n_clusters, n_iter, sample and partitions must be >= 1")
+    return dict(threshold=threshold, k=n_clusters, keep=keep, emb_col=emb_col, n_iter=n_iter, seed=seed, sample=sample, P=partitions)
+
+def block_sample(out: str, k: int, block: str, take: list[int], p: dict) -> str:
+    "Stage 1, one task per block: the embeddings of the rows `take` (block positions) that k-means is fitted on."
+    def write(d: Path):
+        pl.read_parquet(block, columns=[p["emb_col"]]).with_row_index("i").filter(pl.col("i").is_in(take), pl.col(p["emb_col"]).is_not_null()) \
+          .select(pl.col("i").cast(pl.Int64), emb=p["emb_col"]).write_parquet(d/"sample.parquet")
+    return str(_commit(Path(out), write))
+
+def block_assign(out: str, k: int, block: str, off: int, C: np.ndarray, p: dict) -> str:
+    "Stage 2, one task per block: each embedded row's nearest centroid and its key (similarity to it), sent with the vector to its cluster's partition."
+    def write(d: Path):
+        f = pl.read_parquet(block, columns=["id", p["emb_col"]]).with_row_index("row", off).filter(pl.col(p["emb_col"]).is_not_null())
+        X = as_matrix(f[p["emb_col"]], what=f"{block}: column {p['emb_col']!r}") if len(f) else torch.zeros(0, C.shape[1])
+        Ct = torch.from_numpy(C)
+        a = knn(X, Ct, 1, query_block=4096, device="cpu")[1][:, 0] if len(f) else torch.zeros(0, dtype=torch.long)
+        sim = (X * Ct[a]).sum(1).double().numpy()
+        f = f.select(pl.col("row").cast(pl.Int64), "id", emb=p["emb_col"]).with_columns(cluster=pl.Series(a.numpy().astype(np.int64)),
+                                                                                          key=pl.Series(sim if p["keep"] == "far" else -sim))
+        _route(f, _part_of(f["cluster"].to_numpy(), p["P"]), p["P"], d, "to")
+    return str(_commit(Path(out), write))
+
+def cluster_dups(out: str, q: int, ins: list[str], offs: list[int], p: dict) -> str:
+    "Stage 3, one task per cluster partition: SemDeDup within each of its clusters (rows ordered by key, then position), each row's survivor sent to the row's block."
+    def write(d: Path):
+        f = _read(ins, f"to-{q}.parquet").sort(["cluster", "key", "row"])
+        cl, surv = f["cluster"].to_numpy(), np.arange(len(f))
+        starts = np.flatnonzero(np.r_[True, cl[1:] != cl[:-1]]) if len(f) else np.zeros(0, np.int64)
+        for s, e in zip(starts, np.r_[starts[1:], len(f)]): surv[s:e] = s + _sem_cluster_dups(as_matrix(f["emb"][s:e]), p["threshold"]).numpy()
+        f = f.select("row", "cluster", dup=pl.when(pl.Series(surv != np.arange(len(f)))).then(f["id"].gather(surv)))
+        _route(f, np.searchsorted(offs, f["row"].to_numpy(), "right") - 1, len(offs), d, "to")
+    return str(_commit(Path(out), write))
+
+def sem_annotate_block(out: str, k: int, block: str, off: int, ins: list[str], p: dict) -> str:
+    "Stage 4, one task per block: `semdedup_cluster` and `semdedup_dup_of` of its rows, as `semantic_dedup` gives them."
+    def write(d: Path):
+        f = pl.read_parquet(block, columns=["id"]).with_row_index("row", off).with_columns(pl.col("row").cast(pl.Int64))
+        f = f.join(_read(ins, f"to-{k}.parquet"), on="row", how="left", maintain_order="left")
+        f.select("id", semdedup_cluster=pl.col("cluster").cast(pl.Int32), semdedup_dup_of="dup").write_parquet(d/"annotation.parquet")
+    return str(_commit(Path(out), write))
+
+# %% ../nbs/62_distributed.ipynb #23d00222
+def _sample_rows(n: list[int], sample: int, seed: int) -> list[list[int]]:
+    "Per block, the positions of the rows k-means is fitted on: every row when the corpus has at most `sample`, else a seeded draw."
+    N = sum(n)
+    pick = np.arange(N) if N <= sample else np.sort(np.random.default_rng(seed).choice(N, sample, replace=False))
+    off = np.r_[0, np.cumsum(n)]
+    return [(pick[(pick >= off[k]) & (pick < off[k + 1])] - off[k]).tolist() for k in range(len(n))]
+
+def distributed_semantic_dedup(blocks: list[str|Path], # the corpus as Parquet blocks (each with `id` and the embedding column), in order
+                               work: str|Path, # the run's folder (content-addressed: a rerun resumes)
+                               threshold: float=0.95, n_clusters: int|None=None, keep: str="far", # as `semantic_dedup`
+                               emb_col: str="emb", n_iter: int=20, seed: int=0, # as `semantic_dedup`
+                               sample: int=100_000, # rows k-means is fitted on, on the driver (all rows of a smaller corpus)
+                               partitions: int=8, # cluster partitions (pruning tasks)
+                               engine: str="ray", # "ray", or "local": the same tasks in this process
+                               keep_work: bool=False, # keep every stage's files after a successful run
+                               progress: bool|None=None, # show progress bars
+                              ) -> list[Path]: # per block, a Parquet file of `id`, `semdedup_cluster`, `semdedup_dup_of`
+    "`semantic_dedup` as tasks: k-means on a sample on the driver, assignment per block and SemDeDup per cluster partition as tasks."
+    p = _sem_p(threshold, n_clusters, keep, emb_col, n_iter, seed, sample, partitions)
+    blocks = [Path(b) for b in blocks]
+    for b in blocks:
+        if not b.is_file(): raise CuratekitError(f"{b}: no such block")
+    n = [pl.scan_parquet(b).select(pl.len()).collect().item() for b in blocks]
+    off = np.r_[0, np.cumsum(n)].astype(int).tolist()
+    run = Path(work)/("semantic-" + _key(p, [file_digest(b) for b in blocks]))
+    final = [run/f"annotated-{k}" for k in range(len(blocks))]
+    T = lambda fn, calls, names, stage: _tasks(fn, calls, names, stage, engine, progress, "distributed_semantic_dedup")
+    if not all(f.is_dir() for f in final):
+        names, K, P = [str(b) for b in blocks], range(len(blocks)), range(p["P"])
+        take = _sample_rows(n, sample, seed)
+        smp = _read(T(block_sample, [(str(run/f"sample-{k}"), k, str(b), take[k], p) for k, b in enumerate(blocks)], names, "sample"), "sample.parquet")
+        if not len(smp): raise CuratekitError(f"distributed_semantic_dedup: column {emb_col!r} holds no vectors")
+        C = kmeans(as_matrix(smp["emb"]), n_clusters or max(1, round(math.sqrt(sum(pl.scan_parquet(b).select(pl.col(emb_col).is_not_null().sum()).collect().item() for b in blocks)))),
+                   n_iter, seed, "cpu")[0].numpy()
+        del smp
+        a = T(block_assign, [(str(run/f"assign-{k}"), k, str(b), off[k], C, p) for k, b in enumerate(blocks)], names, "assignment")
+        c = T(cluster_dups, [(str(run/f"pruned-{q}"), q, a, off[:-1], p) for q in P], [f"partition {q}" for q in P], "pruning")
+        T(sem_annotate_block, [(str(final[k]), k, str(b), off[k], c, p) for k, b in enumerate(blocks)], names, "annotation")
+    if not keep_work and run.is_dir():
+        for d in run.iterdir():
+            if not d.name.startswith("annotated-"): shutil.rmtree(d, ignore_errors=True)
+    return [f/"annotation.parquet" for f in final]
