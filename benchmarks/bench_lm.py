@@ -45,8 +45,10 @@ def import_lm():
 
 lm = import_lm()
 
-SIZES = {"small": dict(n_embd=256, n_layer=4, n_head=4, n_positions=256),        # ~5M parameters with vocab 8192
-         "gpt2": dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024)}      # GPT-2 small, 124M with vocab 50257
+SIZES = {"tiny": dict(n_embd=64, n_layer=2, n_head=2, n_positions=128, vocab=1024),     # 0.17M: the shape of the built-in curatekit/python-docs LM
+         "mini": dict(n_embd=128, n_layer=2, n_head=2, n_positions=256, vocab=8192),    # ~1.5M parameters
+         "small": dict(n_embd=256, n_layer=4, n_head=4, n_positions=256, vocab=8192),   # ~5M parameters (train_reference_lm's defaults)
+         "gpt2": dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024, vocab=8192)} # GPT-2 small, 124M with vocab 50257
 
 def docs_python(n, max_chars):
     "`n` documents of mixed length (uniform in 100..`max_chars` characters) cut from the Python reference manual and stdlib source."
@@ -73,9 +75,10 @@ def build(args, texts):
     tf.utils.logging.set_verbosity_error()
     if args.model:
         m, t = lm.load_lm(args.model, args.device); return m, t, args.model
-    tok = lm.train_tokenizer(texts, 8192)
+    shape = dict(SIZES[args.size]); vocab = shape.pop("vocab")
+    tok = lm.train_tokenizer(texts, vocab)
     torch.manual_seed(0)
-    cfg = dict(SIZES[args.size], vocab_size=50257 if args.size == "gpt2" else len(tok), initializer_range=0.1)
+    cfg = dict(shape, vocab_size=50257 if args.size == "gpt2" else len(tok), initializer_range=0.1)
     model = tf.GPT2LMHeadModel(tf.GPT2Config(**cfg)).to(args.device).eval()
     return model, tok, f"GPT-2 {args.size} from config (random weights)"
 
