@@ -213,7 +213,7 @@ def _forward_retry(enc, wins, amp):
 def encode(texts: list[str], # non-empty texts
            model: str|Path|Encoder|None=None, # HF name, folder, `Encoder`, or None for all-MiniLM-L6-v2
            chunk: bool=False, # embed long texts as the mean of `max_seq_length` windows instead of truncating
-           batch_tokens: int=16_384, # most padded tokens per forward pass
+           batch_tokens: int|None=None, # most padded tokens per forward pass; default 16,384 on CUDA, 4,096 on CPU
            device: str|None=None, # default `default_device()`
            amp: bool|None=None, # bf16 autocast; default on for CUDA
            progress: bool|None=None, # progress bar
@@ -222,6 +222,7 @@ def encode(texts: list[str], # non-empty texts
     enc = load_encoder(model, device)
     if not len(texts): return torch.zeros(0, enc.dim)
     amp = enc.device == "cuda" if amp is None else amp
+    batch_tokens = batch_tokens or (16_384 if enc.device == "cuda" else 4_096)  # on a CPU, batches whose activations stay in cache
     wins, owner = _token_windows(enc, list(texts), chunk)
     lens = np.fromiter(map(len, wins), int, len(wins))
     out = torch.zeros(len(wins), enc.dim)
@@ -241,7 +242,7 @@ def embed(df: pl.DataFrame, # the frame
           model: str|None=None, # HF name or folder (an `Encoder` works in a notebook); None: all-MiniLM-L6-v2
           text_col: str='text', # the column to embed
           chunk: bool=False, # long texts: mean of windows instead of truncation
-          batch_tokens: int=16_384, # most padded tokens per forward pass
+          batch_tokens: int|None=None, # most padded tokens per forward pass; default 16,384 on CUDA, 4,096 on CPU
           device: str|None=None, # default `default_device()`
           amp: bool|None=None, # bf16 autocast (default: on CUDA only; vectors then differ from fp32 by ~1e-2)
           prefix: str='', # prepended to the new column's name
