@@ -18,29 +18,31 @@ CK = r"""
 import sys, time, json, numpy as np, torch
 sys.path.insert(0, {root!r})
 from curatekit.embed import encode, load_encoder
+if {threads}: torch.set_num_threads({threads})
 texts = json.load(open({texts!r}))
 enc = load_encoder(None, {device!r})
 encode(texts[:64], enc, progress=False, amp={amp})
 best = 1e9
 for _ in range({repeats}):
-    t0 = time.perf_counter(); v = encode(texts, enc, progress=False, amp={amp})
+    t0, c0 = time.perf_counter(), time.process_time(); v = encode(texts, enc, progress=False, amp={amp})
     if {device!r} == "cuda": torch.cuda.synchronize()
-    best = min(best, time.perf_counter() - t0)
-np.save({out!r}, v.numpy()); print(json.dumps(dict(seconds=best)))
+    best, cpu = min(best, time.perf_counter() - t0), time.process_time() - c0
+np.save({out!r}, v.numpy()); print(json.dumps(dict(seconds=best, cpu=cpu)))
 """
 
 ST = r"""
 import sys, time, json, numpy as np, torch
 from sentence_transformers import SentenceTransformer
+if {threads}: torch.set_num_threads({threads})
 texts = json.load(open({texts!r}))
 m = SentenceTransformer({model!r}, device={device!r}, local_files_only=True)
 m.encode(texts[:64])
 best = 1e9
 for _ in range({repeats}):
-    t0 = time.perf_counter(); v = m.encode(texts, batch_size={bs}, normalize_embeddings=True, convert_to_numpy=True)
+    t0, c0 = time.perf_counter(), time.process_time(); v = m.encode(texts, batch_size={bs}, normalize_embeddings=True, convert_to_numpy=True)
     if {device!r} == "cuda": torch.cuda.synchronize()
-    best = min(best, time.perf_counter() - t0)
-np.save({out!r}, v.astype(np.float32)); print(json.dumps(dict(seconds=best)))
+    best, cpu = min(best, time.perf_counter() - t0), time.process_time() - c0
+np.save({out!r}, v.astype(np.float32)); print(json.dumps(dict(seconds=best, cpu=cpu)))
 """
 
 KNN = r"""
@@ -121,6 +123,7 @@ def main():
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=3, help="alternating runs of each side (median reported)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads on both sides (0: torch's default)")
     ap.add_argument("--peer-python", default=os.environ.get("PEER_PYTHON", sys.executable))
     ap.add_argument("--amp", action="store_true", help="bf16 autocast for curatekit on CUDA (faster; vectors differ by ~1e-2)")
     ap.add_argument("--semdedup-rows", type=int, default=100_000)
@@ -137,22 +140,26 @@ def main():
     tmp = Path(tempfile.mkdtemp())
     (tmp/"texts.json").write_text(json.dumps(texts))
     env = dict(os.environ, CURATEKIT_PROGRESS="0", TOKENIZERS_PARALLELISM="true")
-    fill = dict(root=str(ROOT), texts=str(tmp/"texts.json"), device=a.device, repeats=1, model=str(default_model_path()), amp=a.amp, bs=a.st_batch)
+    fill = dict(root=str(ROOT), texts=str(tmp/"texts.json"), device=a.device, repeats=1, model=str(default_model_path()), amp=a.amp, bs=a.st_batch, threads=a.threads)
     if a.skip_embed: return knn_part(a, tmp, env)
     if a.tokenize_only: return tokenize_part(a, texts, what)
     sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
-    sts, cks, loads = [], [], []
-    for r in range(a.repeats):   # alternate the two sides, each in a fresh process, so both see the same load
-        sts.append(run(a.peer_python, ST.format(out=str(tmp/"st.npy"), **fill), env)["seconds"])
-        cks.append(run(sys.executable, CK.format(out=str(tmp/"ck.npy"), **fill), env)["seconds"]); loads.append(heavy.load())
-        print(f"run {r}: sentence-transformers {sts[-1]:.2f} s, curatekit {cks[-1]:.2f} s, {loads[-1]}", file=sys.stderr)
+    sts, cks, stc, ckc, loads = [], [], [], [], []
+    for r in range(a.repeats):   # alternate the two sides, each in a fresh process, so both see the same load; order flips every run
+        for side in (("st", "ck") if r % 2 == 0 else ("ck", "st")):
+            if side == "st": x = run(a.peer_python, ST.format(out=str(tmp/"st.npy"), **fill), env); sts.append(x["seconds"]); stc.append(x["cpu"])
+            else: x = run(sys.executable, CK.format(out=str(tmp/"ck.npy"), **fill), env); cks.append(x["seconds"]); ckc.append(x["cpu"])
+        loads.append(heavy.load())
+        print(f"run {r}: sentence-transformers {sts[-1]:.2f} s ({stc[-1]:.2f} s CPU), curatekit {cks[-1]:.2f} s ({ckc[-1]:.2f} s CPU), {loads[-1]}", file=sys.stderr)
     diff = float(np.abs(np.load(tmp/"st.npy") - np.load(tmp/"ck.npy")).max())
     n, st, ck = len(texts), heavy.median(sts), heavy.median(cks)
-    print(f"\n## embed: {n} texts ({what}), all-MiniLM-L6-v2, max_seq_length 256, device {a.device}, median of {a.repeats} alternating runs\n")
+    threads = a.threads or "default"
+    print(f"\n## embed: {n} texts ({what}), all-MiniLM-L6-v2, max_seq_length 256, device {a.device}, torch threads {threads}, median of {a.repeats} alternating runs\n")
     print("| embedder | sentences/s | ratio | max abs diff |\n|---|---|---|---|")
     print(f"| sentence-transformers encode (batch {a.st_batch}) | {n/st:,.0f} | 1.00 | — |")
     print(f"| curatekit encode (token-budget batches{', bf16' if a.amp else ''}) | {n/ck:,.0f} | {st/ck:.2f} | {diff:.1e} |")
-    print(f"\nper-run ratios {', '.join(f'{x/y:.2f}' for x, y in zip(sts, cks))}; load after each run: {'; '.join(loads)}")
+    print(f"\nper-run ratios (wall) {', '.join(f'{x/y:.2f}' for x, y in zip(sts, cks))}; ratio of median CPU times {heavy.median(stc)/heavy.median(ckc):.2f} "
+          f"(per run {', '.join(f'{x/y:.2f}' for x, y in zip(stc, ckc))}); load after each run: {'; '.join(loads)}")
     knn_part(a, tmp, env)
 
 

@@ -45,8 +45,10 @@ def import_lm():
 
 lm = import_lm()
 
-SIZES = {"small": dict(n_embd=256, n_layer=4, n_head=4, n_positions=256),        # ~5M parameters with vocab 8192
-         "gpt2": dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024)}      # GPT-2 small, 124M with vocab 50257
+SIZES = {"tiny": dict(n_embd=64, n_layer=2, n_head=2, n_positions=128, vocab=1024),     # 0.17M: the shape of the built-in curatekit/python-docs LM
+         "mini": dict(n_embd=128, n_layer=2, n_head=2, n_positions=256, vocab=8192),    # ~1.5M parameters
+         "small": dict(n_embd=256, n_layer=4, n_head=4, n_positions=256, vocab=8192),   # ~5M parameters (train_reference_lm's defaults)
+         "gpt2": dict(n_embd=768, n_layer=12, n_head=12, n_positions=1024, vocab=8192)} # GPT-2 small, 124M with vocab 50257
 
 def docs_python(n, max_chars):
     "`n` documents of mixed length (uniform in 100..`max_chars` characters) cut from the Python reference manual and stdlib source."
@@ -73,9 +75,10 @@ def build(args, texts):
     tf.utils.logging.set_verbosity_error()
     if args.model:
         m, t = lm.load_lm(args.model, args.device); return m, t, args.model
-    tok = lm.train_tokenizer(texts, 8192)
+    shape = dict(SIZES[args.size]); vocab = shape.pop("vocab")
+    tok = lm.train_tokenizer(texts, vocab)
     torch.manual_seed(0)
-    cfg = dict(SIZES[args.size], vocab_size=50257 if args.size == "gpt2" else len(tok), initializer_range=0.1)
+    cfg = dict(shape, vocab_size=50257 if args.size == "gpt2" else len(tok), initializer_range=0.1)
     model = tf.GPT2LMHeadModel(tf.GPT2Config(**cfg)).to(args.device).eval()
     return model, tok, f"GPT-2 {args.size} from config (random weights)"
 
@@ -98,10 +101,11 @@ def kernel(model, tok, texts, device, autocast, batch_tokens):
     return np.array([-r.logp.astype(np.float64).mean() if len(r) else np.nan for r in res]), sum(map(len, res))
 
 def timed(fn, device):
+    "(fn(), wall seconds, CPU seconds of this process): on a shared machine CPU time does not count the time other jobs held the core."
     if device.startswith("cuda"): torch.cuda.synchronize()
-    t = time.perf_counter(); out = fn()
+    t, c = time.perf_counter(), time.process_time(); out = fn()
     if device.startswith("cuda"): torch.cuda.synchronize()
-    return out, time.perf_counter() - t
+    return out, time.perf_counter() - t, time.process_time() - c
 
 def max_rel(a, b):
     ok = ~np.isnan(a) & ~np.isnan(b)
@@ -135,20 +139,23 @@ def main(argv=None):
     warm = texts[:8]
     naive(model, tok, warm, a.device, autocast, context, stride); kernel(model, tok, warm, a.device, autocast, a.batch_tokens)
     sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
-    tn, tk, loads = [], [], []
+    tn, tk, cn, ck, loads = [], [], [], [], []
     for i in range(a.repeats):   # alternate the two sides so that both see the same load; order flips every run
         order = ("n", "k") if i % 2 == 0 else ("k", "n")
         for side in order:
-            if side == "n": (nll_n, tok_n), t = timed(lambda: naive(model, tok, texts, a.device, autocast, context, stride), a.device); tn.append(t)
-            else: (nll_k, tok_k), t = timed(lambda: kernel(model, tok, texts, a.device, autocast, a.batch_tokens), a.device); tk.append(t)
-        loads.append(heavy.load()); print(f"run {i}: naive {tn[-1]:.2f} s, kernel {tk[-1]:.2f} s, {loads[-1]}", file=sys.stderr)
+            if side == "n": (nll_n, tok_n), t, c = timed(lambda: naive(model, tok, texts, a.device, autocast, context, stride), a.device); tn.append(t); cn.append(c)
+            else: (nll_k, tok_k), t, c = timed(lambda: kernel(model, tok, texts, a.device, autocast, a.batch_tokens), a.device); tk.append(t); ck.append(c)
+        loads.append(heavy.load())
+        print(f"run {i}: naive {tn[-1]:.2f} s ({cn[-1]:.2f} s CPU), kernel {tk[-1]:.2f} s ({ck[-1]:.2f} s CPU), {loads[-1]}", file=sys.stderr)
     t_n, t_k = heavy.median(tn), heavy.median(tk)
     assert tok_n == tok_k, (tok_n, tok_k)
     r = dict(device=torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)", model=desc,
              params=params, context=context, docs=len(texts), tokens=tok_k, mean_nll=float(np.nanmean(nll_k)),
              naive_tok_s=tok_n / t_n, kernel_tok_s=tok_k / t_k, speedup=t_n / t_k,
+             speedup_cpu_time=heavy.median(cn) / heavy.median(ck),
              max_rel_diff_ppl=max_rel(nll_k, nll_n), precision="bf16 autocast" if autocast else "fp32",
-             runs=f"median of {a.repeats} alternating; ratios " + ", ".join(f"{x / y:.2f}" for x, y in zip(tn, tk)),
+             runs=f"median of {a.repeats} alternating; wall ratios " + ", ".join(f"{x / y:.2f}" for x, y in zip(tn, tk))
+                  + "; CPU-time ratios " + ", ".join(f"{x / y:.2f}" for x, y in zip(cn, ck)),
              load=loads[-1], longest_doc_tokens=max(len(i) for i in tok(texts)["input_ids"]))
     if cuda:
         r["roofline_fraction"] = 2 * params * r["kernel_tok_s"] / a.peak_flops

@@ -7,7 +7,7 @@ Docs: https://curatekit.github.io/curatekit/embed.html.md"""
 
 # %% ../nbs/11_embed.ipynb #c0e53f6d
 from __future__ import annotations
-import json, math, importlib.util
+import json, math, importlib.util, weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -131,6 +131,53 @@ def length_batches(lengths: np.ndarray, # token count of each input
         batches.append(order[start:start+rows]); start += rows
     return batches
 
+# %% ../nbs/11_embed.ipynb #b7c3d9e1
+_UNPADDED = weakref.WeakKeyDictionary()  # model -> whether its unpadded forward matched its own forward
+
+def _bert_like(model) -> bool:
+    "A BERT encoder: absolute positions, self-attention only, the modules `_forward_unpadded` calls."
+    cfg = model.config
+    return (getattr(cfg, "model_type", None) == "bert" and not getattr(cfg, "is_decoder", False)
+            and getattr(cfg, "position_embedding_type", "absolute") == "absolute" and hasattr(model, "embeddings")
+            and all(hasattr(l.attention.self, "query") for l in getattr(getattr(model, "encoder", None), "layer", [None])))
+
+def _forward_unpadded(enc: Encoder, wins: list[list[int]]) -> torch.Tensor:
+    "Pooled embeddings of a batch of windows, the dense layers on the real tokens only, the attention padded per row."
+    m, F = enc.model, torch.nn.functional
+    dev = m.embeddings.word_embeddings.weight.device
+    lens = torch.tensor([len(w) for w in wins]); B, T = len(wins), int(lens.max())
+    flat = torch.tensor([t for w in wins for t in w], device=dev)
+    starts = lens.cumsum(0) - lens
+    pos = (torch.arange(len(flat)) - starts.repeat_interleave(lens)).to(dev)
+    x = m.embeddings(input_ids=flat[None], position_ids=pos[None], token_type_ids=torch.zeros_like(flat)[None])[0]  # [N, d]
+    valid = (torch.arange(T)[None] < lens[:, None]).to(dev)
+    idx, mask = valid.flatten().nonzero()[:, 0], None if bool(valid.all()) else valid[:, None, None, :]
+    d = x.shape[1]
+    for lay in m.encoder.layer:
+        a = lay.attention.self
+        w, b = (torch.cat([a.query.weight, a.key.weight, a.value.weight]), torch.cat([a.query.bias, a.key.bias, a.value.bias]))
+        qkv = F.linear(x, w, b)  # one projection for query, key and value
+        grid = qkv if mask is None else qkv.new_zeros(B * T, 3 * d).index_copy_(0, idx, qkv)
+        q, k, v = grid.view(B, T, 3, a.num_attention_heads, a.attention_head_size).permute(2, 0, 3, 1, 4)
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2).reshape(B * T, d)
+        h = lay.attention.output(o if mask is None else o[idx], x)
+        x = lay.output(lay.intermediate(h), h)
+    if enc.pooling == "cls": return x[starts.to(dev)]
+    row = torch.arange(B, device=dev).repeat_interleave(lens.to(dev))
+    return x.new_zeros(B, d).index_add_(0, row, x) / lens.to(dev, x.dtype)[:, None]
+
+def _unpadded_ok(enc: Encoder, wins: list[list[int]], amp: bool) -> bool:
+    "Whether `enc` is scored unpadded: a BERT whose unpadded forward matched its own (checked once, on two windows)."
+    m = enc.model
+    if m not in _UNPADDED:
+        ok = _bert_like(m)
+        if ok:
+            probe = [wins[0][:12], wins[-1][:5]] if len(wins[-1]) > 1 else [wins[0][:12], wins[0][:5]]
+            try: ok = torch.allclose(_forward_unpadded(enc, probe).float(), _forward_padded(enc, probe, False), atol=1e-4)
+            except (TypeError, ValueError, AttributeError, RuntimeError): ok = False
+        _UNPADDED[m] = ok
+    return _UNPADDED[m]
+
 # %% ../nbs/11_embed.ipynb #66081342
 def _pad(wins: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     n = max(map(len, wins))
@@ -139,8 +186,8 @@ def _pad(wins: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torc
     for i, w in enumerate(wins): ids[i, :len(w)] = torch.tensor(w); mask[i, :len(w)] = 1
     return ids.to(device), mask.to(device)
 
-def _forward(enc: Encoder, wins: list[list[int]], amp: bool) -> torch.Tensor:
-    "Pooled (not yet normalized) embeddings of a batch of windows."
+def _forward_padded(enc: Encoder, wins: list[list[int]], amp: bool) -> torch.Tensor:
+    "Pooled (not yet normalized) embeddings of a batch of windows, through the model's own forward on the padded batch."
     ids, mask = _pad(wins, enc.tokenizer.pad_token_id or 0, enc.model.device)
     with torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=amp):
         h = enc.model(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -148,6 +195,12 @@ def _forward(enc: Encoder, wins: list[list[int]], amp: bool) -> torch.Tensor:
     if enc.pooling == "cls": return h[:, 0]
     m = mask.unsqueeze(-1).to(h.dtype)
     return (h * m).sum(1) / m.sum(1).clamp(min=1)
+
+def _forward(enc: Encoder, wins: list[list[int]], amp: bool) -> torch.Tensor:
+    "Pooled (not yet normalized) embeddings of a batch of windows: unpadded where the model allows it, else padded."
+    if _unpadded_ok(enc, wins, amp):
+        with torch.autocast(enc.model.device.type, dtype=torch.bfloat16, enabled=amp): return _forward_unpadded(enc, wins).float()
+    return _forward_padded(enc, wins, amp)
 
 def _forward_retry(enc, wins, amp):
     try: return _forward(enc, wins, amp)
@@ -160,7 +213,7 @@ def _forward_retry(enc, wins, amp):
 def encode(texts: list[str], # non-empty texts
            model: str|Path|Encoder|None=None, # HF name, folder, `Encoder`, or None for all-MiniLM-L6-v2
            chunk: bool=False, # embed long texts as the mean of `max_seq_length` windows instead of truncating
-           batch_tokens: int=16_384, # most padded tokens per forward pass
+           batch_tokens: int|None=None, # most padded tokens per forward pass; default 16,384 on CUDA, 4,096 on CPU
            device: str|None=None, # default `default_device()`
            amp: bool|None=None, # bf16 autocast; default on for CUDA
            progress: bool|None=None, # progress bar
@@ -169,6 +222,7 @@ def encode(texts: list[str], # non-empty texts
     enc = load_encoder(model, device)
     if not len(texts): return torch.zeros(0, enc.dim)
     amp = enc.device == "cuda" if amp is None else amp
+    batch_tokens = batch_tokens or (16_384 if enc.device == "cuda" else 4_096)  # on a CPU, batches whose activations stay in cache
     wins, owner = _token_windows(enc, list(texts), chunk)
     lens = np.fromiter(map(len, wins), int, len(wins))
     out = torch.zeros(len(wins), enc.dim)
@@ -188,7 +242,7 @@ def embed(df: pl.DataFrame, # the frame
           model: str|None=None, # HF name or folder (an `Encoder` works in a notebook); None: all-MiniLM-L6-v2
           text_col: str='text', # the column to embed
           chunk: bool=False, # long texts: mean of windows instead of truncation
-          batch_tokens: int=16_384, # most padded tokens per forward pass
+          batch_tokens: int|None=None, # most padded tokens per forward pass; default 16,384 on CUDA, 4,096 on CPU
           device: str|None=None, # default `default_device()`
           amp: bool|None=None, # bf16 autocast (default: on CUDA only; vectors then differ from fp32 by ~1e-2)
           prefix: str='', # prepended to the new column's name

@@ -7,7 +7,7 @@ Docs: https://curatekit.github.io/curatekit/lm.html.md"""
 
 # %% ../nbs/12_lm.ipynb #fd06a07c
 from __future__ import annotations
-import os, re, json, math, time, zlib, hashlib, shutil
+import os, re, json, math, time, zlib, hashlib, shutil, weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -104,38 +104,54 @@ def pack_by_length(lengths: Sequence[int], # length of each row
     return batches + [cur] if cur else batches
 
 # %% ../nbs/12_lm.ipynb #cefddf2e
-def _token_stats(logits, targets, moments: bool, max_elems: int=2**26):
-    "Per-position log p(target) (and mu, sigma) from `logits` [B, T, V], a slice of rows at a time."
+def _token_stats(h, head, targets, moments: bool, max_elems: int=2**26):
+    "Log p(target) per position (with moments: [3, N] log p, mu, sigma) from hidden states `h` [N, d] and the output `head`."
     import torch
-    B, T, V = logits.shape
-    step, outs = max(1, max_elems // max(1, T * V)), []
-    for i in range(0, B, step):
-        if not moments:  # one fused fp32 log-softmax: no separate fp32 copy of the logits
-            outs.append(torch.log_softmax(logits[i:i+step], -1, dtype=torch.float32).gather(-1, targets[i:i+step, :, None]).squeeze(-1))
+    step, outs = max(1, max_elems // max(1, head.out_features if isinstance(head, torch.nn.Linear) else h.shape[-1])), []
+    for i in range(0, len(h), step):
+        lg, t = head(h[i:i+step]), targets[i:i+step, None]
+        if not moments:  # one fused fp32 log-softmax (on CPU faster than logsumexp, which runs max, sub, exp, sum as four passes)
+            outs.append(torch.log_softmax(lg, -1, dtype=torch.float32).gather(-1, t)[:, 0])
             continue
-        lg = logits[i:i+step].float()
-        lse = torch.logsumexp(lg, -1)
-        lp = lg.gather(-1, targets[i:i+step, :, None]).squeeze(-1) - lse
-        if moments:
-            lsm = lg - lse[..., None]
-            p = lsm.exp()
-            mu = (p * lsm).sum(-1)
-            sigma = ((p * lsm * lsm).sum(-1) - mu * mu).clamp_min(0).sqrt()
-            lp = torch.stack([lp, mu, sigma])
-        outs.append(lp)
-    return torch.cat(outs, -2)
+        lsm = torch.log_softmax(lg, -1, dtype=torch.float32)
+        p = lsm.exp()
+        mu = (p * lsm).sum(-1)
+        sigma = ((p * lsm * lsm).sum(-1) - mu * mu).clamp_min(0).sqrt()
+        outs.append(torch.stack([lsm.gather(-1, t)[:, 0], mu, sigma]))
+    return torch.cat(outs, -1)
 
-def _forward(model, rows: list[np.ndarray], device: str, autocast: bool, moments: bool):
-    "Score one batch of token rows: [B, T-1] log-probs (or [3, B, T-1] with moments), on the CPU."
+_CPU_SLICE = 2**22  # logits per slice on a CPU: 16 MB, so the head's output is still in cache when the log-softmax reads it
+_SPLIT = weakref.WeakKeyDictionary()  # model -> (body, head), or None where the split does not give the model's logits
+
+def _split(model, row: np.ndarray):
+    "(body, head) when `model`'s logits are `head(body(ids).last_hidden_state)` (checked once per model on `row`), else None."
     import torch
-    L = max(len(r) for r in rows)
-    ids = torch.zeros(len(rows), L, dtype=torch.long)
-    mask = torch.zeros(len(rows), L, dtype=torch.long)
-    for j, r in enumerate(rows): ids[j, :len(r)] = torch.from_numpy(r); mask[j, :len(r)] = 1
-    ids, mask = ids.to(device), mask.to(device)
+    if model in _SPLIT: return _SPLIT[model]
+    body, head, ok = getattr(model, getattr(model, "base_model_prefix", ""), None), model.get_output_embeddings(), None
+    if isinstance(body, torch.nn.Module) and body is not model and isinstance(head, torch.nn.Linear):
+        x = torch.from_numpy(row[:16])[None].to(head.weight.device)
+        try:
+            with torch.inference_mode(): got, want = head(body(input_ids=x).last_hidden_state), model(input_ids=x).logits
+            ok = (body, head) if got.shape == want.shape and torch.allclose(got.float(), want.float(), rtol=1e-4, atol=1e-5) else None
+        except (TypeError, ValueError, AttributeError, RuntimeError): ok = None  # a body that wants other inputs: full forward
+    _SPLIT[model] = ok
+    return ok
+
+def _forward(model, rows: list[tuple[np.ndarray, int]], device: str, autocast: bool, moments: bool):
+    "Score one batch of (token row, positions to skip): each row's log-probs (or [3, n] with moments) past its skip, on the CPU."
+    import torch
+    lens = torch.tensor([len(r) for r, _ in rows])
+    ids = torch.zeros(len(rows), int(lens.max()), dtype=torch.long)
+    for j, (r, _) in enumerate(rows): ids[j, :len(r)] = torch.from_numpy(r)
+    pos = torch.arange(ids.shape[1] - 1)
+    keep = (pos >= torch.tensor([s for _, s in rows])[:, None]) & (pos < lens[:, None] - 1)  # positions that predict a scored token
+    ids, keep = ids.to(device), keep.to(device)
+    split = _split(model, rows[0][0])
     with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
-        logits = model(input_ids=ids, attention_mask=mask).logits
-    return _token_stats(logits[:, :-1], ids[:, 1:], moments, 2**28 if ids.is_cuda else 2**26).cpu().numpy()
+        if split: h, head = split[0](input_ids=ids).last_hidden_state[:, :-1][keep], split[1]
+        else: h, head = model(input_ids=ids).logits[:, :-1][keep], (lambda x: x)
+        sc = _token_stats(h, head, ids[:, 1:][keep], moments, 2**28 if ids.is_cuda else _CPU_SLICE).cpu().numpy()
+    return np.split(sc, keep.sum(1).cumsum(0)[:-1].tolist(), axis=-1)
 
 # %% ../nbs/12_lm.ipynb #32d0edf0
 def _forward_retry(model, rows, device, autocast, moments, cap: list):
@@ -144,12 +160,12 @@ def _forward_retry(model, rows, device, autocast, moments, cap: list):
     todo = [(0, rows)]
     while todo:
         at, part = todo.pop(0)
-        size = len(part) * max(map(len, part))
+        size = len(part) * max(len(r) for r, _ in part)
         if len(part) > 1 and cap[0] and size > cap[0]: todo[:0] = _halves(at, part); continue
         try: yield at, _forward(model, part, device, autocast, moments)
         except torch.cuda.OutOfMemoryError:
             if torch.cuda.is_available(): torch.cuda.empty_cache()
-            if len(part) == 1: raise CuratekitError(f"one window of {len(part[0])} tokens does not fit in GPU memory; "
+            if len(part) == 1: raise CuratekitError(f"one window of {len(part[0][0])} tokens does not fit in GPU memory; "
                                                     "pass a smaller max_length") from None
             cap[0] = size // 2  # later batches start at the size that fits
             todo[:0] = _halves(at, part)
@@ -202,11 +218,9 @@ def token_logprobs(model, # a causal LM: Hugging Face name, local path, or model
     bar = tqdm(total=sum(map(len, toks)), unit="tok", desc="token_logprobs", disable=not _progress(progress), leave=False)
     cap = [None]  # padded tokens per batch known to fit, once a batch has run out of memory
     with torch.inference_mode():
-        for b in pack_by_length([len(x) for x in toks], budget):
-            for at, sc in _forward_retry(model, [toks[j] for j in b], device, autocast, moments, cap):
-                for r, j in enumerate(b[at:at + sc.shape[-2]]):
-                    _, s, e, f = rows[j]
-                    out[j] = sc[..., r, f - s - 1:e - s - 1]
+        for b in pack_by_length([len(x) for x in toks], budget, 0.25 if cuda else 0.05):  # a CPU pays for every padded token
+            for at, sc in _forward_retry(model, [(toks[j], rows[j][3] - rows[j][1] - 1) for j in b], device, autocast, moments, cap):
+                for j, x in zip(b[at:at + len(sc)], sc): out[j] = x
             bar.update(sum(len(toks[j]) for j in b))
     bar.close()
     return _stitch(ids, cut, rows, out, moments)

@@ -70,6 +70,17 @@ def test_encode_is_masked_mean_pooling_then_normalization(tiny):
     assert torch.allclose(got, ref, atol=1e-5)
 
 
+def test_unpadded_forward_equals_the_padded_one(tiny, monkeypatch):
+    "BERT encoders run their dense layers on real tokens only; the vectors are the padded forward's, and other models fall back."
+    import curatekit.embed as E
+    texts = ["one", "two words here", "a third and much longer text to pad the others against", "same len", "same len"]
+    got = encode(texts, tiny, device="cpu")
+    assert E._UNPADDED[tiny.model] is True
+    monkeypatch.setattr(E, "_bert_like", lambda m: False); E._UNPADDED.pop(tiny.model)
+    assert torch.allclose(encode(texts, tiny, device="cpu"), got, atol=1e-6) and E._UNPADDED[tiny.model] is False
+    E._UNPADDED.pop(tiny.model)
+
+
 def test_chunking_averages_windows_and_truncation_cuts(tiny):
     words = " ".join(f"word{i}" for i in range(40))
     ids = tiny.tokenizer(words, add_special_tokens=False)["input_ids"]
