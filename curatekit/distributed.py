@@ -23,7 +23,7 @@ from .scale import _band_keys, _ray_error, file_digest, ray_init
 # %% auto #0
 __all__ = ['block_signatures', 'partition_edges', 'verify_edges', 'star_round', 'component_labels', 'block_candidates',
            'root_survivors', 'range_ranks', 'annotate_block', 'distributed_dedup', 'ray_dedup_segment', 'block_sample',
-           'block_assign', 'cluster_dups', 'sem_annotate_block', 'distributed_semantic_dedup']
+           'block_assign', 'cluster_dups', 'sem_annotate_block', 'distributed_semantic_dedup', 'ray_semantic_segment']
 
 # %% ../nbs/62_distributed.ipynb #d3155c20
 def _params(method, threshold, num_perm, ngram, seed, keep, bands, verify, text_col, tokenization, partitions) -> dict:
@@ -451,3 +451,25 @@ def distributed_semantic_dedup(blocks: list[str|Path], # the corpus as Parquet b
         for d in run.iterdir():
             if not d.name.startswith("annotated-"): shutil.rmtree(d, ignore_errors=True)
     return [f/"annotation.parquet" for f in final]
+
+# %% ../nbs/62_distributed.ipynb #846a428c
+def ray_semantic_segment(runner, # a `scale.ShardedRunner` with engine "ray"
+                         i: int, # the index of a `semantic_dedup` step in its recipe
+                         partitions: int=8, # cluster partitions
+                         engine: str="ray", # "local": the same tasks in this process
+                        ) -> bool: # False where the step needs the local fit (its embedding column is not in the frame yet)
+    "Run `semantic_dedup` step `i` of a Ray run as `distributed_semantic_dedup` over the cached shards (k-means on a sample of at most 100,000 rows)."
+    step = runner.recipe.steps[i].resolved()
+    prev = [runner.key(sh, i - 1) for sh in runner.shards]
+    if all(runner._done(runner.key(sh, i)) for sh in runner.shards): return True
+    if not prev or step.emb_col not in pl.read_parquet_schema(runner.cache.path(prev[0])/"frame.parquet"): return False
+    files = distributed_semantic_dedup([runner.cache.path(k)/"frame.parquet" for k in prev], runner.cache.root/"distributed",
+                                       threshold=step.threshold, n_clusters=step.n_clusters, keep=step.keep, emb_col=step.emb_col,
+                                       n_iter=step.n_iter, seed=step.seed, partitions=partitions, engine=engine, progress=runner.progress)
+    for sh, k, f in zip(runner.shards, prev, files):
+        if runner._done(runner.key(sh, i)): continue
+        o, r = runner._execute(sh, i, runner.cache.frame(k), pl.read_parquet(f))
+        runner.cache.put(runner.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name),
+                         runner._removed([r] if r is not None else []))
+    if files: shutil.rmtree(files[0].parent.parent, ignore_errors=True)  # the step cache holds the result now
+    return True

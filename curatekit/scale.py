@@ -272,7 +272,7 @@ def run_global_segment(self: ShardedRunner, i: int) -> None:
                        self._removed([r] if r is not None else []))
 
 # %% ../nbs/60_scale.ipynb #c1a00062
-RAY_GLOBAL = {"minhash_dedup": "ray_dedup_segment", "exact_dedup": "ray_dedup_segment"}  # global steps the Ray engine runs as distributed tasks: name -> function of `curatekit.distributed`
+RAY_GLOBAL = {"minhash_dedup": "ray_dedup_segment", "exact_dedup": "ray_dedup_segment", "semantic_dedup": "ray_semantic_segment"}  # global steps the Ray engine runs as distributed tasks: name -> function of `curatekit.distributed`
 
 def ray_global(runner: ShardedRunner, i: int) -> bool:
     "Run global step `i` of a Ray run by its `RAY_GLOBAL` function (the driver never holds the corpus); False: fit it here instead."

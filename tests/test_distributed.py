@@ -127,3 +127,21 @@ def test_semantic_dedup_on_ray_equals_local(tmp_path, ray2):
     small = [annotations(distributed_semantic_dedup(bl, tmp_path/f"w{i}", threshold=0.9, sample=200, engine="local", progress=False)) for i in range(2)]
     assert small[0].equals(small[1]) and small[0]["semdedup_dup_of"].is_not_null().sum() >= 90  # k-means on a 200-row sample: same seed, same output
     with pytest.raises(CuratekitError, match="keep must be"): distributed_semantic_dedup(bl, tmp_path/"w", keep="middle")
+
+def test_recipe_on_ray_runs_semantic_dedup_as_tasks(tmp_path, ray2):
+    "A `semantic_dedup` step of a Ray run (vectors already in the frame) runs as tasks and writes what the local engine writes."
+    import torch
+    from curatekit.core import Recipe, make_step, read_file
+    from curatekit.scale import run_recipe
+    g = torch.Generator().manual_seed(2)
+    base = torch.nn.functional.normalize(torch.randn(400, 32, generator=g), dim=1)
+    near = torch.nn.functional.normalize(base[:80] + 0.01 * torch.randn(80, 32, generator=g), dim=1)
+    df = pl.DataFrame({"id": [f"v{i:04d}" for i in range(480)], "text": [f"row {i}" for i in range(480)], "emb": torch.cat([base, near]).numpy()})
+    blocks(df, 3, tmp_path/"in")
+    recipe = Recipe([make_step("semantic_dedup", threshold=0.9), make_step("filter", keep="semdedup_dup_of IS NULL", reason="semantic duplicate")])
+    ml = run_recipe(recipe, tmp_path/"in", tmp_path/"local", cache_dir=tmp_path/"c1", progress=False)
+    run_recipe(recipe, tmp_path/"in", tmp_path/"ray", engine="ray", cache_dir=tmp_path/"c2", progress=False)
+    assert (tmp_path/"c2"/"distributed").is_dir() and not (tmp_path/"c1"/"distributed").exists()  # the Ray engine ran the tasks
+    for name in ml["parts"] + ["ledger.parquet"]:
+        assert read_file(tmp_path/"ray"/name).equals(read_file(tmp_path/"local"/name)), name
+    assert len(read_file(tmp_path/"ray"/"ledger.parquet")) >= 75  # the planted near-copies removed
