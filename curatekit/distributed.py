@@ -340,6 +340,16 @@ def distributed_dedup(blocks: list[str|Path], # the corpus as Parquet blocks (ea
 _DEDUP_ARGS = {"minhash_dedup": ("threshold", "num_perm", "ngram", "seed", "keep", "bands", "verify", "text_col", "tokenization"),
                "exact_dedup": ("keep", "text_col")}
 
+def _annotate_shards(runner, i: int, step, prev: list[str], files: list[Path]) -> bool:
+    "Apply step `i` to each cached shard with its block's annotation file as the fitted state, then remove the run's folder."
+    for sh, k, f in zip(runner.shards, prev, files):
+        if runner._done(runner.key(sh, i)): continue
+        o, r = runner._execute(sh, i, runner.cache.frame(k), pl.read_parquet(f))
+        runner.cache.put(runner.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name),
+                         runner._removed([r] if r is not None else []))
+    if files: shutil.rmtree(files[0].parent.parent, ignore_errors=True)  # the step cache holds the result now
+    return True
+
 def ray_dedup_segment(runner, # a `scale.ShardedRunner` with engine "ray"
                       i: int, # the index of a `minhash_dedup` or `exact_dedup` step in its recipe
                       partitions: int=8, # band-key partitions
@@ -353,13 +363,7 @@ def ray_dedup_segment(runner, # a `scale.ShardedRunner` with engine "ray"
     args = {k: getattr(step, k) for k in _DEDUP_ARGS[step.name]}
     files = distributed_dedup([runner.cache.path(k)/"frame.parquet" for k in prev], runner.cache.root/"distributed",
                               method=step.name.removesuffix("_dedup"), partitions=partitions, progress=runner.progress, engine=engine, **args)
-    for sh, k, f in zip(runner.shards, prev, files):
-        if runner._done(runner.key(sh, i)): continue
-        o, r = runner._execute(sh, i, runner.cache.frame(k), pl.read_parquet(f))
-        runner.cache.put(runner.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name),
-                         runner._removed([r] if r is not None else []))
-    if files: shutil.rmtree(files[0].parent.parent, ignore_errors=True)  # the step cache holds the result now
-    return True
+    return _annotate_shards(runner, i, step, prev, files)
 
 # %% ../nbs/62_distributed.ipynb #8fa999d9
 def _sem_p(threshold, n_clusters, keep, emb_col, n_iter, seed, sample, partitions) -> dict:
@@ -466,10 +470,4 @@ def ray_semantic_segment(runner, # a `scale.ShardedRunner` with engine "ray"
     files = distributed_semantic_dedup([runner.cache.path(k)/"frame.parquet" for k in prev], runner.cache.root/"distributed",
                                        threshold=step.threshold, n_clusters=step.n_clusters, keep=step.keep, emb_col=step.emb_col,
                                        n_iter=step.n_iter, seed=step.seed, partitions=partitions, engine=engine, progress=runner.progress)
-    for sh, k, f in zip(runner.shards, prev, files):
-        if runner._done(runner.key(sh, i)): continue
-        o, r = runner._execute(sh, i, runner.cache.frame(k), pl.read_parquet(f))
-        runner.cache.put(runner.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name),
-                         runner._removed([r] if r is not None else []))
-    if files: shutil.rmtree(files[0].parent.parent, ignore_errors=True)  # the step cache holds the result now
-    return True
+    return _annotate_shards(runner, i, step, prev, files)
