@@ -164,7 +164,12 @@ def profile_hash(a, blobs, repeats=5):
         return r, round(min(ts) * 1e3, 1)
     out = {}
     (rows, lens, h, w, ch), out["parse the column's headers (_plain_pngs)"] = cpu(lambda: ci._plain_pngs(b, ci.MAX_PIXELS))
-    raws, out["inflate (zlib.decompress per image)"] = cpu(lambda: ci._inflate_plain(b, rows, lens, h * (1 + w * ch)))
+    inflate = lambda: ci._inflate_plain(b, rows, lens, h * (1 + w * ch))
+    raws, out[f"inflate ({'libdeflate' if ci._libdeflate else 'zlib'} per image)"] = cpu(inflate)
+    if ci._libdeflate is not None:   # what libdeflate buys: the same streams through zlib's capped decompressobj
+        keep, ci._libdeflate = ci._libdeflate, None
+        try: _, out["inflate without libdeflate (zlib decompressobj per image, the fallback)"] = cpu(inflate)
+        finally: ci._libdeflate = keep
     raw, out["join into one array"] = cpu(lambda: np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), int(h[0]), -1))
     px, out["undo the row filters (unfilter_scanlines)"] = cpu(lambda: ci.unfilter_scanlines(raw, 1))
     hs, out["pHash (phash: Lanczos resize, DCT corner, median)"] = cpu(lambda: ci.phash(np.ascontiguousarray(px)))
