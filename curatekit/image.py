@@ -162,7 +162,7 @@ def _average_paeth(line: np.ndarray, up: np.ndarray, bpp: int, kind: int) -> np.
     X, idx, pick = np.zeros((s + bpp, m), np.uint8), np.empty(m, np.int32), np.empty(m, np.uint8)  # bpp zero columns: `a` of the first pixel
     for j in range(s):
         np.add(X[j], K[j], out=idx)
-        np.take(table, idx, out=pick)
+        np.take(table, idx, out=pick, mode="clip")   # indices are in range by construction; "clip" skips the checked, buffered path
         np.add(LC[j], pick, out=X[j + bpp])  # uint8: wraps mod 256, as PNG's arithmetic does
     return X[bpp:].T
 
@@ -183,7 +183,11 @@ def unfilter_scanlines(raw: np.ndarray, # (n, height, 1 + row bytes) uint8: each
     out, fT = _rows_first(raw), f.T   # (h, n, s): one row of every image, contiguous
     if len(sub := np.flatnonzero(fT == 1)):    # Sub rows need no other row: all at once, a running sum along the row
         rows = out.reshape(h * n, s)
-        rows[sub] = np.cumsum(rows[sub].reshape(len(sub), -1, bpp), axis=1, dtype=np.uint8).reshape(len(sub), s)
+        g = rows[sub]
+        if s <= 256:                               # short rows: one add per byte column over all Sub rows (cumsum's inner loop would be the row)
+            for k in range(bpp, s): g[:, k] += g[:, k - bpp]
+        else: g = np.cumsum(g.reshape(len(sub), -1, bpp), axis=1, dtype=np.uint8).reshape(len(sub), s)
+        rows[sub] = g
     prior = np.zeros((n, s), np.uint8)
     for r in range(h):            # Up, Average and Paeth need the row above decoded
         cur, fr = out[r], fT[r]
