@@ -188,13 +188,14 @@ def unfilter_scanlines(raw: np.ndarray, # (n, height, 1 + row bytes) uint8: each
             for k in range(bpp, s): g[:, k] += g[:, k - bpp]
         else: g = np.cumsum(g.reshape(len(sub), -1, bpp), axis=1, dtype=np.uint8).reshape(len(sub), s)
         rows[sub] = g
+    order = np.argsort(fT, axis=1, kind="stable")   # each row's images grouped by filter type, found once for all rows
+    ends = np.cumsum(np.bincount((fT + 5 * np.arange(h)[:, None]).ravel(), minlength=5 * h).reshape(h, 5), axis=1).tolist()
     prior = np.zeros((n, s), np.uint8)
     for r in range(h):            # Up, Average and Paeth need the row above decoded
-        cur, fr = out[r], fT[r]
-        count = np.bincount(fr, minlength=5)
-        if count[2]: m = np.flatnonzero(fr == 2); cur[m] += prior[m]
+        cur, o, e = out[r], order[r], ends[r]
+        if e[2] > e[1]: m = o[e[1]:e[2]]; cur[m] += prior[m]
         for kind in (3, 4):
-            if count[kind]: m = np.flatnonzero(fr == kind); cur[m] = _average_paeth(cur[m], prior[m], bpp, kind)
+            if e[kind] > e[kind - 1]: m = o[e[kind - 1]:e[kind]]; cur[m] = _average_paeth(cur[m], prior[m], bpp, kind)
         prior = cur
     return out.transpose(1, 0, 2)
 
