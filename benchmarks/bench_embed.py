@@ -3,6 +3,7 @@
 Also times exact top-k cosine search over a large random corpus in bounded memory (`--knn-rows`).
 
     python benchmarks/bench_embed.py [--corpora DIR] [--n 2000] [--heavy | --max-chars 1000] [--device cpu|cuda] [--amp] [--peer-python PY]
+    python benchmarks/bench_embed.py --kernels     # the dense layers alone: F.linear (MKL) vs oneDNN packed, one thread
 
 Both embedders run in their own subprocess, one after the other, on the same texts (a seeded sample of `raw.parquet`, or the
 Python docstrings when no corpora directory is given), with the same model folder (the `all-MiniLM-L6-v2` shipped by the
@@ -130,6 +131,8 @@ def main():
     ap.add_argument("--skip-embed", action="store_true", help="only the knn part")
     ap.add_argument("--tokenize-only", action="store_true", help="time only truncating tokenization: the HF tokenizer on whole texts "
                     "(what sentence-transformers calls) vs curatekit's prefix tokenization, alternating in this process")
+    ap.add_argument("--kernels", action="store_true", help="time only MiniLM's dense-layer shapes: F.linear (MKL sgemm) vs oneDNN's "
+                    "packed linear, with and without the fused GELU, one thread, CPU time, alternating")
     ap.add_argument("--knn-rows", type=int, default=1_000_000)
     ap.add_argument("--knn-queries", type=int, default=1000)
     a = ap.parse_args()
@@ -143,6 +146,7 @@ def main():
     fill = dict(root=str(ROOT), texts=str(tmp/"texts.json"), device=a.device, repeats=1, model=str(default_model_path()), amp=a.amp, bs=a.st_batch, threads=a.threads)
     if a.skip_embed: return knn_part(a, tmp, env)
     if a.tokenize_only: return tokenize_part(a, texts, what)
+    if a.kernels: return kernels_part(a)
     sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
     sts, cks, stc, ckc, loads = [], [], [], [], []
     for r in range(a.repeats):   # alternate the two sides, each in a fresh process, so both see the same load; order flips every run
@@ -178,6 +182,31 @@ def tokenize_part(a, texts, what):
     print(f"\n## truncating tokenization: {len(texts)} texts ({what}, {mb:.1f} MB), max_seq_length {L}, median of {a.repeats} alternating runs\n")
     print(f"whole texts (sentence-transformers' call) {heavy.median(full):.2f} s; curatekit's prefix {heavy.median(pre):.2f} s; "
           f"ratio {heavy.median(full) / heavy.median(pre):.1f}x; same ids: {x == y}; load after each run: {'; '.join(loads)}")
+
+
+def kernels_part(a, rows=(1024, 4096), reps=15):
+    "MiniLM's four dense products on `rows` tokens: F.linear vs oneDNN's packed linear (what `encode` runs on a CPU), CPU seconds."
+    import statistics, torch
+    sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
+    torch.set_num_threads(a.threads or 1); torch.manual_seed(0)
+    F, mk = torch.nn.functional, torch.ops.mkldnn
+    print(f"\n## dense layers, torch {torch.__version__}, {torch.get_num_threads()} thread(s), median CPU ms of {reps} alternating calls\n")
+    print("| tokens | out × in | F.linear | oneDNN packed | ratio | F.linear + GELU | oneDNN fused GELU | ratio | max abs diff |\n|---|---|---|---|---|---|---|---|---|")
+    for n in rows:
+        for o, i in ((1152, 384), (384, 384), (1536, 384), (384, 1536)):
+            x, w, b = torch.randn(n, i), torch.randn(o, i) / i ** .5, torch.randn(o)
+            p = mk._reorder_linear_weight(w, None)
+            fs = dict(lin=lambda: F.linear(x, w, b), dnn=lambda: mk._linear_pointwise(x, p, b, "none", [], ""),
+                      lin_gelu=lambda: F.gelu(F.linear(x, w, b)), dnn_gelu=lambda: mk._linear_pointwise(x, p, b, "gelu", [], "none"))
+            ts = {k: [] for k in fs}
+            for r in range(reps):
+                for k, f in (fs.items() if r % 2 == 0 else list(fs.items())[::-1]):
+                    c = time.process_time(); f(); ts[k].append(time.process_time() - c)
+            m = {k: statistics.median(v) * 1e3 for k, v in ts.items()}
+            diff = max(float((fs["dnn"]() - fs["lin"]()).abs().max()), float((fs["dnn_gelu"]() - fs["lin_gelu"]()).abs().max()))
+            print(f"| {n:,} | {o} × {i} | {m['lin']:.2f} | {m['dnn']:.2f} | {m['lin'] / m['dnn']:.2f} | {m['lin_gelu']:.2f} | "
+                  f"{m['dnn_gelu']:.2f} | {m['lin_gelu'] / m['dnn_gelu']:.2f} | {diff:.1e} |")
+    print(f"\n{heavy.load()}")
 
 
 def knn_part(a, tmp, env):

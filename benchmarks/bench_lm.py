@@ -61,12 +61,12 @@ def docs_python(n, max_chars):
     starts = rng.integers(0, len(text) - max_chars, n)
     return [text[s:s + l] for s, l in zip(starts, lens)]
 
-def docs_corpora(path, n, heavy=False):
+def docs_corpora(path, n, heavy=False, tail_scale=1.0):
     import polars as pl
     df = pl.read_parquet(Path(path)/"raw.parquet", columns=["text", "source"])
-    if heavy:
-        sys.path.insert(0, str(Path(__file__).resolve().parent)); from heavy import heavy_pool
-        return heavy_pool(df, n, 0)["text"].to_list()
+    if heavy:   # the tail of benchmarks/heavy.py (4 MB ... 8 x 64 kB), each size times tail_scale
+        sys.path.insert(0, str(Path(__file__).resolve().parent)); from heavy import heavy_pool, TAIL
+        return heavy_pool(df, n, 0, tail=[int(s * tail_scale) for s in TAIL])["text"].to_list()
     return df.sample(min(n, len(df)), seed=0)["text"].to_list()
 
 def build(args, texts):
@@ -119,6 +119,7 @@ def main(argv=None):
     p.add_argument("--docs", type=int, help="documents (default 100 on CPU, 3000 on CUDA)")
     p.add_argument("--max-chars", type=int, default=4000, help="cut each document to this many characters (both sides; 0: no cut)")
     p.add_argument("--heavy", action="store_true", help="with --corpora: a heavy-tailed pool (benchmarks/heavy.py; use --max-chars 0 to keep the tail)")
+    p.add_argument("--tail-scale", type=float, default=1.0, help="with --heavy: scale the long documents' sizes (1/16: 256 kB down to 4 kB)")
     p.add_argument("--repeats", type=int, default=3, help="alternating timed runs of each side (median reported)")
     p.add_argument("--size", choices=list(SIZES), help="model size from config (default small on CPU, gpt2 on CUDA)")
     p.add_argument("--model", help="a saved model directory instead of a config")
@@ -130,7 +131,7 @@ def main(argv=None):
     cuda = a.device.startswith("cuda")
     a.size = a.size or ("gpt2" if cuda else "small"); a.docs = a.docs or (3000 if cuda else 100)
     if a.threads: torch.set_num_threads(a.threads)
-    texts = docs_corpora(a.corpora, a.docs, a.heavy) if a.corpora else docs_python(a.docs, a.max_chars)
+    texts = docs_corpora(a.corpora, a.docs, a.heavy, a.tail_scale) if a.corpora else docs_python(a.docs, a.max_chars)
     texts = [t[:a.max_chars] for t in texts] if a.max_chars else texts
     model, tok, desc = build(a, texts)
     params, context = model.num_parameters(), lm._context(model, None)
@@ -149,6 +150,7 @@ def main(argv=None):
         print(f"run {i}: naive {tn[-1]:.2f} s ({cn[-1]:.2f} s CPU), kernel {tk[-1]:.2f} s ({ck[-1]:.2f} s CPU), {loads[-1]}", file=sys.stderr)
     t_n, t_k = heavy.median(tn), heavy.median(tk)
     assert tok_n == tok_k, (tok_n, tok_k)
+    ntoks = [len(i) for i in tok(texts)["input_ids"]]
     r = dict(device=torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)", model=desc,
              params=params, context=context, docs=len(texts), tokens=tok_k, mean_nll=float(np.nanmean(nll_k)),
              naive_tok_s=tok_n / t_n, kernel_tok_s=tok_k / t_k, speedup=t_n / t_k,
@@ -156,7 +158,9 @@ def main(argv=None):
              max_rel_diff_ppl=max_rel(nll_k, nll_n), precision="bf16 autocast" if autocast else "fp32",
              runs=f"median of {a.repeats} alternating; wall ratios " + ", ".join(f"{x / y:.2f}" for x, y in zip(tn, tk))
                   + "; CPU-time ratios " + ", ".join(f"{x / y:.2f}" for x, y in zip(cn, ck)),
-             load=loads[-1], longest_doc_tokens=max(len(i) for i in tok(texts)["input_ids"]))
+             load="; ".join(loads), megabytes=sum(len(t.encode()) for t in texts) / 1e6,
+             longest_doc_tokens=max(ntoks),
+             docs_beyond_context=sum(n > context for n in ntoks), windows=sum(len(lm.sliding_windows(n, context, stride)) for n in ntoks if n > 1))
     if cuda:
         r["roofline_fraction"] = 2 * params * r["kernel_tok_s"] / a.peak_flops
         r["naive_roofline_fraction"] = 2 * params * r["naive_tok_s"] / a.peak_flops

@@ -7,7 +7,8 @@ Docs: https://curatekit.github.io/curatekit/embed.html.md"""
 
 # %% ../nbs/11_embed.ipynb #c0e53f6d
 from __future__ import annotations
-import json, math, importlib.util, weakref
+import json, math, importlib.util, threading, weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -132,7 +133,9 @@ def length_batches(lengths: np.ndarray, # token count of each input
     return batches
 
 # %% ../nbs/11_embed.ipynb #b7c3d9e1
-_UNPADDED = weakref.WeakKeyDictionary()  # model -> whether its unpadded forward matched its own forward
+_UNPADDED = weakref.WeakKeyDictionary()  # model -> {"onednn"/"unpadded": whether that forward matched the model's own}
+_PACKED = weakref.WeakKeyDictionary()  # model -> (its weights' fingerprint, per layer the oneDNN-packed (weight, bias) pairs)
+_GELU = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}  # hidden_act -> oneDNN's GELU algorithm
 
 def _bert_like(model) -> bool:
     "A BERT encoder: absolute positions, self-attention only, the modules `_forward_unpadded` calls."
@@ -141,8 +144,40 @@ def _bert_like(model) -> bool:
             and getattr(cfg, "position_embedding_type", "absolute") == "absolute" and hasattr(model, "embeddings")
             and all(hasattr(l.attention.self, "query") for l in getattr(getattr(model, "encoder", None), "layer", [None])))
 
-def _forward_unpadded(enc: Encoder, wins: list[list[int]]) -> torch.Tensor:
-    "Pooled embeddings of a batch of windows, the dense layers on the real tokens only, the attention padded per row."
+def _onednn(model, amp: bool) -> bool:
+    "Whether `model`'s dense layers can run through oneDNN's fused linear ops: fp32 on a CPU, a torch built with them."
+    p = model.get_input_embeddings().weight
+    if amp or p.device.type != "cpu" or p.dtype != torch.float32 or not torch.backends.mkldnn.is_available(): return False
+    return hasattr(torch.ops.mkldnn, "_linear_pointwise") and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+
+def _packed(model) -> list[tuple]:
+    "Per layer: the oneDNN-packed (weight, bias) of the fused query-key-value, attention output, intermediate and output projections."
+    key = tuple((p.data_ptr(), p._version) for p in model.encoder.parameters())  # a changed or reloaded weight repacks
+    if model not in _PACKED or _PACKED[model][0] != key:
+        def pack(*ls): return (torch.ops.mkldnn._reorder_linear_weight(torch.cat([l.weight.detach() for l in ls]), None),
+                               torch.cat([l.bias.detach() for l in ls]))
+        _PACKED[model] = key, [(pack(a.query, a.key, a.value), pack(l.attention.output.dense), pack(l.intermediate.dense),
+                                pack(l.output.dense)) for l in model.encoder.layer for a in [l.attention.self]]
+    return _PACKED[model][1]
+
+def _dense(x, wb, gelu: str|None=None, add=None):
+    "`x @ w.T + b` through oneDNN with packed `wb`, the GELU of algorithm `gelu` or the residual `add` fused into it."
+    if add is not None: return torch.ops.mkldnn._linear_pointwise.binary(x, add, wb[0], wb[1], "add")
+    return torch.ops.mkldnn._linear_pointwise(x, wb[0], wb[1], "none" if gelu is None else "gelu", [], gelu or "")
+
+def _layer(lay, x, attend, wb=None, gelu: str|None=None):
+    "One BERT layer on the real tokens `x`: the model's own modules, or oneDNN with packed weights `wb` (bias, GELU, residual fused)."
+    a = lay.attention.self
+    if wb is None:
+        w, b = torch.cat([a.query.weight, a.key.weight, a.value.weight]), torch.cat([a.query.bias, a.key.bias, a.value.bias])
+        h = lay.attention.output(attend(a, torch.nn.functional.linear(x, w, b)), x)  # one projection for query, key and value
+        return lay.output(lay.intermediate(h), h)
+    h = lay.attention.output.LayerNorm(_dense(attend(a, _dense(x, wb[0])), wb[1], add=x))
+    u = _dense(h, wb[2], gelu) if gelu else lay.intermediate.intermediate_act_fn(_dense(h, wb[2]))
+    return lay.output.LayerNorm(_dense(u, wb[3], add=h))
+
+def _forward_unpadded(enc: Encoder, wins: list[list[int]], onednn: bool=False) -> torch.Tensor:
+    "Pooled embeddings of a batch of windows, the dense layers on the real tokens only (through oneDNN if asked), attention padded per row."
     m, F = enc.model, torch.nn.functional
     dev = m.embeddings.word_embeddings.weight.device
     lens = torch.tensor([len(w) for w in wins]); B, T = len(wins), int(lens.max())
@@ -153,30 +188,31 @@ def _forward_unpadded(enc: Encoder, wins: list[list[int]]) -> torch.Tensor:
     valid = (torch.arange(T)[None] < lens[:, None]).to(dev)
     idx, mask = valid.flatten().nonzero()[:, 0], None if bool(valid.all()) else valid[:, None, None, :]
     d = x.shape[1]
-    for lay in m.encoder.layer:
-        a = lay.attention.self
-        w, b = (torch.cat([a.query.weight, a.key.weight, a.value.weight]), torch.cat([a.query.bias, a.key.bias, a.value.bias]))
-        qkv = F.linear(x, w, b)  # one projection for query, key and value
+    def attend(a, qkv):   # the real tokens' query, key and value -> their attention output, via rows padded to T
         grid = qkv if mask is None else qkv.new_zeros(B * T, 3 * d).index_copy_(0, idx, qkv)
         q, k, v = grid.view(B, T, 3, a.num_attention_heads, a.attention_head_size).permute(2, 0, 3, 1, 4)
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2).reshape(B * T, d)
-        h = lay.attention.output(o if mask is None else o[idx], x)
-        x = lay.output(lay.intermediate(h), h)
+        return o if mask is None else o[idx]
+    act = m.config.hidden_act
+    gelu = _GELU.get(act) if onednn and isinstance(act, str) else None
+    for lay, wb in zip(m.encoder.layer, _packed(m) if onednn else [None] * len(m.encoder.layer)): x = _layer(lay, x, attend, wb, gelu)
     if enc.pooling == "cls": return x[starts.to(dev)]
     row = torch.arange(B, device=dev).repeat_interleave(lens.to(dev))
     return x.new_zeros(B, d).index_add_(0, row, x) / lens.to(dev, x.dtype)[:, None]
 
-def _unpadded_ok(enc: Encoder, wins: list[list[int]], amp: bool) -> bool:
-    "Whether `enc` is scored unpadded: a BERT whose unpadded forward matched its own (checked once, on two windows)."
+def _unpadded_mode(enc: Encoder, wins: list[list[int]], amp: bool) -> str|None:
+    "'onednn' or 'unpadded': a BERT whose unpadded forward matched its own (checked once per way, on two windows); None: padded."
     m = enc.model
-    if m not in _UNPADDED:
-        ok = _bert_like(m)
-        if ok:
+    seen = _UNPADDED.setdefault(m, {})
+    for mode in (["onednn"] if _onednn(m, amp) else []) + ["unpadded"]:
+        if mode not in seen:
+            seen[mode] = _bert_like(m)
             probe = [wins[0][:12], wins[-1][:5]] if len(wins[-1]) > 1 else [wins[0][:12], wins[0][:5]]
-            try: ok = torch.allclose(_forward_unpadded(enc, probe).float(), _forward_padded(enc, probe, False), atol=1e-4)
-            except (TypeError, ValueError, AttributeError, RuntimeError): ok = False
-        _UNPADDED[m] = ok
-    return _UNPADDED[m]
+            try: seen[mode] = seen[mode] and torch.allclose(_forward_unpadded(enc, probe, mode == "onednn").float(),
+                                                              _forward_padded(enc, probe, False), atol=1e-4)
+            except (TypeError, ValueError, AttributeError, RuntimeError, NotImplementedError): seen[mode] = False
+        if seen[mode]: return mode
+    return None
 
 # %% ../nbs/11_embed.ipynb #66081342
 def _pad(wins: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -198,9 +234,10 @@ def _forward_padded(enc: Encoder, wins: list[list[int]], amp: bool) -> torch.Ten
 
 def _forward(enc: Encoder, wins: list[list[int]], amp: bool) -> torch.Tensor:
     "Pooled (not yet normalized) embeddings of a batch of windows: unpadded where the model allows it, else padded."
-    if _unpadded_ok(enc, wins, amp):
-        with torch.autocast(enc.model.device.type, dtype=torch.bfloat16, enabled=amp): return _forward_unpadded(enc, wins).float()
-    return _forward_padded(enc, wins, amp)
+    mode = _unpadded_mode(enc, wins, amp)
+    if mode is None: return _forward_padded(enc, wins, amp)
+    with torch.autocast(enc.model.device.type, dtype=torch.bfloat16, enabled=amp):
+        return _forward_unpadded(enc, wins, mode == "onednn").float()
 
 def _forward_retry(enc, wins, amp):
     try: return _forward(enc, wins, amp)
@@ -225,16 +262,40 @@ def encode(texts: list[str], # non-empty texts
     batch_tokens = batch_tokens or (16_384 if enc.device == "cuda" else 4_096)  # on a CPU, batches whose activations stay in cache
     wins, owner = _token_windows(enc, list(texts), chunk)
     lens = np.fromiter(map(len, wins), int, len(wins))
-    out = torch.zeros(len(wins), enc.dim)
-    with torch.inference_mode():
-        for b in tqdm(length_batches(lens, batch_tokens), desc="embed", unit="batch", disable=not _progress(progress), leave=False):
-            out[torch.from_numpy(b)] = _forward_retry(enc, [wins[i] for i in b], amp).cpu()
+    out, batches = torch.zeros(len(wins), enc.dim), length_batches(lens, batch_tokens)
+    bar = tqdm(total=len(batches), desc="embed", unit="batch", disable=not _progress(progress), leave=False)
+    def run(b): v = _forward_retry(enc, [wins[i] for i in b], amp).cpu(); bar.update(); return b, v
+    with torch.inference_mode(): done = [run(batches[0])]  # the longest batch first, on all threads: checks and packs the model
+    done += _in_threads(run, batches[1:], _cpu_workers(enc, amp, len(batches) - 1))
+    bar.close()
+    for b, v in done: out[torch.from_numpy(b)] = v
     if chunk: out = _merge_windows(out, torch.from_numpy(owner), torch.from_numpy(lens).float(), len(texts))
     return torch.nn.functional.normalize(out, dim=-1)
 
 def _merge_windows(out, owner, weight, n):
     "Token-weighted mean of the windows of each text."
     return torch.zeros(n, out.shape[1]).index_add_(0, owner, out * weight[:, None])
+
+def _cpu_workers(enc: Encoder, amp: bool, n_batches: int) -> int:
+    "Batches run side by side on a CPU: one worker per torch thread, each worker single-threaded; 1 elsewhere."
+    return max(1, min(torch.get_num_threads(), n_batches)) if enc.device == "cpu" and not amp else 1
+
+def _in_threads(work, items: list, n: int) -> list:
+    "`[work(x) for x in items]` (in any order) on `n` threads that each run torch on one thread; torch's thread count restored."
+    if n <= 1:
+        with torch.inference_mode(): return [work(x) for x in items]
+    prev, todo, lock = torch.get_num_threads(), iter(items), threading.Lock()
+    def loop():   # each worker takes the next batch until none is left: long and short batches even out
+        torch.set_num_threads(1); out = []
+        with torch.inference_mode():
+            while True:
+                with lock: x = next(todo, None)
+                if x is None: return out
+                out.append(work(x))
+    try:
+        with ThreadPoolExecutor(n) as ex: return [r for f in [ex.submit(loop) for _ in range(n)] for r in f.result()]
+    finally: torch.set_num_threads(prev)
+
 
 # %% ../nbs/11_embed.ipynb #43fc3f27
 @map_step(checks=dict(batch_tokens=Range(ge=1)))

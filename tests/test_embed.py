@@ -71,14 +71,44 @@ def test_encode_is_masked_mean_pooling_then_normalization(tiny):
 
 
 def test_unpadded_forward_equals_the_padded_one(tiny, monkeypatch):
-    "BERT encoders run their dense layers on real tokens only; the vectors are the padded forward's, and other models fall back."
+    "BERT encoders run their dense layers on real tokens only (through oneDNN on a CPU); the vectors are the padded forward's."
     import curatekit.embed as E
     texts = ["one", "two words here", "a third and much longer text to pad the others against", "same len", "same len"]
     got = encode(texts, tiny, device="cpu")
-    assert E._UNPADDED[tiny.model] is True
+    assert E._UNPADDED[tiny.model] == ({"onednn": True} if E._onednn(tiny.model, False) else {"unpadded": True})
+    E._UNPADDED[tiny.model] = {"onednn": False}   # oneDNN refused: the model's own modules on the real tokens
+    assert torch.allclose(encode(texts, tiny, device="cpu"), got, atol=1e-6) and E._UNPADDED[tiny.model]["unpadded"] is True
     monkeypatch.setattr(E, "_bert_like", lambda m: False); E._UNPADDED.pop(tiny.model)
-    assert torch.allclose(encode(texts, tiny, device="cpu"), got, atol=1e-6) and E._UNPADDED[tiny.model] is False
+    assert torch.allclose(encode(texts, tiny, device="cpu"), got, atol=1e-6) and not any(E._UNPADDED[tiny.model].values())
     E._UNPADDED.pop(tiny.model)
+
+
+def test_vectors_do_not_depend_on_batches_threads_or_order(tiny):
+    "The same text gets the same vector alone, in any batch, in any order, on one torch thread or in side-by-side workers."
+    import curatekit.embed as E, random
+    texts = [" ".join(f"w{j}" for j in range(1 + i % 13)) + f" text {i}" for i in range(24)]
+    ref = torch.cat([encode([t], tiny, device="cpu") for t in texts])
+    perm = random.Random(0).sample(range(24), 24)
+    prev = torch.get_num_threads()
+    for bt in (40, 200, 10_000):
+        got = encode([texts[i] for i in perm], tiny, device="cpu", batch_tokens=bt)
+        assert (got - ref[perm]).abs().max() <= 1e-5
+    torch.set_num_threads(2)
+    try: assert E._cpu_workers(tiny, False, 9) == 2 and (encode(texts, tiny, device="cpu", batch_tokens=40) - ref).abs().max() <= 1e-5
+    finally: torch.set_num_threads(prev)
+    assert torch.get_num_threads() == prev and E._cpu_workers(tiny, True, 9) == 1
+
+
+def test_onednn_weights_repack_when_the_model_changes(tiny):
+    "Packed weights follow the model: a weight changed in place is seen by the next call."
+    import copy, curatekit.embed as E
+    m = copy.deepcopy(tiny.model); enc = Encoder(tiny.tokenizer, m, 16, name="copy")
+    before = encode(["a changing model"], enc, device="cpu")
+    with torch.no_grad(): m.encoder.layer[0].intermediate.dense.weight.mul_(3)
+    after = encode(["a changing model"], enc, device="cpu")
+    t = tiny.tokenizer(["a changing model"], return_tensors="pt")
+    with torch.inference_mode(): ref = torch.nn.functional.normalize(m(**t).last_hidden_state.mean(1), dim=1)
+    assert (after - ref).abs().max() <= 1e-5 and (after - before).abs().max() > 1e-3
 
 
 def test_chunking_averages_windows_and_truncation_cuts(tiny):
