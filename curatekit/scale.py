@@ -31,7 +31,7 @@ from .report import (Profile, StoredRun, analysis_report, cluster_survivors, rec
 # %% auto #0
 __all__ = ['RAY_GLOBAL', 'ANALYSIS_GROUPS', 'file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state',
            'remove_stale_temps', 'StepCache', 'Shard', 'input_shards', 'ShardedRunner', 'peak_mib', 'removed_scores',
-           'adds_columns', 'ray_global', 'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output',
+           'beside', 'adds_columns', 'ray_global', 'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output',
            'ledger_path', 'check_output', 'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe',
            'check_report_path', 'read_ledger', 'input_view', 'stored_run', 'exact_hash', 'exact_clusters',
            'minhash_signature', 'sig_parts', 'band_pairs', 'parts_jaccard', 'minhash_clusters', 'rule_checks',
@@ -131,7 +131,7 @@ class StepCache:
         "Store a shard's frame as entry `base`'s frame with `columns` (`id`, row for row, and the columns a step added or replaced), not a copy of it."
         if (b := self._base(base)) is not None and not (self.path(base)/"frame.parquet").is_file():  # one level: over `base`'s own base
             old = pl.read_parquet(self.path(base)/"columns.parquet")
-            columns, base = old.drop([c for c in columns.columns if c != "id"], strict=False).hstack(columns.drop("id").get_columns()), b
+            columns, base = old.drop([c for c in columns.columns if c != "id"], strict=False).hstack(columns.drop("id").get_columns()), b  # as `beside`
         def into(d):
             columns.write_parquet(d/"columns.parquet"); (d/"base").write_text(base); ledger.save(d/"ledger.parquet")
             if removed is not None: removed.write_parquet(d/"removed.parquet")
@@ -295,6 +295,10 @@ def fit_global(self: ShardedRunner, i: int):
     self.cache.put_state(key, state)
     return state
 
+def beside(frame: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
+    "`frame` with `columns` (`id`, row for row, and new or replacing columns) put beside it, as a function step's `apply` joins them."
+    return frame.drop([c for c in columns.columns if c != "id"], strict=False).hstack(columns.drop("id").get_columns())
+
 def adds_columns(step: Step) -> bool:
     "Whether global `step` only adds columns: a function step's `apply` joins its state (`id` and the new columns) on `id`."
     s = step.resolved()
@@ -313,8 +317,9 @@ def run_global_segment(self: ShardedRunner, i: int) -> None:
         prev, narrow = self.key(sh, i - 1), adds_columns(step)
         o, r = self._execute(sh, i, self.cache.frame(prev, ["id"] if narrow else None), state)
         parts = Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name), self._removed([r] if r is not None else [])
-        if narrow: self.cache.put_columns(self.key(sh, i), prev, o.frame, *parts)
-        else: self.cache.put(self.key(sh, i), o.frame, *parts)
+        if not narrow: self.cache.put(self.key(sh, i), o.frame, *parts)
+        elif i < len(self.recipe) - 1: self.cache.put_columns(self.key(sh, i), prev, o.frame, *parts)
+        else: self.cache.put(self.key(sh, i), beside(self.cache.frame(prev), o.frame), *parts)  # a run's last entry is whole: read by scans, written out
 
 # %% ../nbs/60_scale.ipynb #c1a00062
 RAY_GLOBAL = {"minhash_dedup": "ray_dedup_segment", "exact_dedup": "ray_dedup_segment", "semantic_dedup": "ray_semantic_segment"}  # global steps the Ray engine runs as distributed tasks: name -> function of `curatekit.distributed`
