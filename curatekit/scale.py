@@ -148,8 +148,12 @@ class StepCache:
         if (self.path(key)/"frame.parquet").is_file(): return pl.read_parquet(self.path(key)/"frame.parquet", columns=columns)
         lf = self.scan(key)
         return (lf if columns is None else lf.select(columns)).collect()
-    def schema(self, key: str) -> pl.Schema: return self.scan(key).collect_schema()
-    def rows(self, key: str) -> int: return self.scan(key).select(pl.len()).collect().item()
+    def schema(self, key: str) -> pl.Schema:
+        "`key`'s columns and their types (read from the files' metadata)."
+        return self.scan(key).collect_schema()
+    def rows(self, key: str) -> int:
+        "`key`'s number of rows (read from the files' metadata)."
+        return self.scan(key).select(pl.len()).collect().item()
     def file(self, key: str) -> Path:
         "`key`'s frame as one parquet file, for readers that take files (a columns-only entry is written out whole, once)."
         p = self.path(key)/"frame.parquet"
