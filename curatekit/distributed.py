@@ -361,7 +361,7 @@ def ray_dedup_segment(runner, # a `scale.ShardedRunner` with engine "ray"
     prev = [runner.key(sh, i - 1) for sh in runner.shards]
     if all(runner._done(runner.key(sh, i)) for sh in runner.shards): return True
     args = {k: getattr(step, k) for k in _DEDUP_ARGS[step.name]}
-    files = distributed_dedup([runner.cache.path(k)/"frame.parquet" for k in prev], runner.cache.root/"distributed",
+    files = distributed_dedup([runner.cache.file(k) for k in prev], runner.cache.root/"distributed",
                               method=step.name.removesuffix("_dedup"), partitions=partitions, progress=runner.progress, engine=engine, **args)
     return _annotate_shards(runner, i, step, prev, files)
 
@@ -466,8 +466,8 @@ def ray_semantic_segment(runner, # a `scale.ShardedRunner` with engine "ray"
     step = runner.recipe.steps[i].resolved()
     prev = [runner.key(sh, i - 1) for sh in runner.shards]
     if all(runner._done(runner.key(sh, i)) for sh in runner.shards): return True
-    if not prev or step.emb_col not in pl.read_parquet_schema(runner.cache.path(prev[0])/"frame.parquet"): return False
-    files = distributed_semantic_dedup([runner.cache.path(k)/"frame.parquet" for k in prev], runner.cache.root/"distributed",
+    if not prev or step.emb_col not in runner.cache.schema(prev[0]): return False
+    files = distributed_semantic_dedup([runner.cache.file(k) for k in prev], runner.cache.root/"distributed",
                                        threshold=step.threshold, n_clusters=step.n_clusters, keep=step.keep, emb_col=step.emb_col,
                                        n_iter=step.n_iter, seed=step.seed, partitions=partitions, engine=engine, progress=runner.progress)
     return _annotate_shards(runner, i, step, prev, files)

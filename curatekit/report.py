@@ -660,7 +660,9 @@ def _clip(text, n: int=400) -> str:
 def _clusters(lf: pl.LazyFrame, pre: str, top: int) -> pl.DataFrame:
     "The `top` largest clusters of `<pre>_cluster`: size, sources, survivor and a few other members."
     c = pl.col(f"{pre}_cluster")
-    return _collect(lf.filter(c.is_not_null()).group_by(c.alias("cluster")).agg(
+    sizes = _collect(lf.filter(c.is_not_null()).group_by(c.alias("cluster")).agg(size=pl.len()).filter(pl.col("size") > 1))
+    pick = sizes.sort("size", "cluster", descending=[True, False]).head(top)["cluster"]  # then the members of these clusters alone
+    return _collect(lf.filter(c.is_in(pick.implode())).group_by(c.alias("cluster")).agg(
         size=pl.len(), survivor=pl.col("id").filter(pl.col(f"{pre}_dup_of").is_null()).first().cast(pl.String),
         members=pl.col("id").cast(pl.String).filter(pl.col(f"{pre}_dup_of").is_not_null()).sort().head(3),
         sources=_source(lf).unique().sort().str.join(", ")).filter(pl.col("size") > 1)).sort("size", "cluster", descending=[True, False]).head(top)

@@ -23,7 +23,7 @@ import curatekit
 from .core import (CuratekitError, Recipe, Ledger, Step, add_ids, check_ids, check_text, read_file, write, os_error,
                             file_stem, file_format, shard_files, load_recipe, curatekit_home, execute, fit_state, segments,
                             ledger_meta, _progress, _to_yaml_value)
-from .core import FIT, STATS_SCHEMA, Outcome, OneOf, Range, builtin_recipes, global_step, is_empty_text, map_step, step_spec
+from .core import FIT, STATS_SCHEMA, FuncStep, Outcome, OneOf, Range, builtin_recipes, global_step, is_empty_text, map_step, step_spec
 from .render import table_html
 from .report import (Profile, StoredRun, analysis_report, cluster_survivors, recipe_marks, register_section, rows_by_id,
                               run_report)
@@ -31,8 +31,8 @@ from .report import (Profile, StoredRun, analysis_report, cluster_survivors, rec
 # %% auto #0
 __all__ = ['RAY_GLOBAL', 'ANALYSIS_GROUPS', 'file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state',
            'remove_stale_temps', 'StepCache', 'Shard', 'input_shards', 'ShardedRunner', 'peak_mib', 'removed_scores',
-           'ray_global', 'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output', 'ledger_path',
-           'check_output', 'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe',
+           'beside', 'adds_columns', 'ray_global', 'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output',
+           'ledger_path', 'check_output', 'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe',
            'check_report_path', 'read_ledger', 'input_view', 'stored_run', 'exact_hash', 'exact_clusters',
            'minhash_signature', 'sig_parts', 'band_pairs', 'parts_jaccard', 'minhash_clusters', 'rule_checks',
            'rule_marks', 'analysis_recipe', 'sample_shards', 'analyze', 'diversity_section']
@@ -96,7 +96,15 @@ class StepCache:
     def __init__(self, root: str|Path|None=None): self.root = Path(root or curatekit_home()/"runs")
     def __repr__(self): return f"StepCache({self.root})"
     def path(self, key: str) -> Path: return self.root/key[:2]/key
-    def has(self, key: str) -> bool: return (self.path(key)/"frame.parquet").is_file()
+    def has(self, key: str) -> bool:
+        "Whether `key` is cached: a whole frame, or columns over a base entry that is there."
+        if (self.path(key)/"frame.parquet").is_file(): return True
+        return (self.path(key)/"columns.parquet").is_file() and (b := self._base(key)) is not None and (self.path(b)/"frame.parquet").is_file()
+    def _base(self, key: str) -> str|None:
+        "The key whose frame a columns-only entry adds to; None where `key` is none (or names something other than a key)."
+        try: b = (self.path(key)/"base").read_text().strip()
+        except OSError: return None
+        return b if re.fullmatch(r"[0-9a-f]{8,64}", b) else None
     def has_removed(self, key: str) -> bool: return (self.path(key)/"removed.parquet").is_file()
 
     def _commit(self, key, write_into):
@@ -119,8 +127,42 @@ class StepCache:
             frame.write_parquet(d/"frame.parquet"); ledger.save(d/"ledger.parquet")
             if removed is not None: removed.write_parquet(d/"removed.parquet")
         self._commit(key, into)
+    def put_columns(self, key: str, base: str, columns: pl.DataFrame, ledger: Ledger, removed: pl.DataFrame|None=None) -> None:
+        "Store a shard's frame as entry `base`'s frame with `columns` (`id`, row for row, and the columns a step added or replaced), not a copy of it."
+        if (b := self._base(base)) is not None and not (self.path(base)/"frame.parquet").is_file():  # one level: over `base`'s own base
+            old = pl.read_parquet(self.path(base)/"columns.parquet")
+            columns, base = old.drop([c for c in columns.columns if c != "id"], strict=False).hstack(columns.drop("id").get_columns()), b  # as `beside`
+        def into(d):
+            columns.write_parquet(d/"columns.parquet"); (d/"base").write_text(base); ledger.save(d/"ledger.parquet")
+            if removed is not None: removed.write_parquet(d/"removed.parquet")
+        self._commit(key, into)
+    def scan(self, key: str) -> pl.LazyFrame:
+        "`key`'s frame as a lazy scan (of a columns-only entry: its base's columns beside its own, row for row)."
+        p = self.path(key)
+        if (p/"frame.parquet").is_file() or (b := self._base(key)) is None: return pl.scan_parquet(p/"frame.parquet")
+        new = [c for c in pl.read_parquet_schema(p/"columns.parquet") if c != "id"]
+        return pl.concat([pl.scan_parquet(self.path(b)/"frame.parquet").drop(new, strict=False),
+                          pl.scan_parquet(p/"columns.parquet").drop("id")], how="horizontal")
     def frame(self, key: str, columns: list[str]|None=None) -> pl.DataFrame:
-        return pl.read_parquet(self.path(key)/"frame.parquet", columns=columns)
+        "`key`'s frame (only `columns`, where given)."
+        if (self.path(key)/"frame.parquet").is_file(): return pl.read_parquet(self.path(key)/"frame.parquet", columns=columns)
+        lf = self.scan(key)
+        return (lf if columns is None else lf.select(columns)).collect()
+    def schema(self, key: str) -> pl.Schema:
+        "`key`'s columns and their types (read from the files' metadata)."
+        return self.scan(key).collect_schema()
+    def rows(self, key: str) -> int:
+        "`key`'s number of rows (read from the files' metadata)."
+        return self.scan(key).select(pl.len()).collect().item()
+    def file(self, key: str) -> Path:
+        "`key`'s frame as one parquet file, for readers that take files (a columns-only entry is written out whole, once)."
+        p = self.path(key)/"frame.parquet"
+        if p.is_file() or not self.has(key): return p
+        tmp = p.with_name(f".frame.parquet.tmp-{os.getpid()}")
+        try: self.frame(key).write_parquet(tmp); os.replace(tmp, p)
+        except (OSError, pl.exceptions.PolarsError) as e: raise CuratekitError(f"{p}: cannot write to the cache ({os_error(e)})") from None
+        finally: tmp.unlink(missing_ok=True)
+        return p
     def ledger(self, key: str) -> Ledger: return Ledger.load(self.path(key)/"ledger.parquet")
     def put_state(self, key: str, state) -> None: self._commit(key, lambda d: save_state(state, d))
     def state(self, key: str): return load_state(self.path(key))
@@ -174,7 +216,7 @@ def ingest(self: ShardedRunner) -> None:
             if self.text_col in df.columns: df = check_text(df, self.text_col)
         except CuratekitError as e: raise CuratekitError(f"{sh.path}: {e}") from None
         self.cache.put(self.key(sh, -1), df, Ledger())
-    schemas = [pl.read_parquet_schema(self.cache.path(self.key(sh, -1))/"frame.parquet") for sh in self.shards]
+    schemas = [self.cache.schema(self.key(sh, -1)) for sh in self.shards]
     for sh, sc in zip(self.shards[1:], schemas[1:]):
         if sc != schemas[0]:
             raise CuratekitError(f"{sh.path}: its columns {dict(sc)} differ from those of {self.shards[0].path} {dict(schemas[0])}")
@@ -250,16 +292,25 @@ def fit_global(self: ShardedRunner, i: int):
     try: return self.cache.state(key)
     except KeyError: pass
     cols = step.fit_columns()
-    have = pl.read_parquet_schema(self.cache.path(prev[0])/"frame.parquet") if prev else {}
+    have = self.cache.schema(prev[0]) if prev else {}
     cols = None if cols is None else ["id"] + [c for c in dict.fromkeys(cols) if c != "id" and c in have]
     df = pl.concat([self.cache.frame(k, cols) for k in prev], how="vertical_relaxed")
     state = fit_state(step, df, f"step {i} ({step.name}): ")
     self.cache.put_state(key, state)
     return state
 
+def beside(frame: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
+    "`frame` with `columns` (`id`, row for row, and new or replacing columns) put beside it, as a function step's `apply` joins them."
+    return frame.drop([c for c in columns.columns if c != "id"], strict=False).hstack(columns.drop("id").get_columns())
+
+def adds_columns(step: Step) -> bool:
+    "Whether global `step` only adds columns: a function step's `apply` joins its state (`id` and the new columns) on `id`."
+    s = step.resolved()
+    return isinstance(s, FuncStep) and s.kind == "global" and not s.drops
+
 @patch
 def run_global_segment(self: ShardedRunner, i: int) -> None:
-    "Fit global step `i` once, then apply it to every shard not yet cached."
+    "Fit global step `i` once, then apply it to every shard not yet cached (a step that only adds columns: to `id` alone, stored as columns)."
     if all(self._done(self.key(sh, i)) for sh in self.shards): return
     if self.engine == "ray" and self.recipe.steps[i].name in RAY_GLOBAL and ray_global(self, i): return  # distributed, `62_distributed`
     t0 = time.perf_counter()
@@ -267,9 +318,12 @@ def run_global_segment(self: ShardedRunner, i: int) -> None:
     self._timed(i, time.perf_counter() - t0)
     for sh in self._bar(self.shards, f"step {i}"):
         if self._done(self.key(sh, i)): continue
-        o, r = self._execute(sh, i, self.cache.frame(self.key(sh, i - 1)), state)
-        self.cache.put(self.key(sh, i), o.frame, Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name),
-                       self._removed([r] if r is not None else []))
+        prev, narrow = self.key(sh, i - 1), adds_columns(step)
+        o, r = self._execute(sh, i, self.cache.frame(prev, ["id"] if narrow else None), state)
+        parts = Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name), self._removed([r] if r is not None else [])
+        if not narrow: self.cache.put(self.key(sh, i), o.frame, *parts)
+        elif i < len(self.recipe) - 1: self.cache.put_columns(self.key(sh, i), prev, o.frame, *parts)
+        else: self.cache.put(self.key(sh, i), beside(self.cache.frame(prev), o.frame), *parts)  # a run's last entry is whole: read by scans, written out
 
 # %% ../nbs/60_scale.ipynb #c1a00062
 RAY_GLOBAL = {"minhash_dedup": "ray_dedup_segment", "exact_dedup": "ray_dedup_segment", "semantic_dedup": "ray_semantic_segment"}  # global steps the Ray engine runs as distributed tasks: name -> function of `curatekit.distributed`
@@ -331,14 +385,15 @@ def ledger_stats(recipe: Recipe, rows_in: int, ledger: Ledger, seconds: dict|Non
 @patch
 def rows_in(self: ShardedRunner) -> int:
     "Rows of all ingested shards."
-    return sum(pl.scan_parquet(self.cache.path(self.key(sh, -1))/"frame.parquet").select(pl.len()).collect().item() for sh in self.shards)
+    return sum(self.cache.rows(self.key(sh, -1)) for sh in self.shards)
 
 @patch
 def stats(self: ShardedRunner, ledger: Ledger) -> pl.DataFrame:
     "Per step: rows in, out and generated, and this process's seconds and peak memory (none for a step it read from the cache)."
     return ledger_stats(self.recipe, self.rows_in(), ledger, self.seconds, self.peak)
 
-def _scan(files: list[Path]) -> pl.LazyFrame: return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
+def _scan(parts: list[Path|pl.LazyFrame]) -> pl.LazyFrame:
+    return pl.concat([f if isinstance(f, pl.LazyFrame) else pl.scan_parquet(f) for f in parts], how="diagonal_relaxed")
 
 @patch
 def removed(self: ShardedRunner) -> pl.LazyFrame|None:
@@ -351,8 +406,8 @@ def removed(self: ShardedRunner) -> pl.LazyFrame|None:
 def stored(self: ShardedRunner, ledger: Ledger|None=None) -> StoredRun:
     "The finished run as a `StoredRun` over the cache: kept rows, removed rows' scores and input as scans; ledger and stats."
     ledger = ledger or self.ledger()
-    return StoredRun(_scan([self.cache.path(self.key(sh, len(self.recipe) - 1))/"frame.parquet" for sh in self.shards]), ledger,
-                     self.stats(ledger), self.removed(), self.recipe, _scan([self.cache.path(self.key(sh, -1))/"frame.parquet" for sh in self.shards]))
+    return StoredRun(_scan([self.cache.scan(self.key(sh, len(self.recipe) - 1)) for sh in self.shards]), ledger,
+                     self.stats(ledger), self.removed(), self.recipe, _scan([self.cache.scan(self.key(sh, -1)) for sh in self.shards]))
 
 # %% ../nbs/60_scale.ipynb #1db840f0
 def run_manifest(recipe: Recipe, shards: list[Shard], rows_in: int, frame_rows: list[int], ledger: Ledger,
@@ -425,9 +480,8 @@ def write_output(runner: ShardedRunner, output: str|Path, overwrite: bool=False)
     output, ident = Path(output), run_identity(runner.recipe, runner.shards)
     keys = runner.run()
     ledger = runner.ledger(); runner.check(keys, ledger)
-    n = lambda k: pl.scan_parquet(runner.cache.path(k)/"frame.parquet").select(pl.len()).collect().item()
     stats = runner.stats(ledger) if runner.keep_removed else None  # timings only for a report: a resumed run's files stay byte-identical
-    m = run_manifest(runner.recipe, runner.shards, runner.rows_in(), [n(k) for k in keys], ledger, stats)
+    m = run_manifest(runner.recipe, runner.shards, runner.rows_in(), [runner.cache.rows(k) for k in keys], ledger, stats)
     m = json.loads(json.dumps(m, default=str))  # plain JSON, as it is written
     scores = runner.removed()  # kept beside the removed rows in the ledger, so `curatekit report` can draw them later
     remove_stale_temps(output.parent, f"{output.name}*")
@@ -438,7 +492,7 @@ def write_output(runner: ShardedRunner, output: str|Path, overwrite: bool=False)
     tmp, old = output.with_name(f".{output.name}.tmp-{os.getpid()}"), output.with_name(f".{output.name}.old-{os.getpid()}")
     try:
         shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
-        for name, k in zip(m["parts"], keys): shutil.copyfile(runner.cache.path(k)/"frame.parquet", tmp/name)
+        for name, k in zip(m["parts"], keys): shutil.copyfile(runner.cache.file(k), tmp/name)
         ledger.save(tmp/"ledger.parquet", meta=ident, scores=scores)
         (tmp/"manifest.json").write_text(json.dumps(m, indent=1))
         if output.exists(): output.rename(old)
@@ -503,7 +557,7 @@ def ray_stream_segment(runner: ShardedRunner, seg: list[int], concurrency: int|N
     ray.data.DataContext.get_current().execution_options.preserve_order = True
     steps = {i: runner.recipe.steps[i].resolved() for i in seg}
     num_gpus = max(getattr(s, "num_gpus", 0) for s in steps.values())
-    ds = ray.data.read_parquet([str(runner.cache.path(k)/"frame.parquet") for k in src], include_paths=True,
+    ds = ray.data.read_parquet([str(runner.cache.file(k)) for k in src], include_paths=True,
                                override_num_blocks=len(src))
     ds = ds.repartition(max(len(src), concurrency or 1), shuffle=False)  # Ray may read small files as one block
     out = ds.map_batches(_segment_batch, fn_kwargs=dict(steps=steps, names={k: str(sh.path) for k, sh in src.items()}, keep_removed=runner.keep_removed),
@@ -815,7 +869,7 @@ def analysis_recipe(signals: list[str]|None=None, # groups of `ANALYSIS_GROUPS` 
 def sample_shards(runner: ShardedRunner, n: int, seed: int=0) -> tuple[list[Shard], int]:
     "Shards holding a seeded sample of `n` rows drawn across `runner`'s shards (all of them when `n` reaches their count); the count."
     runner.ingest()
-    counts = [pl.scan_parquet(runner.cache.path(runner.key(sh, -1))/"frame.parquet").select(pl.len()).collect().item() for sh in runner.shards]
+    counts = [runner.cache.rows(runner.key(sh, -1)) for sh in runner.shards]
     total = sum(counts)
     if n >= total: return runner.shards, total
     pick, out, start = np.sort(np.random.default_rng(seed).choice(total, n, replace=False)), [], 0
@@ -862,13 +916,13 @@ def _profile(runner: ShardedRunner, input, sample, seed, text_col) -> Profile:
         note = (f"A seeded sample (seed {seed}) of {sample:,} of the corpus's {total:,} documents." if sample < total else
                 f"A sample of {sample:,} was asked for; the corpus has {total:,} documents, so all of them were profiled.")
     runner.ingest()
-    cols = pl.read_parquet_schema(runner.cache.path(runner.key(runner.shards[0], -1))/"frame.parquet")
+    cols = runner.cache.schema(runner.key(runner.shards[0], -1))
     if text_col not in cols:
         raise CuratekitError(f"{runner.shards[0].path}: no {text_col!r} column (its columns: {', '.join(cols)}); name the text column with --text-col")
     if not runner.rows_in(): raise CuratekitError(f"{input}: has no rows to analyze")
     with _lang_ahead(runner): runner.run()
     recipes = {n: load_recipe(n) for n in builtin_recipes() if n != "analyze"}
-    frame = _scan([runner.cache.path(runner.key(sh, len(runner.recipe) - 1))/"frame.parquet" for sh in runner.shards])
+    frame = _scan([runner.cache.scan(runner.key(sh, len(runner.recipe) - 1)) for sh in runner.shards])
     return Profile(frame, runner.recipe, runner.stats(Ledger()), rule_marks() | recipe_marks(recipes), recipes, list(cols), text_col, note)
 
 def _cores() -> int:

@@ -83,3 +83,25 @@ def test_bad_shards_and_output_dirs(tmp_path, cli):
     r = cli("run", "nonempty", tmp_path/"schemas", tmp_path/"o4")
     assert r.returncode == 2 and "b.jsonl: its columns" in r.stderr
     assert not any((tmp_path/o).exists() for o in ("o1", "o2", "o3", "o4"))
+
+def test_global_steps_that_add_columns_are_cached_as_columns(tmp_path):
+    "A global step that only adds columns is cached as those columns beside the previous entry (the last step whole); the output is the in-memory one, also when read back."
+    from curatekit.scale import ShardedRunner, StepCache, input_shards
+    inp = corpus(tmp_path/"in", 3, 400)
+    recipe = Recipe([make_step("word_count"), zscore.step(column="word_count"), zscore.step(column="word_count_z", suffix="2")])
+    run = lambda: ShardedRunner(recipe, input_shards(inp), StepCache(tmp_path/"c"), progress=False)
+    r = run(); out, _ = r.collect()
+    expect = recipe(pl.concat([r.cache.frame(r.key(sh, -1)) for sh in r.shards])).frame
+    assert out.columns == expect.columns and out.drop("word_count_z2").equals(expect.drop("word_count_z2"))
+    assert (out["word_count_z2"] - expect["word_count_z2"]).abs().max() < 1e-12  # a z-score's sums, over shards or whole: the last bits may differ
+    assert all((r.cache.path(r.key(sh, 1))/"columns.parquet").is_file() and not (r.cache.path(r.key(sh, 1))/"frame.parquet").exists() for sh in r.shards)
+    assert all((r.cache.path(r.key(sh, 2))/"frame.parquet").is_file() for sh in r.shards)  # the run's last entry: whole
+    assert "text" not in pl.read_parquet_schema(r.cache.path(r.key(r.shards[0], 1))/"columns.parquet")
+    assert run().collect()[0].equals(out)  # resumed from the cache
+
+def test_normalize_text_collapses_whitespace_as_before():
+    "`normalize_text` leaves single spaces alone but gives the strings `\\s+` -> ' ' gave (so exact-dedup hashes do not change)."
+    from curatekit.dedup import normalize_text
+    texts = pl.Series(["a  b", "a\tb", " a\n\nb ", "a\u00a0b", "a \u2003 b", "\u3000x\u3000", "a\r\nb", "", "   ", None, "a b", "x\x0by\x0cz", "A \t B\n"])
+    old = texts.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    assert pl.select(normalize_text(pl.lit(texts))).to_series().equals(old, check_names=False)
