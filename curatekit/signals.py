@@ -89,11 +89,11 @@ def _sizes(df: pl.DataFrame) -> np.ndarray|None:
     cols = [c for c, t in df.schema.items() if t == pl.String]
     return df.select(pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in cols)).to_series().to_numpy() if cols else None
 
-def _long(df: pl.DataFrame, parts: pl.Expr, min_rows: int=256) -> pl.DataFrame:
-    "One row per element of list expression `parts`: `_doc` (the row position) and `x` (the element), in row order."
+def _long(df: pl.DataFrame, parts: pl.Expr, min_rows: int=256, **cols: pl.Expr) -> pl.DataFrame:
+    "One row per element of list expression `parts`: `_doc` (the row position), `x` (the element) and `cols` of it, in row order."
     q = [df.slice(s, m).lazy().select(pl.int_range(s, s + pl.len(), dtype=pl.UInt32).alias("_doc"), parts.alias("x"))
-         .explode("x").filter(pl.col("x").is_not_null()) for s, m in _slices(len(df), min_rows, _sizes(df))]
-    return pl.concat(pl.collect_all(q))  # the slices' queries run side by side on polars' thread pool
+         .explode("x").filter(pl.col("x").is_not_null()).with_columns(**cols) for s, m in _slices(len(df), min_rows, _sizes(df))]
+    return pl.concat(pl.collect_all(q))  # the slices' queries (the per-element columns too) run side by side on polars' threads
 
 def _per_doc(n: int, agg: pl.DataFrame) -> pl.DataFrame:
     "Per-document aggregates for all `n` rows (documents with no elements get nulls)."
@@ -215,41 +215,60 @@ def gopher_repetition_signals(text: pl.Series, t: dict, prefix="gopher_repetitio
 _CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 _SENTENCE_END = r"[.!?։؟۔।॥。！？｡]"
 
+def _c4_line(t: dict) -> pl.Expr:
+    "A line as C4 reads it: stripped, citations removed."
+    s0 = pl.col("x").str.strip_chars()
+    return s0.str.replace_all(_CITATION, "") if t["remove_citations"] else s0
+
+def _c4_flags(t: dict) -> dict[str, pl.Expr]:
+    "Per-line columns of the cheap checks; `cand` marks the lines that may mention a keyword, `big` those that may hold a long word."
+    x, line, no = pl.col("x"), _c4_line(t), pl.lit(False)
+    ok = pl.lit(True)
+    if t["filter_no_terminal_punct"]: ok = ok & line.str.tail(1).is_in(list(t["end_punctuation"])) & ~line.str.ends_with("...")
+    if (k := t["min_words_per_line"]) not in (None, -1) and k > 0:  # k whitespace chunks exist: one regex search, stops at the first
+        ok = ok & x.str.strip_chars().str.contains(r"\S+" + r"\s+\S+" * (k - 1))
+    keys = (["lorem ipsum"] if t["filter_lorem_ipsum"] else []) + (["javascript"] if t["filter_javascript"] else []) + (
+        list(t["policy_substrings"]) if t["filter_policy"] else [])
+    # a superset of the lines whose lowercase holds a keyword: ASCII case folding plus the Kelvin sign (lowercases to "k")
+    cand = line.str.contains_any([*keys, "\u212a"], ascii_case_insensitive=True) if keys else no
+    P = _P()
+    sents = 1 + pl.when(ok).then(line).otherwise(pl.lit("")).str.replace_all(r"\.{2,}", "…").str.replace_all(
+        r"(^|[\s\p{P}])(\p{L})\.", "${1}${2}_").str.count_matches(rf"{_SENTENCE_END}[{P}]*\s+[{P}]*[^\s{P}]")  # only ok lines can count
+    big = x.str.len_bytes() > t["max_word_length"] if t["max_word_length"] not in (None, -1) else no  # bytes ≥ characters
+    return dict(ok=ok, curly=line.str.contains("{", literal=True) if t["filter_curly_bracket"] else no, cand=cand, big=big, s=sents)
+
+def _c4_rare(lg: pl.DataFrame, t: dict) -> pl.DataFrame:
+    "The exact keyword and long-word checks, on the few candidate lines only: `lorem`, `js`, `policy`, `bad` for every line."
+    no = np.zeros(len(lg), bool)
+    out = dict(lorem=no, js=no.copy(), policy=no.copy(), bad=no.copy())
+    if len(i := np.flatnonzero(lg["cand"].to_numpy())):
+        low = lg[i].select(_c4_line(t).str.to_lowercase()).to_series()
+        if t["filter_lorem_ipsum"]: out["lorem"] = _scatter(no, i, low.str.contains("lorem ipsum", literal=True))
+        if t["filter_javascript"]: out["js"] = _scatter(no, i, low.str.contains("javascript", literal=True))
+        if t["filter_policy"]: out["policy"] = _scatter(no, i, low.str.contains_any(t["policy_substrings"]))
+    if len(i := np.flatnonzero(lg["big"].to_numpy())):
+        longest = lg[i]["x"].str.extract_all(r"\S+").list.eval(pl.element().str.len_chars()).list.max()
+        out["bad"] = _scatter(no, i, longest > t["max_word_length"])
+    return lg.with_columns(**{k: pl.Series(v) for k, v in out.items()})
+
+def _scatter(base: np.ndarray, i: np.ndarray, v: pl.Series) -> np.ndarray:
+    out = base.copy(); out[i] = v.fill_null(False).to_numpy(); return out
+
 def c4_quality_signals(text: pl.Series, t: dict, prefix="c4_quality") -> pl.DataFrame:
     "C4 signals and verdict (Raffel et al. 2020, as datatrove's `C4QualityFilter` applies them) for a text column."
-    df, n = text.to_frame("text"), len(text)
-    x = pl.col("x")
-    s0 = x.str.strip_chars()
-    line = s0.str.replace_all(_CITATION, "") if t["remove_citations"] else s0
-    low = line.str.to_lowercase()
-    ok = pl.lit(True)
-    if t["filter_no_terminal_punct"]:
-        ok = ok & line.str.contains(f"[{_cls(t['end_punctuation'])}]$") & ~line.str.ends_with("...")
-    if t["min_words_per_line"] not in (None, -1): ok = ok & (s0.str.count_matches(r"\S+") >= t["min_words_per_line"])
-    no = pl.lit(False)
-    lorem = (ok & low.str.contains("lorem ipsum", literal=True)) if t["filter_lorem_ipsum"] else no
-    js = low.str.contains("javascript", literal=True) if t["filter_javascript"] else no
-    curly = (ok & ~js & line.str.contains("{", literal=True)) if t["filter_curly_bracket"] else no
-    policy = low.str.contains_any(t["policy_substrings"]) if t["filter_policy"] else no
-    P = _P()
-    sents = 1 + line.str.replace_all(r"\.{2,}", "…").str.replace_all(r"(^|[\s\p{P}])(\p{L})\.", "${1}${2}_").str.count_matches(rf"{_SENTENCE_END}[{P}]*\s+[{P}]*[^\s{P}]")
-    lg = _long(df, pl.col("text").ck.lines()).with_columns(ok=ok, lorem=lorem, js=js, curly=curly, policy=policy)
-    if t["max_word_length"] not in (None, -1):  # a word longer than the limit needs a line longer than it: check only those
-        long_word = (x.str.len_chars() > t["max_word_length"]) & x.str.extract_all(r"\S+").list.eval(
-            pl.element().str.len_chars()).list.max().gt(t["max_word_length"])
-        lg = lg.with_columns(bad=long_word).with_columns(ok=pl.col("ok") & ~pl.col("bad"), lorem=pl.col("lorem") & ~pl.col("bad"),
-                                                          curly=pl.col("curly") & ~pl.col("bad"))
-    lg = lg.with_columns(kept=pl.col("ok") & ~pl.col("js") & ~pl.col("policy"))
+    df, n, c = text.to_frame("text"), len(text), pl.col
+    lg = _c4_rare(_long(df, pl.col("text").ck.lines(), **_c4_flags(t)), t)
+    ok = c("ok") & ~c("bad")
+    lg = lg.select("_doc", "s", lorem=ok & c("lorem"), curly=ok & ~c("js") & c("curly"), kept=ok & ~c("js") & ~c("policy"))
     lg = lg.with_columns(stop=pl.when("lorem").then(pl.lit("lorem_ipsum")).when("curly").then(pl.lit("curly_bracket")))
-    sn = lg.filter("kept").select("_doc", s=sents).group_by("_doc").agg(sentences=pl.col("s").sum())  # only kept lines count
-    a = lg.group_by("_doc").agg(lines=pl.len(), kept_lines=pl.col("kept").sum(), lorem_ipsum=pl.col("lorem").any(),
-                                curly_bracket=pl.col("curly").any(), _first=pl.col("stop").drop_nulls().first())
-    a = a.join(sn, on="_doc", how="left").select("_doc", "lines", "kept_lines", pl.col("sentences").fill_null(0), "lorem_ipsum",
-                                                 "curly_bracket", "_first")
+    a = lg.group_by("_doc").agg(lines=pl.len(), kept_lines=c("kept").sum(), sentences=c("s").filter("kept").sum(),
+                                lorem_ipsum=c("lorem").any(), curly_bracket=c("curly").any(), _first=c("stop").drop_nulls().first())
+    a = a.select("_doc", "lines", "kept_lines", "sentences", "lorem_ipsum", "curly_bracket", "_first")
     sig = _per_doc(n, a).drop("_doc")
-    checks = [("lorem_ipsum", pl.col("_first") == "lorem_ipsum"), ("curly_bracket", pl.col("_first") == "curly_bracket")]
-    if t["min_sentences"] not in (None, -1): checks.append(("sentences", pl.col("sentences").fill_null(0) < t["min_sentences"]))
+    checks = [("lorem_ipsum", c("_first") == "lorem_ipsum"), ("curly_bracket", c("_first") == "curly_bracket")]
+    if t["min_sentences"] not in (None, -1): checks.append(("sentences", c("sentences").fill_null(0) < t["min_sentences"]))
     return _finish(prefix, text, sig, checks).drop(f"{prefix}__first")
+
 
 # %% ../nbs/10_signals.ipynb #5ae29b47
 def fineweb_quality_signals(text: pl.Series, t: dict, prefix="fineweb_quality") -> pl.DataFrame:
