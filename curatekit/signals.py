@@ -107,50 +107,54 @@ def _dups(long: pl.DataFrame) -> pl.DataFrame:
 # %% ../nbs/10_signals.ipynb #a3113469
 _K = np.uint64(0x9E3779B97F4A7C15)
 
-def _ngram_table(tok: pl.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
-    "Hash of the n-gram starting at each word of the word table `tok` (`_doc`, `h`) and whether it fits in its doc."
-    h, doc = tok["h"].to_numpy(), tok["_doc"].to_numpy()
-    m = len(h) - n + 1
-    if m <= 0: return np.zeros(0, np.uint64), np.zeros(0, bool)
-    g = h[:m].copy()
+def _runs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Equal values of `v` as runs of a stable sort: the sorting order, where each run starts in it, and the runs' lengths."
+    o = np.argsort(v, kind="stable")  # stable: a run lists its positions in order, so its first element is the first seen
+    sv = v[o]
+    starts = np.flatnonzero(np.r_[True, sv[1:] != sv[:-1]]) if len(v) else np.zeros(0, np.int64)
+    return o, starts, np.diff(np.r_[starts, len(v)])
+
+def _ngram_levels(h: np.ndarray, doc: np.ndarray, sizes):
+    "For each n of `sizes` (ascending): n, the in-doc n-grams occurring more than once (first position, count), and the repeats' positions."
+    C, b, cur = np.arange(len(h)), h.copy(), 1  # candidates: positions whose shorter n-gram occurs more than once (at first: all)
     with np.errstate(over="ignore"):
-        for i in range(1, n): g = g * _K + h[i:i + m]
-        g = g * _K + doc[:m].astype(np.uint64)
-    return g, doc[n - 1:] == doc[:m]
-
-def _top_query(g: np.ndarray, ok: np.ndarray) -> pl.LazyFrame:
-    "Each distinct in-doc n-gram's first position and count, by first position."
-    return pl.LazyFrame({"g": g[ok]}).with_row_index("i").group_by("g").agg(first=pl.col("i").min(), cnt=pl.len()).sort("first")
-
-def _top_ngram(tok, n, ndocs, ok: np.ndarray, agg: pl.DataFrame) -> np.ndarray:
+        for n in sorted(sizes):
+            keep = C + n - 1 < len(h)
+            keep[keep] = doc[C[keep] + n - 1] == doc[C[keep]]  # the n-gram ends in its own document
+            C, b = C[keep], b[keep]
+            for j in range(cur, n): b = b * _K + h[C + j]  # the multiply-add chain, one word longer
+            cur = n
+            o, starts, cnt = _runs(b * _K + doc[C].astype(np.uint64))
+            first = np.zeros(len(C), bool); first[o[starts]] = True
+            many = cnt > 1
+            yield n, C[o[starts[many]]], cnt[many], C[~first]
+            dup = np.zeros(len(C), bool); dup[o] = np.repeat(many, cnt)
+            C, b = C[dup], b[dup]  # a repeated (n+1)-gram starts with a repeated n-gram: only those stay candidates
+def _top_ngram(first: np.ndarray, cnt: np.ndarray, n: int, doc: np.ndarray, cs: np.ndarray, ndocs: int) -> np.ndarray:
     "Characters (joined by spaces) of each doc's most frequent n-gram times its count; ties go to the first seen."
+    words = np.bincount(doc, minlength=ndocs)
+    a = (np.cumsum(words) - words)[words >= n]  # each doc's first n-gram (count 1 unless it is among `first`)
+    p, c = np.r_[first, a], np.r_[cnt, np.ones(len(a), cnt.dtype)]
+    k = np.argsort(p, kind="stable"); p, c = p[k], c[k]
     out = np.zeros(ndocs)
-    if not len(agg): return out
-    doc, cs = tok["_doc"].to_numpy()[:len(ok)][ok], np.concatenate([[0], np.cumsum(tok["L"].to_numpy())])
-    G = (cs[n:n + len(ok)] - cs[:len(ok)])[ok] + (n - 1)  # characters of each n-gram, spaces included
-    first, cnt = agg["first"].to_numpy().astype(np.int64), agg["cnt"].to_numpy().astype(np.int64)
-    fd = doc[first]  # sorted by first position, so each doc's n-grams are one run
+    if not len(p): return out
+    fd = doc[p]  # sorted by first position, so each doc's n-grams are one run
     seg = np.flatnonzero(np.r_[True, fd[1:] != fd[:-1]])
-    best = np.maximum.reduceat(cnt, seg)
-    top = np.flatnonzero(cnt == np.repeat(best, np.diff(np.r_[seg, len(fd)])))
+    best = np.maximum.reduceat(c, seg)
+    top = np.flatnonzero(c == np.repeat(best, np.diff(np.r_[seg, len(fd)])))
     sid = np.searchsorted(seg, top, side="right") - 1
-    pick = top[np.r_[True, sid[1:] != sid[:-1]]]  # the first-seen most frequent n-gram of each doc
-    out[fd[seg]] = G[first[pick]] * best
+    pick = p[top[np.r_[True, sid[1:] != sid[:-1]]]]  # the first-seen most frequent n-gram of each doc
+    out[fd[seg]] = (cs[pick + n] - cs[pick] + n - 1) * best
     return out
 
-def _dup_query(g: np.ndarray) -> pl.LazyFrame:
-    return pl.LazyFrame({"g": g}).select(pl.col("g").is_first_distinct())
+def _dup_ngram(rep: np.ndarray, n: int, doc: np.ndarray, cs: np.ndarray, ndocs: int) -> np.ndarray:
+    "Characters of the words in repeated n-grams (`rep`: their start positions), taken greedily left to right without overlap as datatrove does."
+    if not len(rep): return np.zeros(ndocs)
+    new = np.r_[True, rep[1:] != rep[:-1] + 1]  # runs of consecutive repeated starts (never across documents)
+    p = rep[(rep - rep[new][np.cumsum(new) - 1]) % n == 0]  # every n-th start of each run
+    s = np.maximum(p, np.r_[p[0], p[:-1] + n])  # the words p .. p+n-1, less those an earlier pick covered
+    return np.bincount(doc[p], weights=cs[p + n] - cs[s], minlength=ndocs)
 
-def _dup_ngram(tok, n, ndocs, ok: np.ndarray, first_distinct: pl.DataFrame) -> np.ndarray:
-    "Characters of the words in repeated n-grams, taken greedily left to right without overlap as datatrove does."
-    rep = np.zeros(len(tok), bool)
-    rep[:len(ok)] = ok & ~first_distinct["g"].to_numpy()
-    i = np.arange(len(tok))
-    start = np.maximum.accumulate(np.where(rep & ~np.r_[False, rep[:-1]], i, 0))
-    picked = (rep & ((i - start) % n == 0)).astype(np.int64)
-    cs = np.concatenate([[0], np.cumsum(picked)])
-    cov = (cs[i + 1] - cs[np.maximum(i - n + 1, 0)]) > 0
-    return np.bincount(tok["_doc"].to_numpy(), weights=cov * tok["L"].to_numpy(), minlength=ndocs)
 
 # %% ../nbs/10_signals.ipynb #ae891610
 def _finish(prefix: str, text: pl.Series, sig: pl.DataFrame, checks: list) -> pl.DataFrame:
@@ -198,12 +202,14 @@ def gopher_repetition_signals(text: pl.Series, t: dict, prefix="gopher_repetitio
     sig = pl.DataFrame({"_doc": pl.int_range(n, dtype=pl.UInt32, eager=True), "_L": L})
     sig = sig.with_columns(_per_doc(n, p).select(dup_para_frac=pl.col("dup_n") / pl.col("n"), dup_para_char_frac=pl.col("dup_chars")))
     sig = sig.with_columns(_per_doc(n, l).select(dup_line_frac=pl.col("dup_n") / pl.col("n"), dup_line_char_frac=pl.col("dup_chars")))
-    tok = _long(df, pl.col("text").ck.words()).with_columns(h=pl.col("x").hash(), L=pl.col("x").str.len_chars().cast(pl.Int64))
+    tok = _long(df, pl.col("text").ck.words(), h=pl.col("x").hash(), L=pl.col("x").str.len_chars().cast(pl.Int64))
+    doc, cs = tok["_doc"].to_numpy(), np.r_[0, np.cumsum(tok["L"].to_numpy())]
     tops, dups = list(t["top_ngram_char_frac"]), list(t["dup_ngram_char_frac"])
-    tabs = {m: _ngram_table(tok, m) for m in {*tops, *dups}}
-    res = pl.collect_all([_top_query(*tabs[m]) for m in tops] + [_dup_query(tabs[m][0]) for m in dups])  # side by side
-    sig = sig.with_columns([pl.Series(f"top_{m}gram_char_frac", _top_ngram(tok, m, n, tabs[m][1], r)) for m, r in zip(tops, res)]
-                           + [pl.Series(f"dup_{m}gram_char_frac", _dup_ngram(tok, m, n, tabs[m][1], r)) for m, r in zip(dups, res[len(tops):])])
+    names, got = [f"top_{m}gram_char_frac" for m in tops] + [f"dup_{m}gram_char_frac" for m in dups], {}
+    for m, first, cnt, rep in _ngram_levels(tok["h"].to_numpy(), doc, {*tops, *dups}):  # the sizes in ascending order
+        if m in tops: got[f"top_{m}gram_char_frac"] = _top_ngram(first, cnt, m, doc, cs, n)
+        if m in dups: got[f"dup_{m}gram_char_frac"] = _dup_ngram(rep, m, doc, cs, n)
+    sig = sig.with_columns(pl.Series(k, got[k]) for k in names)
     chars = ["dup_para_char_frac", "dup_line_char_frac"] + [c for c in sig.columns if c.startswith(("top_", "dup_")) and "gram" in c]
     sig = sig.with_columns([(pl.col(c).fill_null(0) / pl.col("_L")).alias(c) for c in chars]).drop("_doc", "_L")
     thr = dict(dup_para_frac=t["dup_para_frac"], dup_para_char_frac=t["dup_para_char_frac"], dup_line_frac=t["dup_line_frac"],
