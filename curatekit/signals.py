@@ -8,6 +8,7 @@ Docs: https://curatekit.github.io/curatekit/signals.html.md"""
 from __future__ import annotations
 import importlib.resources, sys
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -61,7 +62,9 @@ class CkExpr:
     def words(self) -> pl.Expr:
         "Word tokens (list[str]): whitespace chunks, leading/trailing symbols split off as tokens of their own."
         e = self._e.str.replace_all(r"([\p{L}\d])([-:<>=/])(\p{L})", "$1 $2 $3").str.replace_all(r"(\p{Ll})\.(\p{Lu})", "$1 . $2")
-        e = e.str.replace_all(r"(\p{L})(n['’]t|['’](?:[sS]|ll|re|ve|d|m))\b", "$1 $2").str.replace_all(r"\b([Cc]an)(not)\b", "$1 $2")
+        # `\b` after the suffix written as "a non-word character or the end" (`\W` is taken and put back; it cannot start the
+        # next match, which begins with a letter): the same replacements, and the regex stays on its fast DFA on non-ASCII text
+        e = e.str.replace_all(r"(\p{L})(n['’]t|['’](?:[sS]|ll|re|ve|d|m))(\W|$)", "$1 $2$3").str.replace_all(r"\b([Cc]an)(not)\b", "$1 $2")
         return e.str.extract_all(word_pattern())
     def lines(self) -> pl.Expr:
         "Lines as `str.splitlines` makes them (list[str])."
@@ -130,6 +133,22 @@ def _ngram_levels(h: np.ndarray, doc: np.ndarray, sizes):
             yield n, C[o[starts[many]]], cnt[many], C[~first]
             dup = np.zeros(len(C), bool); dup[o] = np.repeat(many, cnt)
             C, b = C[dup], b[dup]  # a repeated (n+1)-gram starts with a repeated n-gram: only those stay candidates
+def _doc_parts(doc: np.ndarray, size: int=1 << 17) -> list[tuple[int, int]]:
+    "Contiguous (start, end) ranges of a word table's rows, cut at document starts about every `size` words."
+    if not len(doc): return []
+    starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+    cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, len(doc), size), side="right") - 1]).tolist()
+    return list(zip(cuts, cuts[1:] + [len(doc)]))
+
+def _ngram_runs(h: np.ndarray, doc: np.ndarray, sizes) -> list[tuple]:
+    "`_ngram_levels` of the whole word table, computed on parts of whole documents side by side (n-grams never cross documents)."
+    def part(ab):
+        a, b = ab
+        return [(m, first + a, cnt, rep + a) for m, first, cnt, rep in _ngram_levels(h[a:b], doc[a:b], sizes)]
+    with ThreadPoolExecutor(pl.thread_pool_size()) as ex: res = list(ex.map(part, _doc_parts(doc)))
+    if not res: return [(m, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)) for m in sorted(sizes)]
+    return [(lv[0][0], *(np.concatenate([r[i] for r in lv]) for i in (1, 2, 3))) for lv in zip(*res)]
+
 def _top_ngram(first: np.ndarray, cnt: np.ndarray, n: int, doc: np.ndarray, cs: np.ndarray, ndocs: int) -> np.ndarray:
     "Characters (joined by spaces) of each doc's most frequent n-gram times its count; ties go to the first seen."
     words = np.bincount(doc, minlength=ndocs)
@@ -206,7 +225,7 @@ def gopher_repetition_signals(text: pl.Series, t: dict, prefix="gopher_repetitio
     doc, cs = tok["_doc"].to_numpy(), np.r_[0, np.cumsum(tok["L"].to_numpy())]
     tops, dups = list(t["top_ngram_char_frac"]), list(t["dup_ngram_char_frac"])
     names, got = [f"top_{m}gram_char_frac" for m in tops] + [f"dup_{m}gram_char_frac" for m in dups], {}
-    for m, first, cnt, rep in _ngram_levels(tok["h"].to_numpy(), doc, {*tops, *dups}):  # the sizes in ascending order
+    for m, first, cnt, rep in _ngram_runs(tok["h"].to_numpy(), doc, {*tops, *dups}):  # the sizes in ascending order
         if m in tops: got[f"top_{m}gram_char_frac"] = _top_ngram(first, cnt, m, doc, cs, n)
         if m in dups: got[f"dup_{m}gram_char_frac"] = _dup_ngram(rep, m, doc, cs, n)
     sig = sig.with_columns(pl.Series(k, got[k]) for k in names)
