@@ -59,13 +59,18 @@ _LINEBREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 class CkExpr:
     "Text signals as polars expressions: `pl.col('text').ck.words()` and friends."
     def __init__(self, expr: pl.Expr): self._e = expr
-    def words(self) -> pl.Expr:
-        "Word tokens (list[str]): whitespace chunks, leading/trailing symbols split off as tokens of their own."
+    def _spaced(self) -> pl.Expr:
+        "The text with spaces put where the tokenizer splits inside a whitespace chunk (`x-y`, `a.B`, contractions, `can not`)."
         e = self._e.str.replace_all(r"([\p{L}\d])([-:<>=/])(\p{L})", "$1 $2 $3").str.replace_all(r"(\p{Ll})\.(\p{Lu})", "$1 . $2")
         # `\b` after the suffix written as "a non-word character or the end" (`\W` is taken and put back; it cannot start the
         # next match, which begins with a letter): the same replacements, and the regex stays on its fast DFA on non-ASCII text
-        e = e.str.replace_all(r"(\p{L})(n['’]t|['’](?:[sS]|ll|re|ve|d|m))(\W|$)", "$1 $2$3").str.replace_all(r"\b([Cc]an)(not)\b", "$1 $2")
-        return e.str.extract_all(word_pattern())
+        return e.str.replace_all(r"(\p{L})(n['’]t|['’](?:[sS]|ll|re|ve|d|m))(\W|$)", "$1 $2$3").str.replace_all(r"\b([Cc]an)(not)\b", "$1 $2")
+    def words(self) -> pl.Expr:
+        "Word tokens (list[str]): whitespace chunks, leading/trailing symbols split off as tokens of their own."
+        return self._spaced().str.extract_all(word_pattern())
+    def word_count(self) -> pl.Expr:
+        "The number of `words` (u32), counted without making them."
+        return self._spaced().str.count_matches(word_pattern())
     def lines(self) -> pl.Expr:
         "Lines as `str.splitlines` makes them (list[str])."
         return self._e.str.replace_all(_LINEBREAKS, "\n").str.strip_suffix("\n").str.split("\n")
@@ -92,11 +97,16 @@ def _sizes(df: pl.DataFrame) -> np.ndarray|None:
     cols = [c for c, t in df.schema.items() if t == pl.String]
     return df.select(pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in cols)).to_series().to_numpy() if cols else None
 
-def _long(df: pl.DataFrame, parts: pl.Expr, min_rows: int=256, **cols: pl.Expr) -> pl.DataFrame:
-    "One row per element of list expression `parts`: `_doc` (the row position), `x` (the element) and `cols` of it, in row order."
+def _long(df: pl.DataFrame, parts: pl.Expr, min_rows: int=256, where: pl.Expr|None=None, **cols: pl.Expr) -> pl.DataFrame:
+    "One row per element of list expression `parts` (those `where` holds): `_doc` (the row position), `x` (the element) and `cols` of it, in row order."
     q = [df.slice(s, m).lazy().select(pl.int_range(s, s + pl.len(), dtype=pl.UInt32).alias("_doc"), parts.alias("x"))
-         .explode("x").filter(pl.col("x").is_not_null()).with_columns(**cols) for s, m in _slices(len(df), min_rows, _sizes(df))]
+         .explode("x").filter(pl.col("x").is_not_null() if where is None else pl.col("x").is_not_null() & where).with_columns(**cols)
+         for s, m in _slices(len(df), min_rows, _sizes(df))]
     return pl.concat(pl.collect_all(q))  # the slices' queries (the per-element columns too) run side by side on polars' threads
+
+def _rows(df: pl.DataFrame, min_rows: int=256, **cols: pl.Expr) -> pl.DataFrame:
+    "Per-row expressions `cols` of `df`, computed on the same slices side by side."
+    return pl.concat(pl.collect_all([df.slice(s, m).lazy().select(**cols) for s, m in _slices(len(df), min_rows, _sizes(df))]))
 
 def _per_doc(n: int, agg: pl.DataFrame) -> pl.DataFrame:
     "Per-document aggregates for all `n` rows (documents with no elements get nulls)."
@@ -189,14 +199,13 @@ def _finish(prefix: str, text: pl.Series, sig: pl.DataFrame, checks: list) -> pl
 def gopher_quality_signals(text: pl.Series, t: dict, prefix="gopher_quality") -> pl.DataFrame:
     "Gopher quality signals and verdict (Rae et al. 2021, App. A) for a text column."
     df = text.to_frame("text")
-    tok = _long(df, pl.col("text").ck.words()).with_columns(
-        L=pl.col("x").str.len_chars(), sym=~pl.col("x").str.contains(f"[^{_P()}]"), alpha=pl.col("x").str.contains(r"\p{L}"),
-        stop=pl.col("x").is_in(t["stop_words"]))
+    tok = _long(df, pl.col("text").ck.words(), L=pl.col("x").str.len_chars(), sym=~pl.col("x").str.contains(f"[^{_P()}]"),
+                alpha=pl.col("x").str.contains(r"\p{L}"), stop=pl.col("x").is_in(t["stop_words"]))
     w = tok.group_by("_doc").agg(n=pl.len(), word_count=(~pl.col("sym")).sum(), mean_word_length=pl.col("L").filter(~pl.col("sym")).mean(),
                                 alpha_words_ratio=pl.col("alpha").mean(), stop_words=pl.col("x").filter(pl.col("stop")).n_unique())
-    ln = _long(df, pl.col("text").ck.lines()).group_by("_doc").agg(
-        bullet_lines_ratio=pl.col("x").str.contains(r"^\s*[•\-]").mean(),
-        ellipsis_lines_ratio=pl.col("x").str.contains(r"(?:\.\.\.|…)\s*$").mean())
+    ln = _long(df, pl.col("text").ck.lines(), bullet=pl.col("x").str.contains(r"^\s*[•\-]"),
+               ellipsis=pl.col("x").str.contains(r"(?:\.\.\.|…)\s*$")).group_by("_doc").agg(
+        bullet_lines_ratio=pl.col("bullet").mean(), ellipsis_lines_ratio=pl.col("ellipsis").mean())
     c, n = pl.col, len(df)
     sig = _per_doc(n, w).join(_per_doc(n, ln), on="_doc").with_columns(
         hash_ratio=text.str.count_matches("#", literal=True) / c("n"),
@@ -298,23 +307,22 @@ def c4_quality_signals(text: pl.Series, t: dict, prefix="c4_quality") -> pl.Data
 # %% ../nbs/10_signals.ipynb #5ae29b47
 def fineweb_quality_signals(text: pl.Series, t: dict, prefix="fineweb_quality") -> pl.DataFrame:
     "FineWeb quality signals and verdict (Penedo et al. 2024) for a text column."
-    df, n = text.to_frame("text"), len(text)
-    lg = _long(df, pl.col("text").str.split("\n")).filter(pl.col("x").str.strip_chars() != "")
-    d = lg.with_columns(dup=~pl.struct("_doc", "x").is_first_distinct(), L=pl.col("x").str.len_chars())
-    a = d.group_by("_doc").agg(n=pl.len(), line_punct_ratio=pl.col("x").str.contains(f"[{_T()}]$").mean(),
-                               short_line_ratio=(pl.col("L") <= t["short_line_length"]).mean(),
-                               _dupc=(pl.col("L") * pl.col("dup")).sum())
-    nw = _long(df, pl.col("text").ck.words()).group_by("_doc").agg(_nw=pl.len())
-    sig = _per_doc(n, a).join(_per_doc(n, nw), on="_doc").with_columns(
-        char_dup_ratio=pl.col("_dupc") / text.str.replace_all("\n", "", literal=True).str.len_chars(),
-        list_ratio=text.str.count_matches("\n", literal=True) / pl.col("_nw"))
+    df, n, c = text.to_frame("text"), len(text), pl.col
+    lg = _long(df, c("text").str.split("\n"), where=c("x").str.strip_chars() != "", L=c("x").str.len_chars(),
+               punct=c("x").str.tail(1).is_in(list(default_thresholds()["terminal_punctuation"])))
+    d = lg.with_columns(dup=~pl.struct("_doc", "x").is_first_distinct())
+    a = d.group_by("_doc").agg(n=pl.len(), line_punct_ratio=c("punct").mean(), short_line_ratio=(c("L") <= t["short_line_length"]).mean(),
+                               _dupc=(c("L") * c("dup")).sum())
+    w = c("text").ck.word_count()
+    per = _rows(df, _nw=pl.when(w > 0).then(w), _nl=c("text").str.count_matches("\n", literal=True), _chars=c("text").str.len_chars())
+    sig = _per_doc(n, a).with_columns(per).with_columns(char_dup_ratio=c("_dupc") / (c("_chars") - c("_nl")), list_ratio=c("_nl") / c("_nw"))
     sig = sig.select("n", "line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio")
-    c = pl.col
     p_fail = c("line_punct_ratio") < t["line_punct_thr"]
     if t["line_punct_exclude_zero"]: p_fail = p_fail & (c("line_punct_ratio") != 0)
     checks = [("empty", c("n").is_null()), ("line_punct_ratio", p_fail), ("short_line_ratio", c("short_line_ratio") > t["short_line_thr"]),
               ("char_dup_ratio", c("char_dup_ratio") > t["char_duplicates_ratio"]), ("list_ratio", c("list_ratio") > t["new_line_ratio"])]
     return _finish(prefix, text, sig, checks).drop(f"{prefix}_n")
+
 
 # %% ../nbs/10_signals.ipynb #1b796fc6
 def _annotate(df, text_col, name, thresholds, fn):
