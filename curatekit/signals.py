@@ -120,29 +120,25 @@ def _dups(long: pl.DataFrame) -> pl.DataFrame:
 # %% ../nbs/10_signals.ipynb #a3113469
 _K = np.uint64(0x9E3779B97F4A7C15)
 
-def _runs(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Equal values of `v` as runs of a stable sort: the sorting order, where each run starts in it, and the runs' lengths."
-    o = np.argsort(v, kind="stable")  # stable: a run lists its positions in order, so its first element is the first seen
-    sv = v[o]
-    starts = np.flatnonzero(np.r_[True, sv[1:] != sv[:-1]]) if len(v) else np.zeros(0, np.int64)
-    return o, starts, np.diff(np.r_[starts, len(v)])
-
-def _ngram_levels(h: np.ndarray, doc: np.ndarray, sizes):
-    "For each n of `sizes` (ascending): n, the in-doc n-grams occurring more than once (first position, count), and the repeats' positions."
+def _ngram_levels(h: np.ndarray, doc: np.ndarray, sizes, tops=()):
+    "For each n of `sizes` (ascending): n, the first positions and counts of the repeated in-doc n-grams (sizes in `tops` only), the repeats' positions."
     C, b, cur = np.arange(len(h)), h.copy(), 1  # candidates: positions whose shorter n-gram occurs more than once (at first: all)
     with np.errstate(over="ignore"):
         for n in sorted(sizes):
             keep = C + n - 1 < len(h)
             keep[keep] = doc[C[keep] + n - 1] == doc[C[keep]]  # the n-gram ends in its own document
-            C, b = C[keep], b[keep]
+            if not keep.all(): C, b = C[keep], b[keep]
             for j in range(cur, n): b = b * _K + h[C + j]  # the multiply-add chain, one word longer
             cur = n
-            o, starts, cnt = _runs(b * _K + doc[C].astype(np.uint64))
-            first = np.zeros(len(C), bool); first[o[starts]] = True
-            many = cnt > 1
-            yield n, C[o[starts[many]]], cnt[many], C[~first]
-            dup = np.zeros(len(C), bool); dup[o] = np.repeat(many, cnt)
-            C, b = C[dup], b[dup]  # a repeated (n+1)-gram starts with a repeated n-gram: only those stay candidates
+            g = pl.DataFrame({"g": b * _K + doc[C].astype(np.uint64), "p": C})
+            fd = g.select(first=pl.col("g").is_first_distinct(), dup=pl.col("g").is_duplicated())
+            first, dup = fd["first"].to_numpy(), fd["dup"].to_numpy()
+            if n in tops:
+                agg = g.filter(pl.Series(dup)).group_by("g").agg(first=pl.col("p").min(), cnt=pl.len())
+                yield n, agg["first"].to_numpy(), agg["cnt"].to_numpy().astype(np.int64), C[~first]
+            else: yield n, np.zeros(0, np.int64), np.zeros(0, np.int64), C[~first]
+            if not dup.all(): C, b = C[dup], b[dup]  # a repeated (n+1)-gram starts with a repeated n-gram: only those stay candidates
+
 def _doc_parts(doc: np.ndarray, size: int=1 << 17) -> list[tuple[int, int]]:
     "Contiguous (start, end) ranges of a word table's rows, cut at document starts about every `size` words."
     if not len(doc): return []
@@ -150,11 +146,11 @@ def _doc_parts(doc: np.ndarray, size: int=1 << 17) -> list[tuple[int, int]]:
     cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, len(doc), size), side="right") - 1]).tolist()
     return list(zip(cuts, cuts[1:] + [len(doc)]))
 
-def _ngram_runs(h: np.ndarray, doc: np.ndarray, sizes) -> list[tuple]:
+def _ngram_runs(h: np.ndarray, doc: np.ndarray, sizes, tops=()) -> list[tuple]:
     "`_ngram_levels` of the whole word table, computed on parts of whole documents side by side (n-grams never cross documents)."
     def part(ab):
         a, b = ab
-        return [(m, first + a, cnt, rep + a) for m, first, cnt, rep in _ngram_levels(h[a:b], doc[a:b], sizes)]
+        return [(m, first + a, cnt, rep + a) for m, first, cnt, rep in _ngram_levels(h[a:b], doc[a:b], sizes, tops)]
     with ThreadPoolExecutor(pl.thread_pool_size()) as ex: res = list(ex.map(part, _doc_parts(doc)))
     if not res: return [(m, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)) for m in sorted(sizes)]
     return [(lv[0][0], *(np.concatenate([r[i] for r in lv]) for i in (1, 2, 3))) for lv in zip(*res)]
@@ -234,7 +230,7 @@ def gopher_repetition_signals(text: pl.Series, t: dict, prefix="gopher_repetitio
     doc, cs = tok["_doc"].to_numpy(), np.r_[0, np.cumsum(tok["L"].to_numpy())]
     tops, dups = list(t["top_ngram_char_frac"]), list(t["dup_ngram_char_frac"])
     names, got = [f"top_{m}gram_char_frac" for m in tops] + [f"dup_{m}gram_char_frac" for m in dups], {}
-    for m, first, cnt, rep in _ngram_runs(tok["h"].to_numpy(), doc, {*tops, *dups}):  # the sizes in ascending order
+    for m, first, cnt, rep in _ngram_runs(tok["h"].to_numpy(), doc, {*tops, *dups}, tops):  # the sizes in ascending order
         if m in tops: got[f"top_{m}gram_char_frac"] = _top_ngram(first, cnt, m, doc, cs, n)
         if m in dups: got[f"dup_{m}gram_char_frac"] = _dup_ngram(rep, m, doc, cs, n)
     sig = sig.with_columns(pl.Series(k, got[k]) for k in names)
