@@ -3,6 +3,7 @@
     python benchmarks/bench_rules.py                          # documents built from this Python's standard library
     python benchmarks/bench_rules.py --corpora DIR --n 3000           # a sample of the shared raw pool (DIR/raw.parquet)
     python benchmarks/bench_rules.py --corpora DIR --n 10000 --heavy  # the same with a heavy tail: documents of 64 kB to 4 MB
+    python benchmarks/bench_rules.py --corpora DIR --n 3000 --heavy --parts  # and CPU MB/s of each side on the long documents vs the rest
 
 datatrove runs in the benchmark-only venv (`--peers`, built by ../shared/peers/setup.sh), one process, calling each filter per
 document as its pipeline does; curatekit runs each rule set on the whole frame. `--rounds` alternating rounds (the order swapped
@@ -12,6 +13,7 @@ load average, and per-document keep/drop agreement.
 import argparse, inspect, json, os, pkgutil, random, subprocess, sys, tempfile, time, importlib
 from pathlib import Path
 import polars as pl
+import heavy
 from heavy import heavy_pool, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,12 +45,19 @@ import sys, time, json, polars as pl
 from datatrove.data import Document
 from datatrove.pipeline.filters import GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter, FineWebQualityFilter
 df = pl.read_parquet(sys.argv[1]); res = {}
+parts = json.loads(sys.argv[3]) if len(sys.argv) > 3 else None  # {name: [start, end]}: CPU seconds on those rows instead
 for name, F in [("gopher_quality", GopherQualityFilter), ("gopher_repetition", GopherRepetitionFilter),
                 ("c4_quality", C4QualityFilter), ("fineweb_quality", FineWebQualityFilter)]:
     f = F(); f.filter(Document(text="warm up the tokenizer.", id="w"))
-    t0 = time.perf_counter()
-    ok = [f.filter(Document(text=t or "", id=str(i))) is True for i, t in enumerate(df["text"])]
-    res[name] = {"seconds": time.perf_counter() - t0, "ok": ok}
+    if parts is None:
+        t0 = time.perf_counter()
+        ok = [f.filter(Document(text=t or "", id=str(i))) is True for i, t in enumerate(df["text"])]
+        res[name] = {"seconds": time.perf_counter() - t0, "ok": ok}
+    else:
+        res[name] = {}
+        for part, (a, b) in parts.items():
+            c0 = time.process_time(); [f.filter(Document(text=t or "", id=str(i))) for i, t in enumerate(df["text"][a:b])]
+            res[name][part] = time.process_time() - c0
 open(sys.argv[2], "w").write(json.dumps(res))
 '''
 
@@ -58,6 +67,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=2000, help="documents")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of both sides (medians reported)")
     ap.add_argument("--heavy", action="store_true", help="replace 18 documents by long ones (64 kB to 4 MB; benchmarks/heavy.py)")
+    ap.add_argument("--parts", action="store_true", help="with --heavy: MB per CPU second of each side on the longest document, the long ones, the rest")
     ap.add_argument("--peers", default=os.environ.get("CURATEKIT_PEERS", str(ROOT.parent/".venv-peers/bin/python")),
                     help="the peers venv's python (default: $CURATEKIT_PEERS, else ../.venv-peers beside the repository)")
     a = ap.parse_args(argv)
@@ -102,5 +112,27 @@ def main(argv=None):
             agree = sum(x == y for x, y in zip(ok, pok)) / len(df)
             print(f"| {r} | {cs:,.0f} | {ps:,.0f} | **{cs / ps:.1f}×** ({per}) | {agree:.2%} | {sum(ok) / len(df):.1%} / {sum(pok) / len(df):.1%} |")
         else: print(f"| {r} | {cs:,.0f} | – | – | – | {sum(ok) / len(df):.1%} / – |")
+    if a.parts and a.heavy: parts(df, signals, a.peers if have_peer else None, tmp)
+
+def parts(df, signals, peers, tmp):
+    "MB per CPU second (process time, one pass each) on the longest document, the long ones and the rest: where each side's time goes."
+    k = len(heavy.TAIL)
+    ranges = {"longest document": (0, 1), f"{k} long documents": (0, k), f"{len(df) - k:,} others": (k, len(df))}
+    mb = {p: df["text"][a:b].str.len_bytes().sum() / 1e6 for p, (a, b) in ranges.items()}
+    ours = {r: {} for r in RULES}
+    for r in RULES:
+        for p, (a, b) in ranges.items():
+            c0 = time.process_time(); getattr(signals, r)(df.slice(a, b - a)); ours[r][p] = time.process_time() - c0
+    peer = {}
+    if peers:
+        cp = subprocess.run([peers, str(tmp / "peer.py"), str(tmp / "data.parquet"), str(tmp / "parts.json"), json.dumps(ranges)], capture_output=True, text=True)
+        if cp.returncode: raise SystemExit("datatrove failed: " + cp.stderr[-2000:])
+        peer = json.loads((tmp / "parts.json").read_text())
+    print(f"\nMB per CPU second, each part alone, one pass ({load()}): curatekit / datatrove\n")
+    print("| rule set | " + " | ".join(f"{p} ({mb[p]:.1f} MB)" for p in ranges) + " |")
+    print("|---|" + "---|" * len(ranges))
+    for r in RULES:
+        cell = lambda p: f"{mb[p] / ours[r][p]:.1f} / " + (f"{mb[p] / peer[r][p]:.1f}" if peer else "–")
+        print(f"| {r} | " + " | ".join(cell(p) for p in ranges) + " |")
 
 if __name__ == "__main__": main()

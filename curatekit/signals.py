@@ -8,6 +8,7 @@ Docs: https://curatekit.github.io/curatekit/signals.html.md"""
 from __future__ import annotations
 import importlib.resources, sys
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -58,11 +59,18 @@ _LINEBREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 class CkExpr:
     "Text signals as polars expressions: `pl.col('text').ck.words()` and friends."
     def __init__(self, expr: pl.Expr): self._e = expr
+    def _spaced(self) -> pl.Expr:
+        "The text with spaces put where the tokenizer splits inside a whitespace chunk (`x-y`, `a.B`, contractions, `can not`)."
+        e = self._e.str.replace_all(r"([\p{L}\d])([-:<>=/])(\p{L})", "$1 $2 $3").str.replace_all(r"(\p{Ll})\.(\p{Lu})", "$1 . $2")
+        # `\b` after the suffix written as "a non-word character or the end" (`\W` is taken and put back; it cannot start the
+        # next match, which begins with a letter): the same replacements, and the regex stays on its fast DFA on non-ASCII text
+        return e.str.replace_all(r"(\p{L})(n['’]t|['’](?:[sS]|ll|re|ve|d|m))(\W|$)", "$1 $2$3").str.replace_all(r"\b([Cc]an)(not)\b", "$1 $2")
     def words(self) -> pl.Expr:
         "Word tokens (list[str]): whitespace chunks, leading/trailing symbols split off as tokens of their own."
-        e = self._e.str.replace_all(r"([\p{L}\d])([-:<>=/])(\p{L})", "$1 $2 $3").str.replace_all(r"(\p{Ll})\.(\p{Lu})", "$1 . $2")
-        e = e.str.replace_all(r"(\p{L})(n['’]t|['’](?:[sS]|ll|re|ve|d|m))\b", "$1 $2").str.replace_all(r"\b([Cc]an)(not)\b", "$1 $2")
-        return e.str.extract_all(word_pattern())
+        return self._spaced().str.extract_all(word_pattern())
+    def word_count(self) -> pl.Expr:
+        "The number of `words` (u32), counted without making them."
+        return self._spaced().str.count_matches(word_pattern())
     def lines(self) -> pl.Expr:
         "Lines as `str.splitlines` makes them (list[str])."
         return self._e.str.replace_all(_LINEBREAKS, "\n").str.strip_suffix("\n").str.split("\n")
@@ -89,11 +97,16 @@ def _sizes(df: pl.DataFrame) -> np.ndarray|None:
     cols = [c for c, t in df.schema.items() if t == pl.String]
     return df.select(pl.sum_horizontal(pl.col(c).str.len_bytes().fill_null(0) for c in cols)).to_series().to_numpy() if cols else None
 
-def _long(df: pl.DataFrame, parts: pl.Expr, min_rows: int=256) -> pl.DataFrame:
-    "One row per element of list expression `parts`: `_doc` (the row position) and `x` (the element), in row order."
+def _long(df: pl.DataFrame, parts: pl.Expr, min_rows: int=256, where: pl.Expr|None=None, **cols: pl.Expr) -> pl.DataFrame:
+    "One row per element of list expression `parts` (those `where` holds): `_doc` (the row position), `x` (the element) and `cols` of it, in row order."
     q = [df.slice(s, m).lazy().select(pl.int_range(s, s + pl.len(), dtype=pl.UInt32).alias("_doc"), parts.alias("x"))
-         .explode("x").filter(pl.col("x").is_not_null()) for s, m in _slices(len(df), min_rows, _sizes(df))]
-    return pl.concat(pl.collect_all(q))  # the slices' queries run side by side on polars' thread pool
+         .explode("x").filter(pl.col("x").is_not_null() if where is None else pl.col("x").is_not_null() & where).with_columns(**cols)
+         for s, m in _slices(len(df), min_rows, _sizes(df))]
+    return pl.concat(pl.collect_all(q))  # the slices' queries (the per-element columns too) run side by side on polars' threads
+
+def _rows(df: pl.DataFrame, min_rows: int=256, **cols: pl.Expr) -> pl.DataFrame:
+    "Per-row expressions `cols` of `df`, computed on the same slices side by side."
+    return pl.concat(pl.collect_all([df.slice(s, m).lazy().select(**cols) for s, m in _slices(len(df), min_rows, _sizes(df))]))
 
 def _per_doc(n: int, agg: pl.DataFrame) -> pl.DataFrame:
     "Per-document aggregates for all `n` rows (documents with no elements get nulls)."
@@ -107,50 +120,66 @@ def _dups(long: pl.DataFrame) -> pl.DataFrame:
 # %% ../nbs/10_signals.ipynb #a3113469
 _K = np.uint64(0x9E3779B97F4A7C15)
 
-def _ngram_table(tok: pl.DataFrame, n: int) -> tuple[np.ndarray, np.ndarray]:
-    "Hash of the n-gram starting at each word of the word table `tok` (`_doc`, `h`) and whether it fits in its doc."
-    h, doc = tok["h"].to_numpy(), tok["_doc"].to_numpy()
-    m = len(h) - n + 1
-    if m <= 0: return np.zeros(0, np.uint64), np.zeros(0, bool)
-    g = h[:m].copy()
+def _ngram_levels(h: np.ndarray, doc: np.ndarray, sizes, tops=()):
+    "For each n of `sizes` (ascending): n, the first positions and counts of the repeated in-doc n-grams (sizes in `tops` only), the repeats' positions."
+    C, b, cur = np.arange(len(h)), h.copy(), 1  # candidates: positions whose shorter n-gram occurs more than once (at first: all)
     with np.errstate(over="ignore"):
-        for i in range(1, n): g = g * _K + h[i:i + m]
-        g = g * _K + doc[:m].astype(np.uint64)
-    return g, doc[n - 1:] == doc[:m]
+        for n in sorted(sizes):
+            keep = C + n - 1 < len(h)
+            keep[keep] = doc[C[keep] + n - 1] == doc[C[keep]]  # the n-gram ends in its own document
+            if not keep.all(): C, b = C[keep], b[keep]
+            for j in range(cur, n): b = b * _K + h[C + j]  # the multiply-add chain, one word longer
+            cur = n
+            g = pl.DataFrame({"g": b * _K + doc[C].astype(np.uint64), "p": C})
+            fd = g.select(first=pl.col("g").is_first_distinct(), dup=pl.col("g").is_duplicated())
+            first, dup = fd["first"].to_numpy(), fd["dup"].to_numpy()
+            if n in tops:
+                agg = g.filter(pl.Series(dup)).group_by("g").agg(first=pl.col("p").min(), cnt=pl.len())
+                yield n, agg["first"].to_numpy(), agg["cnt"].to_numpy().astype(np.int64), C[~first]
+            else: yield n, np.zeros(0, np.int64), np.zeros(0, np.int64), C[~first]
+            if not dup.all(): C, b = C[dup], b[dup]  # a repeated (n+1)-gram starts with a repeated n-gram: only those stay candidates
 
-def _top_query(g: np.ndarray, ok: np.ndarray) -> pl.LazyFrame:
-    "Each distinct in-doc n-gram's first position and count, by first position."
-    return pl.LazyFrame({"g": g[ok]}).with_row_index("i").group_by("g").agg(first=pl.col("i").min(), cnt=pl.len()).sort("first")
+def _doc_parts(doc: np.ndarray, size: int=1 << 17) -> list[tuple[int, int]]:
+    "Contiguous (start, end) ranges of a word table's rows, cut at document starts about every `size` words."
+    if not len(doc): return []
+    starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+    cuts = np.unique(starts[np.searchsorted(starts, np.arange(0, len(doc), size), side="right") - 1]).tolist()
+    return list(zip(cuts, cuts[1:] + [len(doc)]))
 
-def _top_ngram(tok, n, ndocs, ok: np.ndarray, agg: pl.DataFrame) -> np.ndarray:
+def _ngram_runs(h: np.ndarray, doc: np.ndarray, sizes, tops=()) -> list[tuple]:
+    "`_ngram_levels` of the whole word table, computed on parts of whole documents side by side (n-grams never cross documents)."
+    def part(ab):
+        a, b = ab
+        return [(m, first + a, cnt, rep + a) for m, first, cnt, rep in _ngram_levels(h[a:b], doc[a:b], sizes, tops)]
+    with ThreadPoolExecutor(pl.thread_pool_size()) as ex: res = list(ex.map(part, _doc_parts(doc)))
+    if not res: return [(m, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)) for m in sorted(sizes)]
+    return [(lv[0][0], *(np.concatenate([r[i] for r in lv]) for i in (1, 2, 3))) for lv in zip(*res)]
+
+def _top_ngram(first: np.ndarray, cnt: np.ndarray, n: int, doc: np.ndarray, cs: np.ndarray, ndocs: int) -> np.ndarray:
     "Characters (joined by spaces) of each doc's most frequent n-gram times its count; ties go to the first seen."
+    words = np.bincount(doc, minlength=ndocs)
+    a = (np.cumsum(words) - words)[words >= n]  # each doc's first n-gram (count 1 unless it is among `first`)
+    p, c = np.r_[first, a], np.r_[cnt, np.ones(len(a), cnt.dtype)]
+    k = np.argsort(p, kind="stable"); p, c = p[k], c[k]
     out = np.zeros(ndocs)
-    if not len(agg): return out
-    doc, cs = tok["_doc"].to_numpy()[:len(ok)][ok], np.concatenate([[0], np.cumsum(tok["L"].to_numpy())])
-    G = (cs[n:n + len(ok)] - cs[:len(ok)])[ok] + (n - 1)  # characters of each n-gram, spaces included
-    first, cnt = agg["first"].to_numpy().astype(np.int64), agg["cnt"].to_numpy().astype(np.int64)
-    fd = doc[first]  # sorted by first position, so each doc's n-grams are one run
+    if not len(p): return out
+    fd = doc[p]  # sorted by first position, so each doc's n-grams are one run
     seg = np.flatnonzero(np.r_[True, fd[1:] != fd[:-1]])
-    best = np.maximum.reduceat(cnt, seg)
-    top = np.flatnonzero(cnt == np.repeat(best, np.diff(np.r_[seg, len(fd)])))
+    best = np.maximum.reduceat(c, seg)
+    top = np.flatnonzero(c == np.repeat(best, np.diff(np.r_[seg, len(fd)])))
     sid = np.searchsorted(seg, top, side="right") - 1
-    pick = top[np.r_[True, sid[1:] != sid[:-1]]]  # the first-seen most frequent n-gram of each doc
-    out[fd[seg]] = G[first[pick]] * best
+    pick = p[top[np.r_[True, sid[1:] != sid[:-1]]]]  # the first-seen most frequent n-gram of each doc
+    out[fd[seg]] = (cs[pick + n] - cs[pick] + n - 1) * best
     return out
 
-def _dup_query(g: np.ndarray) -> pl.LazyFrame:
-    return pl.LazyFrame({"g": g}).select(pl.col("g").is_first_distinct())
+def _dup_ngram(rep: np.ndarray, n: int, doc: np.ndarray, cs: np.ndarray, ndocs: int) -> np.ndarray:
+    "Characters of the words in repeated n-grams (`rep`: their start positions), taken greedily left to right without overlap as datatrove does."
+    if not len(rep): return np.zeros(ndocs)
+    new = np.r_[True, rep[1:] != rep[:-1] + 1]  # runs of consecutive repeated starts (never across documents)
+    p = rep[(rep - rep[new][np.cumsum(new) - 1]) % n == 0]  # every n-th start of each run
+    s = np.maximum(p, np.r_[p[0], p[:-1] + n])  # the words p .. p+n-1, less those an earlier pick covered
+    return np.bincount(doc[p], weights=cs[p + n] - cs[s], minlength=ndocs)
 
-def _dup_ngram(tok, n, ndocs, ok: np.ndarray, first_distinct: pl.DataFrame) -> np.ndarray:
-    "Characters of the words in repeated n-grams, taken greedily left to right without overlap as datatrove does."
-    rep = np.zeros(len(tok), bool)
-    rep[:len(ok)] = ok & ~first_distinct["g"].to_numpy()
-    i = np.arange(len(tok))
-    start = np.maximum.accumulate(np.where(rep & ~np.r_[False, rep[:-1]], i, 0))
-    picked = (rep & ((i - start) % n == 0)).astype(np.int64)
-    cs = np.concatenate([[0], np.cumsum(picked)])
-    cov = (cs[i + 1] - cs[np.maximum(i - n + 1, 0)]) > 0
-    return np.bincount(tok["_doc"].to_numpy(), weights=cov * tok["L"].to_numpy(), minlength=ndocs)
 
 # %% ../nbs/10_signals.ipynb #ae891610
 def _finish(prefix: str, text: pl.Series, sig: pl.DataFrame, checks: list) -> pl.DataFrame:
@@ -166,14 +195,13 @@ def _finish(prefix: str, text: pl.Series, sig: pl.DataFrame, checks: list) -> pl
 def gopher_quality_signals(text: pl.Series, t: dict, prefix="gopher_quality") -> pl.DataFrame:
     "Gopher quality signals and verdict (Rae et al. 2021, App. A) for a text column."
     df = text.to_frame("text")
-    tok = _long(df, pl.col("text").ck.words()).with_columns(
-        L=pl.col("x").str.len_chars(), sym=~pl.col("x").str.contains(f"[^{_P()}]"), alpha=pl.col("x").str.contains(r"\p{L}"),
-        stop=pl.col("x").is_in(t["stop_words"]))
+    tok = _long(df, pl.col("text").ck.words(), L=pl.col("x").str.len_chars(), sym=~pl.col("x").str.contains(f"[^{_P()}]"),
+                alpha=pl.col("x").str.contains(r"\p{L}"), stop=pl.col("x").is_in(t["stop_words"]))
     w = tok.group_by("_doc").agg(n=pl.len(), word_count=(~pl.col("sym")).sum(), mean_word_length=pl.col("L").filter(~pl.col("sym")).mean(),
                                 alpha_words_ratio=pl.col("alpha").mean(), stop_words=pl.col("x").filter(pl.col("stop")).n_unique())
-    ln = _long(df, pl.col("text").ck.lines()).group_by("_doc").agg(
-        bullet_lines_ratio=pl.col("x").str.contains(r"^\s*[•\-]").mean(),
-        ellipsis_lines_ratio=pl.col("x").str.contains(r"(?:\.\.\.|…)\s*$").mean())
+    ln = _long(df, pl.col("text").ck.lines(), bullet=pl.col("x").str.contains(r"^\s*[•\-]"),
+               ellipsis=pl.col("x").str.contains(r"(?:\.\.\.|…)\s*$")).group_by("_doc").agg(
+        bullet_lines_ratio=pl.col("bullet").mean(), ellipsis_lines_ratio=pl.col("ellipsis").mean())
     c, n = pl.col, len(df)
     sig = _per_doc(n, w).join(_per_doc(n, ln), on="_doc").with_columns(
         hash_ratio=text.str.count_matches("#", literal=True) / c("n"),
@@ -198,12 +226,14 @@ def gopher_repetition_signals(text: pl.Series, t: dict, prefix="gopher_repetitio
     sig = pl.DataFrame({"_doc": pl.int_range(n, dtype=pl.UInt32, eager=True), "_L": L})
     sig = sig.with_columns(_per_doc(n, p).select(dup_para_frac=pl.col("dup_n") / pl.col("n"), dup_para_char_frac=pl.col("dup_chars")))
     sig = sig.with_columns(_per_doc(n, l).select(dup_line_frac=pl.col("dup_n") / pl.col("n"), dup_line_char_frac=pl.col("dup_chars")))
-    tok = _long(df, pl.col("text").ck.words()).with_columns(h=pl.col("x").hash(), L=pl.col("x").str.len_chars().cast(pl.Int64))
+    tok = _long(df, pl.col("text").ck.words(), h=pl.col("x").hash(), L=pl.col("x").str.len_chars().cast(pl.Int64))
+    doc, cs = tok["_doc"].to_numpy(), np.r_[0, np.cumsum(tok["L"].to_numpy())]
     tops, dups = list(t["top_ngram_char_frac"]), list(t["dup_ngram_char_frac"])
-    tabs = {m: _ngram_table(tok, m) for m in {*tops, *dups}}
-    res = pl.collect_all([_top_query(*tabs[m]) for m in tops] + [_dup_query(tabs[m][0]) for m in dups])  # side by side
-    sig = sig.with_columns([pl.Series(f"top_{m}gram_char_frac", _top_ngram(tok, m, n, tabs[m][1], r)) for m, r in zip(tops, res)]
-                           + [pl.Series(f"dup_{m}gram_char_frac", _dup_ngram(tok, m, n, tabs[m][1], r)) for m, r in zip(dups, res[len(tops):])])
+    names, got = [f"top_{m}gram_char_frac" for m in tops] + [f"dup_{m}gram_char_frac" for m in dups], {}
+    for m, first, cnt, rep in _ngram_runs(tok["h"].to_numpy(), doc, {*tops, *dups}, tops):  # the sizes in ascending order
+        if m in tops: got[f"top_{m}gram_char_frac"] = _top_ngram(first, cnt, m, doc, cs, n)
+        if m in dups: got[f"dup_{m}gram_char_frac"] = _dup_ngram(rep, m, doc, cs, n)
+    sig = sig.with_columns(pl.Series(k, got[k]) for k in names)
     chars = ["dup_para_char_frac", "dup_line_char_frac"] + [c for c in sig.columns if c.startswith(("top_", "dup_")) and "gram" in c]
     sig = sig.with_columns([(pl.col(c).fill_null(0) / pl.col("_L")).alias(c) for c in chars]).drop("_doc", "_L")
     thr = dict(dup_para_frac=t["dup_para_frac"], dup_para_char_frac=t["dup_para_char_frac"], dup_line_frac=t["dup_line_frac"],
@@ -215,62 +245,80 @@ def gopher_repetition_signals(text: pl.Series, t: dict, prefix="gopher_repetitio
 _CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 _SENTENCE_END = r"[.!?։؟۔।॥。！？｡]"
 
+def _c4_line(t: dict) -> pl.Expr:
+    "A line as C4 reads it: stripped, citations removed."
+    s0 = pl.col("x").str.strip_chars()
+    return s0.str.replace_all(_CITATION, "") if t["remove_citations"] else s0
+
+def _c4_flags(t: dict) -> dict[str, pl.Expr]:
+    "Per-line columns of the cheap checks; `cand` marks the lines that may mention a keyword, `big` those that may hold a long word."
+    x, line, no = pl.col("x"), _c4_line(t), pl.lit(False)
+    ok = pl.lit(True)
+    if t["filter_no_terminal_punct"]: ok = ok & line.str.tail(1).is_in(list(t["end_punctuation"])) & ~line.str.ends_with("...")
+    if (k := t["min_words_per_line"]) not in (None, -1) and k > 0:  # k whitespace chunks exist: one regex search, stops at the first
+        ok = ok & x.str.strip_chars().str.contains(r"\S+" + r"\s+\S+" * (k - 1))
+    keys = (["lorem ipsum"] if t["filter_lorem_ipsum"] else []) + (["javascript"] if t["filter_javascript"] else []) + (
+        list(t["policy_substrings"]) if t["filter_policy"] else [])
+    # a superset of the lines whose lowercase holds a keyword: ASCII case folding plus the Kelvin sign (lowercases to "k")
+    cand = line.str.contains_any([*keys, "\u212a"], ascii_case_insensitive=True) if keys else no
+    P = _P()
+    sents = 1 + pl.when(ok).then(line).otherwise(pl.lit("")).str.replace_all(r"\.{2,}", "…").str.replace_all(
+        r"(^|[\s\p{P}])(\p{L})\.", "${1}${2}_").str.count_matches(rf"{_SENTENCE_END}[{P}]*\s+[{P}]*[^\s{P}]")  # only ok lines can count
+    big = x.str.len_bytes() > t["max_word_length"] if t["max_word_length"] not in (None, -1) else no  # bytes ≥ characters
+    return dict(ok=ok, curly=line.str.contains("{", literal=True) if t["filter_curly_bracket"] else no, cand=cand, big=big, s=sents)
+
+def _c4_rare(lg: pl.DataFrame, t: dict) -> pl.DataFrame:
+    "The exact keyword and long-word checks, on the few candidate lines only: `lorem`, `js`, `policy`, `bad` for every line."
+    no = np.zeros(len(lg), bool)
+    out = dict(lorem=no, js=no.copy(), policy=no.copy(), bad=no.copy())
+    if len(i := np.flatnonzero(lg["cand"].to_numpy())):
+        low = lg[i].select(_c4_line(t).str.to_lowercase()).to_series()
+        if t["filter_lorem_ipsum"]: out["lorem"] = _scatter(no, i, low.str.contains("lorem ipsum", literal=True))
+        if t["filter_javascript"]: out["js"] = _scatter(no, i, low.str.contains("javascript", literal=True))
+        if t["filter_policy"]: out["policy"] = _scatter(no, i, low.str.contains_any(t["policy_substrings"]))
+    if len(i := np.flatnonzero(lg["big"].to_numpy())):
+        longest = lg[i]["x"].str.extract_all(r"\S+").list.eval(pl.element().str.len_chars()).list.max()
+        out["bad"] = _scatter(no, i, longest > t["max_word_length"])
+    return lg.with_columns(**{k: pl.Series(v) for k, v in out.items()})
+
+def _scatter(base: np.ndarray, i: np.ndarray, v: pl.Series) -> np.ndarray:
+    out = base.copy(); out[i] = v.fill_null(False).to_numpy(); return out
+
 def c4_quality_signals(text: pl.Series, t: dict, prefix="c4_quality") -> pl.DataFrame:
     "C4 signals and verdict (Raffel et al. 2020, as datatrove's `C4QualityFilter` applies them) for a text column."
-    df, n = text.to_frame("text"), len(text)
-    x = pl.col("x")
-    s0 = x.str.strip_chars()
-    line = s0.str.replace_all(_CITATION, "") if t["remove_citations"] else s0
-    low = line.str.to_lowercase()
-    ok = pl.lit(True)
-    if t["filter_no_terminal_punct"]:
-        ok = ok & line.str.contains(f"[{_cls(t['end_punctuation'])}]$") & ~line.str.ends_with("...")
-    if t["min_words_per_line"] not in (None, -1): ok = ok & (s0.str.count_matches(r"\S+") >= t["min_words_per_line"])
-    no = pl.lit(False)
-    lorem = (ok & low.str.contains("lorem ipsum", literal=True)) if t["filter_lorem_ipsum"] else no
-    js = low.str.contains("javascript", literal=True) if t["filter_javascript"] else no
-    curly = (ok & ~js & line.str.contains("{", literal=True)) if t["filter_curly_bracket"] else no
-    policy = low.str.contains_any(t["policy_substrings"]) if t["filter_policy"] else no
-    P = _P()
-    sents = 1 + line.str.replace_all(r"\.{2,}", "…").str.replace_all(r"(^|[\s\p{P}])(\p{L})\.", "${1}${2}_").str.count_matches(rf"{_SENTENCE_END}[{P}]*\s+[{P}]*[^\s{P}]")
-    lg = _long(df, pl.col("text").ck.lines()).with_columns(ok=ok, lorem=lorem, js=js, curly=curly, policy=policy)
-    if t["max_word_length"] not in (None, -1):  # a word longer than the limit needs a line longer than it: check only those
-        long_word = (x.str.len_chars() > t["max_word_length"]) & x.str.extract_all(r"\S+").list.eval(
-            pl.element().str.len_chars()).list.max().gt(t["max_word_length"])
-        lg = lg.with_columns(bad=long_word).with_columns(ok=pl.col("ok") & ~pl.col("bad"), lorem=pl.col("lorem") & ~pl.col("bad"),
-                                                          curly=pl.col("curly") & ~pl.col("bad"))
-    lg = lg.with_columns(kept=pl.col("ok") & ~pl.col("js") & ~pl.col("policy"))
+    df, n, c = text.to_frame("text"), len(text), pl.col
+    lg = _c4_rare(_long(df, pl.col("text").ck.lines(), **_c4_flags(t)), t)
+    ok = c("ok") & ~c("bad")
+    lg = lg.select("_doc", "s", lorem=ok & c("lorem"), curly=ok & ~c("js") & c("curly"), kept=ok & ~c("js") & ~c("policy"))
     lg = lg.with_columns(stop=pl.when("lorem").then(pl.lit("lorem_ipsum")).when("curly").then(pl.lit("curly_bracket")))
-    sn = lg.filter("kept").select("_doc", s=sents).group_by("_doc").agg(sentences=pl.col("s").sum())  # only kept lines count
-    a = lg.group_by("_doc").agg(lines=pl.len(), kept_lines=pl.col("kept").sum(), lorem_ipsum=pl.col("lorem").any(),
-                                curly_bracket=pl.col("curly").any(), _first=pl.col("stop").drop_nulls().first())
-    a = a.join(sn, on="_doc", how="left").select("_doc", "lines", "kept_lines", pl.col("sentences").fill_null(0), "lorem_ipsum",
-                                                 "curly_bracket", "_first")
+    a = lg.group_by("_doc").agg(lines=pl.len(), kept_lines=c("kept").sum(), sentences=c("s").filter("kept").sum(),
+                                lorem_ipsum=c("lorem").any(), curly_bracket=c("curly").any(), _first=c("stop").drop_nulls().first())
+    a = a.select("_doc", "lines", "kept_lines", "sentences", "lorem_ipsum", "curly_bracket", "_first")
     sig = _per_doc(n, a).drop("_doc")
-    checks = [("lorem_ipsum", pl.col("_first") == "lorem_ipsum"), ("curly_bracket", pl.col("_first") == "curly_bracket")]
-    if t["min_sentences"] not in (None, -1): checks.append(("sentences", pl.col("sentences").fill_null(0) < t["min_sentences"]))
+    checks = [("lorem_ipsum", c("_first") == "lorem_ipsum"), ("curly_bracket", c("_first") == "curly_bracket")]
+    if t["min_sentences"] not in (None, -1): checks.append(("sentences", c("sentences").fill_null(0) < t["min_sentences"]))
     return _finish(prefix, text, sig, checks).drop(f"{prefix}__first")
+
 
 # %% ../nbs/10_signals.ipynb #5ae29b47
 def fineweb_quality_signals(text: pl.Series, t: dict, prefix="fineweb_quality") -> pl.DataFrame:
     "FineWeb quality signals and verdict (Penedo et al. 2024) for a text column."
-    df, n = text.to_frame("text"), len(text)
-    lg = _long(df, pl.col("text").str.split("\n")).filter(pl.col("x").str.strip_chars() != "")
-    d = lg.with_columns(dup=~pl.struct("_doc", "x").is_first_distinct(), L=pl.col("x").str.len_chars())
-    a = d.group_by("_doc").agg(n=pl.len(), line_punct_ratio=pl.col("x").str.contains(f"[{_T()}]$").mean(),
-                               short_line_ratio=(pl.col("L") <= t["short_line_length"]).mean(),
-                               _dupc=(pl.col("L") * pl.col("dup")).sum())
-    nw = _long(df, pl.col("text").ck.words()).group_by("_doc").agg(_nw=pl.len())
-    sig = _per_doc(n, a).join(_per_doc(n, nw), on="_doc").with_columns(
-        char_dup_ratio=pl.col("_dupc") / text.str.replace_all("\n", "", literal=True).str.len_chars(),
-        list_ratio=text.str.count_matches("\n", literal=True) / pl.col("_nw"))
+    df, n, c = text.to_frame("text"), len(text), pl.col
+    lg = _long(df, c("text").str.split("\n"), where=c("x").str.strip_chars() != "", L=c("x").str.len_chars(),
+               punct=c("x").str.tail(1).is_in(list(default_thresholds()["terminal_punctuation"])))
+    d = lg.with_columns(dup=~pl.struct("_doc", "x").is_first_distinct())
+    a = d.group_by("_doc").agg(n=pl.len(), line_punct_ratio=c("punct").mean(), short_line_ratio=(c("L") <= t["short_line_length"]).mean(),
+                               _dupc=(c("L") * c("dup")).sum())
+    w = c("text").ck.word_count()
+    per = _rows(df, _nw=pl.when(w > 0).then(w), _nl=c("text").str.count_matches("\n", literal=True), _chars=c("text").str.len_chars())
+    sig = _per_doc(n, a).with_columns(per).with_columns(char_dup_ratio=c("_dupc") / (c("_chars") - c("_nl")), list_ratio=c("_nl") / c("_nw"))
     sig = sig.select("n", "line_punct_ratio", "short_line_ratio", "char_dup_ratio", "list_ratio")
-    c = pl.col
     p_fail = c("line_punct_ratio") < t["line_punct_thr"]
     if t["line_punct_exclude_zero"]: p_fail = p_fail & (c("line_punct_ratio") != 0)
     checks = [("empty", c("n").is_null()), ("line_punct_ratio", p_fail), ("short_line_ratio", c("short_line_ratio") > t["short_line_thr"]),
               ("char_dup_ratio", c("char_dup_ratio") > t["char_duplicates_ratio"]), ("list_ratio", c("list_ratio") > t["new_line_ratio"])]
     return _finish(prefix, text, sig, checks).drop(f"{prefix}_n")
+
 
 # %% ../nbs/10_signals.ipynb #1b796fc6
 def _annotate(df, text_col, name, thresholds, fn):

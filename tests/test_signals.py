@@ -71,3 +71,50 @@ def test_rule_sets_cut_a_heavy_tail_by_bytes_with_the_same_verdicts(monkeypatch)
     by_bytes = {r: getattr(signals, r)(df) for r in rules}
     monkeypatch.setattr(signals, "_sizes", lambda d: None)
     for r in rules: assert by_bytes[r].equals(getattr(signals, r)(df)), r
+
+def _ngram_oracle(words: list[str], n: int) -> tuple[int, int]:
+    "One document in plain Python: characters of its top n-gram × its count; characters of the words in repeated n-grams."
+    from collections import Counter
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    top = 0
+    if grams: g, c = Counter(grams).most_common(1)[0]; top = (sum(map(len, g)) + n - 1) * c  # ties: the first seen
+    seen, rep = set(), []
+    for g in grams: rep.append(g in seen); seen.add(g)
+    cov, start = [False] * len(words), 0
+    for i, r in enumerate(rep):  # every n-th start of each run of repeated starts
+        if r and (i == 0 or not rep[i - 1]): start = i
+        if r and (i - start) % n == 0: cov[i:i + n] = [True] * n
+    return top, sum(len(w) for w, c in zip(words, cov) if c)
+
+def test_gopher_repetition_ngrams_of_long_documents_match_a_plain_python_count(monkeypatch):
+    "Long repetitive documents: the n-gram chain, on parts of documents side by side or on one part, equals a per-document Python count."
+    from curatekit import signals
+    from curatekit.data import sample_corpus
+    docs = sample_corpus().filter(pl.col("text").str.len_bytes() > 200)["text"].head(150).to_list()
+    long = ["\n\n".join(docs[i::3] + docs[i::9]) for i in range(3)]  # ~50 kB each, every third document twice
+    df = pl.DataFrame({"text": long + docs[:20] + [PROSE + " " + PROSE, "a b a b a b", "x", None]})
+    t = signals.rules("gopher_repetition")
+    sizes = sorted({*t["top_ngram_char_frac"], *t["dup_ngram_char_frac"]})
+    orig = signals._doc_parts
+    monkeypatch.setattr(signals, "_doc_parts", lambda doc: orig(doc, 5_000))  # many parts, a long document alone in its part
+    many = gopher_repetition(df)
+    monkeypatch.setattr(signals, "_doc_parts", lambda doc: orig(doc, 1 << 40))  # one part
+    assert many.equals(gopher_repetition(df))
+    words = df.select(pl.col("text").ck.words())["text"].to_list()
+    for i, (w, text) in enumerate(zip(words, df["text"])):
+        if not text: continue
+        for n in sizes:
+            top, dup = _ngram_oracle(w, n)
+            if n in t["top_ngram_char_frac"]: assert many[f"gopher_repetition_top_{n}gram_char_frac"][i] == top / len(text), (i, n)
+            if n in t["dup_ngram_char_frac"]: assert many[f"gopher_repetition_dup_{n}gram_char_frac"][i] == dup / len(text), (i, n)
+
+def test_c4_checks_rare_lines_exactly():
+    "Keyword and long-word checks run on candidate lines only: a Kelvin sign that lowercases to k, a keyword joined by a removed citation, bytes vs characters."
+    lines = ["We use coo\u212aies to improve your experience on this site.",  # lowercases to "use cookies": a policy line
+             "Java[1]Script is required to view this page, please enable it.",  # the citation goes, "javascript" remains
+             "x" * 1001 + " is one word too long for a line.",  # a word over 1,000 characters
+             "é" * 600 + " is 1,200 bytes but 600 characters, so it stays.",  # over 1,000 bytes, not characters
+             "Plain prose ends here with a full stop, and nothing else."]
+    out = c4_quality(pl.DataFrame({"text": ["\n".join(lines)]}))
+    assert out["c4_quality_lines"][0] == 5 and out["c4_quality_kept_lines"][0] == 2
+    assert c4_quality(pl.DataFrame({"text": [lines[0]]}), thresholds={"filter_policy": False})["c4_quality_kept_lines"][0] == 1
