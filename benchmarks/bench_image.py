@@ -18,7 +18,8 @@ difference of the embeddings (must be ≤ 1e-4), the hashes' agreement (must be 
 Hashing rows: each round times the imagehash loop once (on decoded images, and from bytes) and every curatekit row once, in
 turn; the medians of `--repeats` rounds count. curatekit runs on one thread (`threads=1`) and on all of polars' threads (the
 column cut into one slice per thread); imagehash is one loop on one thread. Rows also give the ratio of CPU time
-(`time.process_time`, all threads summed), which waiting for a core does not inflate. `--profile` adds the CPU milliseconds of
+(`time.process_time`, all threads summed), which waiting for a core does not inflate, and each round's own ratio (its imagehash
+run over its curatekit run, seconds apart) with their median, which a load that changes between rounds moves less. `--profile` adds the CPU milliseconds of
 each stage of the dedup step on one thread (minimum of 5).
 """
 import argparse, io, json, os, statistics, sys, tempfile, time
@@ -144,7 +145,9 @@ def bench_hash(a, blobs):
     for k, (what, threads, _, peer) in enumerate(rows):
         out.append(dict(what=what, curatekit_threads=threads, images=n, curatekit_img_s=round(n / med(wall[k])),
                         imagehash_img_s=round(n / med(wall[peer])), ratio=round(med(wall[peer]) / med(wall[k]), 1),
-                        cpu_time_ratio=round(med(cpu[peer]) / med(cpu[k]), 1), runs=[round(x, 3) for x in wall[k]],
+                        cpu_time_ratio=round(med(cpu[peer]) / med(cpu[k]), 1),
+                        round_ratios=[round(p / o, 1) for p, o in zip(wall[peer], wall[k])],   # each round's pair, run minutes apart at most
+                        median_round_ratio=round(med([p / o for p, o in zip(wall[peer], wall[k])]), 1), runs=[round(x, 3) for x in wall[k]],
                         peer_runs=[round(x, 3) for x in wall[peer]]))
     out.append(dict(what=f"bit agreement with imagehash on {len(check):,} images (incl. {len(photos)} photographs)", images=len(check), ratio=agree))
     return out
@@ -164,7 +167,12 @@ def profile_hash(a, blobs, repeats=5):
         return r, round(min(ts) * 1e3, 1)
     out = {}
     (rows, lens, h, w, ch), out["parse the column's headers (_plain_pngs)"] = cpu(lambda: ci._plain_pngs(b, ci.MAX_PIXELS))
-    raws, out["inflate (zlib.decompress per image)"] = cpu(lambda: ci._inflate_plain(b, rows, lens, h * (1 + w * ch)))
+    inflate = lambda: ci._inflate_plain(b, rows, lens, h * (1 + w * ch))
+    raws, out[f"inflate ({'libdeflate' if ci._libdeflate else 'zlib'} per image)"] = cpu(inflate)
+    if ci._libdeflate is not None:   # what libdeflate buys: the same streams through zlib's capped decompressobj
+        keep, ci._libdeflate = ci._libdeflate, None
+        try: _, out["inflate without libdeflate (zlib decompressobj per image, the fallback)"] = cpu(inflate)
+        finally: ci._libdeflate = keep
     raw, out["join into one array"] = cpu(lambda: np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), int(h[0]), -1))
     px, out["undo the row filters (unfilter_scanlines)"] = cpu(lambda: ci.unfilter_scanlines(raw, 1))
     hs, out["pHash (phash: Lanczos resize, DCT corner, median)"] = cpu(lambda: ci.phash(np.ascontiguousarray(px)))

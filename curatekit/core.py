@@ -21,9 +21,9 @@ from tqdm.auto import tqdm
 # %% auto #0
 __all__ = ['READERS', 'STEPS', 'STEP_TABLE', 'ORIGIN', 'FIT', 'LEDGER_SCHEMA', 'GENERATED_SCHEMA', 'STATS_SCHEMA',
            'CuratekitError', 'add_ids', 'check_ids', 'check_text', 'is_empty_text', 'file_format', 'file_stem',
-           'reader_for', 'read_file', 'shard_files', 'read', 'os_error', 'write', 'to_frame', 'to_hf', 'Step',
-           'type_spec', 'conforms', 'describe', 'Check', 'Range', 'OneOf', 'Keys', 'param_specs', 'check_params',
-           'register', 'FuncStep', 'map_step', 'global_step', 'generate_step', 'zscore', 'step_entry',
+           'reader_for', 'read_file', 'shard_files', 'read', 'os_error', 'atomic_path', 'write', 'to_frame', 'to_hf',
+           'Step', 'type_spec', 'conforms', 'describe', 'Check', 'Range', 'OneOf', 'Keys', 'param_specs',
+           'check_params', 'register', 'FuncStep', 'map_step', 'global_step', 'generate_step', 'zscore', 'step_entry',
            'build_step_table', 'step_table', 'step_spec', 'get_step', 'make_step', 'Outcome', 'origin', 'naming',
            'fit_state', 'check_partition', 'execute', 'segments', 'annotations', 'word_count', 'Filter', 'as_expr',
            'SelectColumns', 'Ledger', 'ledger_meta', 'Recipe', 'Run', 'safe_expr', 'LazyStep', 'builtin_recipes',
@@ -194,22 +194,29 @@ def os_error(e: BaseException) -> str:
     m = re.search(r"(Permission denied|No space left on device|Read-only file system|Disk quota exceeded)", str(e))
     return m.group(1) if m else (str(e).strip().splitlines() or [type(e).__name__])[0]
 
-def write(df: pl.DataFrame, path: str|Path) -> Path:
-    "Write `df` to `path` in the format its suffix names, atomically; return the path."
-    path = Path(path); fmt, comp = file_format(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+@contextmanager
+def atomic_path(path: str|Path):
+    """A temporary path beside `path` to write to: on success it replaces `path` in one `os.replace`, on any error it is removed
+    and the error becomes one line naming `path`. Readers never see a half-written file, and a failed write leaves the old one."""
+    path = Path(path); tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "parquet": df.write_parquet(tmp)
-        elif fmt == "csv": df.write_csv(tmp)
-        else:
-            data = df.write_ndjson().encode()
-            tmp.write_bytes(_compress(data, comp) if comp else data)
+        yield tmp
         os.replace(tmp, path)
     except (OSError, pl.exceptions.PolarsError) as e: raise CuratekitError(f"{path}: cannot write ({os_error(e)})") from None
     finally:
         try: tmp.unlink(missing_ok=True)
         except OSError: pass
+
+def write(df: pl.DataFrame, path: str|Path) -> Path:
+    "Write `df` to `path` in the format its suffix names, atomically; return the path."
+    path = Path(path); fmt, comp = file_format(path)
+    with atomic_path(path) as tmp:
+        if fmt == "parquet": df.write_parquet(tmp)
+        elif fmt == "csv": df.write_csv(tmp)
+        else:
+            data = df.write_ndjson().encode()
+            tmp.write_bytes(_compress(data, comp) if comp else data)
     return path
 
 # %% ../nbs/00_core.ipynb #c92b753d
@@ -856,18 +863,11 @@ def save(self: Ledger, path: str|Path, meta: dict|None=None,
     rows = pl.concat([self.frame.with_columns(action=pl.lit("dropped")),
                       self.generated.with_columns(action=pl.lit("generated"), reason=pl.lit(None, pl.String))], how="diagonal")
     rows, md = rows.select("id", "step_index", "step", "action", "reason"), {"curatekit": json.dumps(meta or {})}
-    path = Path(path); tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
         if scores is None: rows.write_parquet(tmp, metadata=md)
         else: rows.lazy().join(scores.lazy().drop("step", "action", "reason", strict=False), on=["id", "step_index"], how="left",
                                maintain_order="left").sink_parquet(tmp, metadata=md)
-        os.replace(tmp, path)
-    except (OSError, pl.exceptions.PolarsError) as e: raise CuratekitError(f"{path}: cannot write ({os_error(e)})") from None
-    finally:
-        try: tmp.unlink(missing_ok=True)
-        except OSError: pass
-    return path
+    return Path(path)
 
 @patch(cls_method=True)
 def load(cls: Ledger, path: str|Path) -> Ledger:
@@ -998,15 +998,8 @@ def to_yaml(self: Recipe) -> str:
 @patch
 def save(self: Recipe, path: str|Path) -> Path:
     "Write the recipe's YAML to `path`, atomically."
-    path = Path(path); tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(self.to_yaml()); os.replace(tmp, path)
-    except OSError as e: raise CuratekitError(f"{path}: cannot write ({os_error(e)})") from None
-    finally:
-        try: tmp.unlink(missing_ok=True)
-        except OSError: pass
-    return path
+    with atomic_path(path) as tmp: tmp.write_text(self.to_yaml())
+    return Path(path)
 
 # %% ../nbs/00_core.ipynb #aa515207
 class LazyStep(Step):

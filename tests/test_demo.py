@@ -1,5 +1,5 @@
 """`curatekit demo` end to end, as `make demo` runs it: the outputs, the saved recipe re-run, and the report in a browser."""
-import os, shutil, struct, subprocess
+import os, shutil, struct, subprocess, sys
 from pathlib import Path
 import polars as pl
 import yaml
@@ -18,16 +18,28 @@ def fresh_home(path: Path, lm_cache: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True); (path/"lm").symlink_to(lm_cache, target_is_directory=True)
     return path
 
+# The full demo is the slowest thing `make test` does (≈ 3 CPU-minutes): it runs once per session and the outputs test and the
+# browser test both read it, on one xdist worker.
+DEMO = pytest.mark.xdist_group("demo")
+
+@pytest.fixture(scope="session")
+def full_demo(tmp_path_factory, lm_cache):
+    "`curatekit demo --out DIR` with a fresh `$CURATEKIT_HOME`: (the CompletedProcess, DIR, that home)."
+    base = tmp_path_factory.mktemp("full-demo")
+    env = {**os.environ, "CURATEKIT_HOME": str(fresh_home(base/"home", lm_cache))}
+    r = subprocess.run([str(Path(sys.executable).parent/"curatekit"), "demo", "--out", str(base/"demo")], capture_output=True, text=True, env=env)
+    return r, base/"demo", base/"home"
+
 @pytest.fixture
 def home(tmp_path, monkeypatch, lm_cache):
     "A fresh `$CURATEKIT_HOME`, so the demo builds the sample corpus from scratch, as on a new machine."
     monkeypatch.setenv("CURATEKIT_HOME", str(fresh_home(tmp_path/"home", lm_cache)))
     return tmp_path/"home"
 
-def test_demo_writes_five_outputs_and_its_recipe_reruns(cli, tmp_path, home):
+@DEMO
+def test_demo_writes_five_outputs_and_its_recipe_reruns(cli, tmp_path, full_demo):
     "The full demo: five outputs and the DSIR target; `curatekit run recipe.yaml input.parquet X.parquet` gives the rows in curated.parquet."
-    out = tmp_path/"demo"
-    r = cli("demo", "--out", out)
+    r, out, home = full_demo
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == FILES
     assert "report.html" in r.stdout and "kept" in r.stdout
@@ -36,7 +48,7 @@ def test_demo_writes_five_outputs_and_its_recipe_reruns(cli, tmp_path, home):
     assert list(home.rglob("sample-*.parquet")), "the sample corpus is cached under $CURATEKIT_HOME"
     assert yaml.safe_load((out/"recipe.yaml").read_text()) == Recipe.load(Path(__file__).parent.parent/"curatekit/recipes/demo.yaml").to_dict()
 
-    r = cli("run", out/"recipe.yaml", out/"input.parquet", tmp_path/"X.parquet", "-q")
+    r = cli("run", out/"recipe.yaml", out/"input.parquet", tmp_path/"X.parquet", "-q", env={**os.environ, "CURATEKIT_HOME": str(home)})
     assert r.returncode == 0, r.stderr
     curated = pl.read_parquet(out/"curated.parquet")
     assert pl.read_parquet(tmp_path/"X.parquet").equals(curated)
@@ -68,11 +80,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 
+@DEMO
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install -y chromium)")
-def test_report_renders_in_headless_chromium(cli, tmp_path, home):
-    "Chromium, offline, parses the report into charts, tables and examples, and paints a full page."
-    out = tmp_path/"demo"
-    assert cli("demo", "--out", out, "--n", "3000", "-q").returncode == 0
+def test_report_renders_in_headless_chromium(tmp_path, full_demo):
+    "Chromium, offline, parses the full demo's report into charts, tables and examples, and paints a full page."
+    r, out, _ = full_demo
+    assert r.returncode == 0, r.stderr
     url = (out/"report.html").resolve().as_uri()
     dom = subprocess.run([CHROMIUM, *FLAGS, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     for part in ["<svg", "<h2>Funnel</h2>", "<h2>Quality, diversity, complexity</h2>", "KL reduction (nats)", "<h2>Scores</h2>",

@@ -112,6 +112,22 @@ def test_a_large_column_decodes_in_two_threads_to_the_same_pixels(huge_png):
     h1, h2 = image_phashes(cells, 10_000, threads=1)[0], image_phashes(cells, 10_000, threads=2)[0]
     assert np.array_equal(h1, h2)
 
+def test_both_inflates_agree_and_stop_a_zlib_bomb(monkeypatch):
+    "libdeflate (where installed) and zlib's capped inflate decode the same pixels and refuse the same streams, a bomb included."
+    import curatekit.image as ci
+    cam = skimage.data.camera()[::16, ::16]
+    head = (32).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    chunk = lambda t, d: len(d).to_bytes(4, "big") + t + d + zlib.crc32(t + d).to_bytes(4, "big")
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", zlib.compress(bytes(50_000_000))) + chunk(b"IEND", b"")
+    cells = [png(cam), encode_png(cam), png(cam)[:-30], bomb, png(np.roll(cam, 3, 1))]
+    ours = decode_images(cells, "L", threads=1)
+    monkeypatch.setattr(ci, "_libdeflate", None)
+    plain = decode_images(cells, "L", threads=1)
+    assert ours[1] == plain[1] == [load_image(c, "L")[1] for c in cells]
+    assert all((a is None and b is None) or np.array_equal(a, b) for a, b in zip(ours[0], plain[0]))
+    assert ci._inflate_exact(memoryview(bomb)[41:-12], 32 * 33) is None and len(bomb) < 60_000   # refused, not inflated to 50 MB
+
+
 def test_bad_images_get_reasons_not_errors(tmp_path, huge_png):
     cam = skimage.data.camera()[::8, ::8]
     cells = [png(cam)[:-30], png(cam)[:100], b"\x89PNG\r\n\x1a\n" + b"\0" * 40, b"", b"\xff\xd8\xff garbage", huge_png, None,
