@@ -10,6 +10,11 @@ exact-compatibility mode (`hashing="sha256"`) is checked against data-selection'
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --peer-python PEER_VENV/bin/python
     python benchmarks/bench_dsir.py --corpora DIR --n 20000 --peer-python PEER_VENV/bin/python   # target.parquet, 20k raw docs
     python benchmarks/bench_dsir.py --generate                        # small corpus built from this Python installation
+    python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --paths --device cpu   # NumPy vs torch reductions
+    python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --paths --device cuda  # ... vs torch on the GPU
+
+`--paths` times only the two reductions that have a torch path (`bucket_counts` of the raw pool and `segment_sum`, its log
+importance weights), NumPy against torch on `--device`, alternating, and checks that both give the same counts and weights.
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -19,7 +24,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from curatekit.core import read
-from curatekit.dsir import dsir_select, hashed_ngrams, bucket_counts, kl_divergence, wordpunct_tokens
+from curatekit.dsir import dsir_select, hashed_ngrams, bucket_counts, segment_sum, kl_divergence, wordpunct_tokens
 
 PEER = r'''
 import json, sys, time, numpy as np
@@ -73,6 +78,29 @@ def run_peer(a, work, raw, target, k, num_proc):
     if out.returncode: sys.exit(f"data-selection failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
+def bench_paths(raw, target, a, heavy, label):
+    "NumPy vs torch on `a.device` for the raw pool's bucket counts and log importance weights: alternating, median, parity."
+    import torch
+    F = hashed_ngrams(raw["text"]); v = np.log(bucket_counts(hashed_ngrams(target["text"])) + 1) - np.log(bucket_counts(F) + 1)
+    dev = a.device or "cpu"; sides = {"numpy": None, f"torch on {dev}": dev}
+    for d in sides.values(): bucket_counts(F, device=d); segment_sum(F, v, device=d)   # warm-up (CUDA context, allocator)
+    t = {(s, r): [] for s in sides for r in ("counts", "weights")}; loads, out = [], {}
+    for _ in range(a.repeats):
+        for s, d in sides.items():   # results come back as numpy, so each timing includes the device's work and the copy back
+            t0 = time.perf_counter(); out[s, "counts"] = bucket_counts(F, device=d); t[s, "counts"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter(); out[s, "weights"] = segment_sum(F, v, device=d); t[s, "weights"].append(time.perf_counter() - t0)
+        loads.append(heavy.load())
+    (np_, th) = sides
+    med = {key: heavy.median(x) for key, x in t.items()}
+    rows = [("corpus", label), ("documents / n-grams", f"{len(F):,} / {len(F.buckets):,}"),
+            ("torch threads (CPU)", str(torch.get_num_threads())),
+            *[(f"{r}: {np_} / {th} seconds, median of {a.repeats}", f"{med[np_, r]:.3f} / {med[th, r]:.3f} (numpy/torch = {med[np_, r] / med[th, r]:.2f}x)")
+              for r in ("counts", "weights")],
+            ("counts identical", str(bool((out[np_, "counts"] == out[th, "counts"]).all()))),
+            ("weights: max abs difference", f"{np.abs(out[np_, 'weights'] - out[th, 'weights']).max():.2e}"),
+            ("load average after each round", "; ".join(l.split(" on ")[0].replace("load average ", "") for l in loads) + f" ({os.cpu_count()} cores)")]
+    print("| measure | value |\n|---|---|"); print("\n".join(f"| {r} | {v} |" for r, v in rows))
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpora", default=os.environ.get("CURATEKIT_CORPORA", "corpora"), help="directory with raw.parquet (and target.parquet)")
@@ -85,7 +113,8 @@ def main():
     ap.add_argument("--peer-python", default=os.environ.get("PEER_PYTHON", "python"))
     ap.add_argument("--num-proc", type=int, default=2, help="data-selection worker processes")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--device", default="cpu", help="accepted for uniformity; DSIR here is numpy on the CPU")
+    ap.add_argument("--device", default=None, help="where counts and weights run: default NumPy on the CPU, torch on the GPU when present")
+    ap.add_argument("--paths", action="store_true", help="time NumPy vs torch on --device for the counts and weights only, then exit")
     a = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent)); import heavy
     corp = Path(a.corpora)
@@ -105,10 +134,11 @@ def main():
         rp, tp = Path(work) / "raw.parquet", Path(work) / "target.parquet"
         raw.write_parquet(rp); target.write_parquet(tp)
         k = int(round(a.fraction * len(raw)))
+        if a.paths: return bench_paths(raw, target, a, heavy, label)
         ours_t, peer_t, loads = [], [], []
         for r in range(a.repeats):   # alternate the two sides so that both see the same load
             t0 = time.perf_counter()
-            sel = dsir_select(read(rp), read(tp), k=k, seed=a.seed)   # curatekit's defaults (min_tokens=100)
+            sel = dsir_select(read(rp), read(tp), k=k, seed=a.seed, device=a.device)   # curatekit's defaults (min_tokens=100)
             ours_t.append(time.perf_counter() - t0)
             peer = run_peer(a, work, raw, target, k, a.num_proc); peer_t.append(peer["seconds"]); loads.append(heavy.load())
             print(f"run {r}: curatekit {ours_t[-1]:.2f} s, data-selection {peer_t[-1]:.2f} s; {loads[-1]}", file=sys.stderr)

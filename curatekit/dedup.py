@@ -285,14 +285,15 @@ def _sem_cluster_dups(X: torch.Tensor, # (m, dim) unit vectors of one cluster, i
                       threshold: float, # cosine above which two rows are duplicates
                       block: int=2048, # columns per block
                      ) -> torch.Tensor: # (m,) index of each row's survivor (itself for survivors)
-    "SemDeDup within one cluster: the survivor each row descends from."
-    m = len(X); best_s = torch.full((m,), -torch.inf); best_i = torch.arange(m)
+    "SemDeDup within one cluster, on X's device: the survivor each row descends from (returned on the CPU)."
+    m, dev = len(X), X.device
+    best_s, best_i = torch.full((m,), -torch.inf, device=dev), torch.arange(m, device=dev)
     for j0 in range(0, m, block):
         j1 = min(m, j0 + block)
         S = X[:j1] @ X[j0:j1].T                                  # rows i < j1, columns j in [j0, j1)
-        S[torch.arange(j1)[:, None] >= torch.arange(j0, j1)[None]] = -torch.inf   # keep i < j only
+        S[torch.arange(j1, device=dev)[:, None] >= torch.arange(j0, j1, device=dev)[None]] = -torch.inf   # keep i < j only
         best_s[j0:j1], best_i[j0:j1] = S.max(0)
-    root = torch.arange(m)
+    best_s, best_i, root = best_s.cpu(), best_i.cpu(), torch.arange(m)
     for j in torch.nonzero(best_s > threshold)[:, 0].tolist(): root[j] = root[best_i[j]]
     return root
 
@@ -323,12 +324,13 @@ def semantic_dedup(df: pl.DataFrame, # the frame
     cluster, dup = np.full(len(df), -1), np.full(len(df), -1)
     if len(rows):
         X = as_matrix(emb.gather(rows), what=f"column {emb_col!r}")
-        C, assign = kmeans(X, n_clusters or max(1, round(math.sqrt(len(X)))), n_iter, seed, device)
-        order = _sem_order(X, C, assign, keep)
+        dev = device or default_device()
+        C, assign = kmeans(X, n_clusters or max(1, round(math.sqrt(len(X)))), n_iter, seed, dev)
+        order, Xd = _sem_order(X, C, assign, keep), X.to(dev)
         a = assign[order]
         for c in torch.unique(a).tolist():
             members = order[a == c]
-            roots = members[_sem_cluster_dups(X[members], threshold)]
+            roots = members[_sem_cluster_dups(Xd[members.to(dev)], threshold)]
             cluster[rows[members.numpy()]] = c
             dup[rows[members.numpy()]] = rows[roots.numpy()]
     return _sem_columns(df, cluster, dup)

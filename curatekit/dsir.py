@@ -12,8 +12,9 @@ except ImportError: _regex = None
 from pathlib import Path
 import numpy as np
 import polars as pl
+import torch
 from fastcore.basics import store_attr
-from .core import CuratekitError, check_text, global_step, read, to_frame, Range, OneOf, Keys
+from .core import CuratekitError, check_text, global_step, read, to_frame, default_device, Range, OneOf, Keys
 from .select import gumbel_topk
 
 # %% auto #0
@@ -154,22 +155,48 @@ def hashed_ngrams(texts: pl.Series, # the texts
     return HashedNgrams(bk, indptr, ntok, texts.is_null().to_numpy(), num_buckets, ngrams)
 
 # %% ../nbs/21_dsir.ipynb #0534ec0f
+def _torch_device(device: str|None) -> str|None:
+    "Where the reductions run: None (NumPy, the CPU default) or a torch device; `device=None` is the GPU when present."
+    d = device or default_device()
+    return None if device is None and d == "cpu" else d
+
+def _bucket_ids(b: np.ndarray, device) -> torch.Tensor:
+    "Bucket ids as int64 on `device`, sent in their compact unsigned width."
+    t = torch.from_numpy(b.view(np.int16 if b.dtype == np.uint16 else np.int32)).to(device).long()
+    return t & (0xFFFF if b.dtype == np.uint16 else 0xFFFFFFFF)
+
 def bucket_counts(F: HashedNgrams, # the features
                   rows: np.ndarray|None=None, # boolean mask or indices of documents to count; default all
+                  device: str|None=None, # None: NumPy on the CPU, torch on the GPU when present; a name runs torch there
+                  chunk: int=1 << 24, # n-grams per block on a torch device
                  ) -> np.ndarray: # counts per bucket (float64)
     "Total n-gram counts per bucket over the chosen documents."
-    b = F.buckets
-    if rows is not None:
-        m = np.zeros(len(F), dtype=bool); m[rows] = True
-        b = b[np.repeat(m, np.diff(F.indptr))]
-    return np.bincount(b, minlength=F.num_buckets).astype(np.float64)
+    m = None
+    if rows is not None: m = np.zeros(len(F), dtype=bool); m[rows] = True; m = np.repeat(m, np.diff(F.indptr))
+    if (dev := _torch_device(device)) is None:
+        return np.bincount(F.buckets if m is None else F.buckets[m], minlength=F.num_buckets).astype(np.float64)
+    out = torch.zeros(F.num_buckets, dtype=torch.int64, device=dev)
+    for a in range(0, len(F.buckets), chunk):
+        b = _bucket_ids(F.buckets[a:a + chunk], dev)
+        out += torch.bincount(b if m is None else b[torch.from_numpy(m[a:a + chunk]).to(dev)], minlength=F.num_buckets)
+    return out.cpu().numpy().astype(np.float64)
 
-def segment_sum(F: HashedNgrams, v: np.ndarray, chunk: int=1 << 24) -> np.ndarray:
+def segment_sum(F: HashedNgrams, # the features
+                v: np.ndarray, # a value per bucket
+                chunk: int=1 << 24, # n-grams per block
+                device: str|None=None, # None: NumPy on the CPU, torch on the GPU when present; a name runs torch there
+               ) -> np.ndarray: # one float64 sum per document
     "⟨c(x), v⟩ for every document x: the sum of `v` over its n-grams' buckets."
-    cs = np.zeros(len(F.buckets) + 1); v = np.asarray(v, dtype=np.float64)
-    for a in range(0, len(F.buckets), chunk): cs[a + 1:a + 1 + chunk] = v[F.buckets[a:a + chunk]]
-    np.cumsum(cs, out=cs)
-    return cs[F.indptr[1:]] - cs[F.indptr[:-1]]
+    v = np.asarray(v, dtype=np.float64)
+    if (dev := _torch_device(device)) is None:
+        cs = np.zeros(len(F.buckets) + 1)
+        for a in range(0, len(F.buckets), chunk): cs[a + 1:a + 1 + chunk] = v[F.buckets[a:a + chunk]]
+        np.cumsum(cs, out=cs)
+        return cs[F.indptr[1:]] - cs[F.indptr[:-1]]
+    vt, cs = torch.from_numpy(v).to(dev), torch.zeros(len(F.buckets) + 1, dtype=torch.float64, device=dev)
+    for a in range(0, len(F.buckets), chunk): cs[a + 1:a + 1 + chunk] = vt[_bucket_ids(F.buckets[a:a + chunk], dev)]
+    torch.cumsum(cs, 0, out=cs); ip = torch.from_numpy(F.indptr).to(dev)
+    return (cs[ip[1:]] - cs[ip[:-1]]).cpu().numpy()
 
 def dense(F: HashedNgrams, rows=None) -> np.ndarray:
     "The count matrix (documents × buckets) of the chosen rows, for small inspections."
@@ -196,11 +223,12 @@ def fit_dsir(raw: HashedNgrams, # raw-pool features
              targets: dict[str, HashedNgrams], # features of each target
              proportions: dict[str, float]|None=None, # share of the selection per target; default ∝ target n-grams
              target_smoothing: float=0.0, # Laplace pseudo-count added to target counts
+             device: str|None=None, # where the counts run (`bucket_counts`)
             ) -> DSIRModel:
     "Fit raw and target bag-of-hashed-n-gram distributions."
-    raw_p = _probs(bucket_counts(raw))
+    raw_p = _probs(bucket_counts(raw, device=device))
     if raw_p is None: raise CuratekitError("dsir: the raw pool has no tokens")
-    counts = {k: bucket_counts(F) for k, F in targets.items()}
+    counts = {k: bucket_counts(F, device=device) for k, F in targets.items()}
     for k, c in counts.items():
         if c.sum() == 0: raise CuratekitError(f"dsir: target {k!r} is empty (no tokens in any document)")
     tp = {k: _probs(c, target_smoothing) for k, c in counts.items()}
@@ -249,6 +277,7 @@ def dsir_select(raw_df: pl.DataFrame, # the raw pool
                 top_k: bool=False, # deterministic top-k by weight instead of resampling
                 hash_seed: int=0, # seed of the n-gram hash
                 hashing: str='fast', # 'sha256': data-selection's featurizer, weights and Gumbel draws, exactly
+                device: str|None=None, # counts and weights: None is NumPy on the CPU, torch on the GPU when present
                ) -> pl.DataFrame: # `raw_df` with `dsir_logw`, `dsir_selected` (and `dsir_target` with several targets)
     "Select k raw documents by importance resampling toward the target's hashed n-gram distribution."
     targets = _targets(target_df)
@@ -258,8 +287,8 @@ def dsir_select(raw_df: pl.DataFrame, # the raw pool
         return raw_df.with_columns(**empty, **({"dsir_target": pl.lit(None, pl.String)} if len(targets) > 1 else {}))
     feat = lambda df: hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed, hashing=hashing)
     F, TF = feat(raw_df), {name: feat(t) for name, t in targets.items()}
-    model = fit_dsir(F, TF, target_proportions, target_smoothing)
-    return dsir_apply(raw_df, F, model, k, fraction, seed, min_tokens, top_k, legacy_rng=hashing == 'sha256')
+    model = fit_dsir(F, TF, target_proportions, target_smoothing, device)
+    return dsir_apply(raw_df, F, model, k, fraction, seed, min_tokens, top_k, legacy_rng=hashing == 'sha256', device=device)
 
 # %% ../nbs/21_dsir.ipynb #9385ddae
 def _top(keys: np.ndarray, mask: np.ndarray, q: int) -> np.ndarray:
@@ -284,11 +313,12 @@ def dsir_apply(raw_df: pl.DataFrame, # the raw pool
                min_tokens: int=100, # shorter documents are drawn only when the longer ones run out
                top_k: bool=False, # deterministic top-k by weight
                legacy_rng: bool=False, # draw the noise as data-selection does (`np.random.seed(seed)`, then one draw per eligible row)
+               device: str|None=None, # where the weights run (`segment_sum`)
               ) -> pl.DataFrame: # `raw_df` with `dsir_logw`, `dsir_selected` (and `dsir_target`)
     "Weigh and resample `raw_df` (featurized as `F`) under a fitted `DSIRModel`."
     if (k is None) == (fraction is None): raise CuratekitError("dsir_select: give exactly one of k or fraction")
     if k is None: k = int(round(fraction * len(raw_df)))
-    logw = segment_sum(F, model.log_diff)
+    logw = segment_sum(F, model.log_diff, device=device)
     ok = ~F.is_null & (F.n_tokens > 0)
     long = ok & (F.n_tokens >= min_tokens)
     if k > ok.sum():
@@ -297,7 +327,7 @@ def dsir_apply(raw_df: pl.DataFrame, # the raw pool
     quota = [int(k * model.proportions[n]) for n in names]; quota[-1] += k - sum(quota)
     legacy = np.random.RandomState(seed) if legacy_rng else None
     for j, (name, q) in enumerate(zip(names, quota)):
-        lw = logw if len(names) == 1 else segment_sum(F, model.target_log_diff(name))
+        lw = logw if len(names) == 1 else segment_sum(F, model.target_log_diff(name), device=device)
         first, then = long & (chosen < 0), ok & ~long & (chosen < 0)
         keys = _keys(lw, first, top_k, legacy or np.random.default_rng(seed + j))
         pick = _top(keys, first, q)

@@ -16,7 +16,7 @@ import polars as pl
 import torch
 
 from fastcore.basics import patch
-from .core import CuratekitError, add_ids, annotations, check_text, map_step
+from .core import CuratekitError, add_ids, annotations, check_text, map_step, default_device
 from .embed import as_matrix, embed, encode, kmeans, knn, load_encoder
 from .dsir import _targets, bucket_counts, hashed_ngrams, kl_divergence, kl_reduction
 from .report import register_section
@@ -67,15 +67,16 @@ def _pair_sum(X: torch.Tensor) -> float:
 
 def average_pairwise_similarity(emb, # (n, dim) unit embeddings: tensor, array or `Array` column
                                 labels=None, # optional class of each row, for intra/inter-class APS
+                                device: str|None=None, # torch device of the sums; default `default_device()`
                                ) -> dict: # {"aps", and with labels "aps_intra", "aps_inter"}
-    "Mean cosine similarity between distinct examples, overall and within/across classes (APS)."
-    X = as_matrix(emb, what="emb"); n = len(X)
+    "Mean cosine similarity between distinct examples, overall and within/across classes (APS); sums in float64 on any device."
+    X = as_matrix(emb, what="emb").to(device or default_device()); n = len(X)
     if n < 2: raise CuratekitError("average_pairwise_similarity: needs at least 2 rows")
     out = {"aps": _pair_sum(X) / (n * (n - 1))}
     if labels is None: return out
     lab = pl.Series(labels).to_numpy()
     if len(lab) != n: raise CuratekitError(f"average_pairwise_similarity: {n} embeddings but {len(lab)} labels")
-    groups = [torch.from_numpy(np.flatnonzero(lab == l)) for l in np.unique(lab)]
+    groups = [torch.from_numpy(np.flatnonzero(lab == l)).to(X.device) for l in np.unique(lab)]
     sums = [(_pair_sum(X[g]), len(g)) for g in groups]
     out["aps_intra"] = float(np.mean([s / (m * (m - 1)) for s, m in sums if m > 1]))
     cross = n * n - sum(m * m for _, m in sums)
@@ -87,9 +88,10 @@ aps = average_pairwise_similarity
 # %% ../nbs/30_metrics.ipynb #cdeec228
 def vendi_score(emb, # (n, dim) unit embeddings
                 q: float=1.0, # order: 1 = Shannon entropy; other q use Rényi entropy
+                device: str|None=None, # torch device of the Gram and eigvalsh; default `default_device()`
                ) -> float: # effective number of distinct examples, in [1, n]
-    "The Vendi score of a set of unit embeddings under the cosine kernel."
-    X = as_matrix(emb, what="emb").double()
+    "The Vendi score of unit embeddings under the cosine kernel; the Gram and its eigenvalues are float64 on every device."
+    X = as_matrix(emb, what="emb").to(device or default_device()).double()
     lam = torch.linalg.eigvalsh(X.T @ X / len(X)).clamp(min=0)
     lam = lam[lam > 1e-12]
     if q == 1: return float(torch.exp(-(lam * lam.log()).sum()))

@@ -78,6 +78,7 @@ def bradley_terry(pairs_df: pl.DataFrame, # pairs: columns a, b (item ids) and p
                   a_col: str='a', b_col: str='b', p_col: str='p', # column names
                   l2: float=1e-4, # L2 penalty on the scores
                   max_iter: int=200, # L-BFGS iterations
+                  device: str|None=None, # torch device of the fit; default `default_device()`
                  ) -> pl.DataFrame: # item, score (mean 0), wins, comparisons
     "Fit Bradley-Terry scores s so that p(b ≻ a) = σ(s_b − s_a)."
     for c in (a_col, b_col, p_col): _col(pairs_df, c, "bradley_terry")
@@ -87,17 +88,22 @@ def bradley_terry(pairs_df: pl.DataFrame, # pairs: columns a, b (item ids) and p
     if ((p < 0) | (p > 1)).any(): raise CuratekitError(f"bradley_terry: {p_col!r} must be probabilities in [0, 1]")
     items = pl.concat([d[a_col], d[b_col]]).unique(maintain_order=True)
     idx = {v: i for i, v in enumerate(items.to_list())}
-    ia, ib = torch.tensor([idx[v] for v in d[a_col].to_list()]), torch.tensor([idx[v] for v in d[b_col].to_list()])
-    y, s = torch.tensor(p, dtype=torch.float64), torch.zeros(len(items), dtype=torch.float64, requires_grad=True)
+    ia, ib = np.array([idx[v] for v in d[a_col].to_list()], np.int64), np.array([idx[v] for v in d[b_col].to_list()], np.int64)
+    s = _bt_fit(torch.from_numpy(ia), torch.from_numpy(ib), torch.tensor(p, dtype=torch.float64), len(items), l2, max_iter, device or default_device())
+    wins = np.bincount(ib, p, len(items)) + np.bincount(ia, 1 - p, len(items))
+    return pl.DataFrame({"item": items, "score": s, "wins": wins, "comparisons": np.bincount(np.r_[ia, ib], minlength=len(items))})
+
+def _bt_fit(ia, ib, y, n, l2, max_iter, device) -> np.ndarray:
+    "Bradley-Terry scores (mean 0, float64) by L-BFGS on `device`, returned on the CPU."
+    ia, ib, y = ia.to(device), ib.to(device), y.to(device)
+    s = torch.zeros(n, dtype=torch.float64, device=device, requires_grad=True)
     opt = torch.optim.LBFGS([s], max_iter=max_iter, line_search_fn="strong_wolfe")
     def closure():
         opt.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(s[ib] - s[ia], y) + l2 * s.pow(2).sum()
         loss.backward(); return loss
     opt.step(closure)
-    sc = (s - s.mean()).detach().numpy()
-    wins = np.bincount(ib.numpy(), p, len(items)) + np.bincount(ia.numpy(), 1 - p, len(items))
-    return pl.DataFrame({"item": items, "score": sc, "wins": wins, "comparisons": np.bincount(np.r_[ia, ib], minlength=len(items))})
+    return (s - s.mean()).detach().cpu().numpy()
 
 # %% ../nbs/22_rate.ipynb #83598560
 class Rater:
@@ -111,11 +117,16 @@ class Rater:
         X = as_matrix(X, "rater features")
         if X.shape[1] != self.dim: raise CuratekitError(f"rater expects {self.dim}-dim vectors, got {X.shape[1]}")
         return torch.nn.functional.normalize(X, dim=1) if self.normalize else X
+    @property
+    def device(self) -> torch.device:
+        "The device the rater's weights are on (`score` runs there)."
+        return next(self.model.parameters()).device
     @torch.inference_mode()
     def score(self, X, batch_size: int=65536) -> np.ndarray:
-        "The rater's score for each row of X."
+        "The rater's score for each row of X, computed on the model's device."
         X = self._x(X)
-        return torch.cat([self.model(X[i:i + batch_size]).squeeze(1) for i in range(0, len(X), batch_size)]).numpy() if len(X) else np.zeros(0)
+        if not len(X): return np.zeros(0)
+        return torch.cat([self.model(X[i:i + batch_size].to(self.device)).squeeze(1).cpu() for i in range(0, len(X), batch_size)]).numpy()
 
 # %% ../nbs/22_rate.ipynb #bbfbefe5
 def train_rater(X, # document vectors (rows × dims): numpy, torch or an Array column
@@ -126,15 +137,17 @@ def train_rater(X, # document vectors (rows × dims): numpy, torch or an Array c
                 epochs: int=200, lr: float=1e-2, weight_decay: float=0.1, # AdamW, full batch
                 criterion: str='quality', # what the rater measures
                 seed: int=0, # initialization seed
-               ) -> Rater:
+                device: str|None=None, # torch device of the training; default `default_device()`
+               ) -> Rater: # on `device`
     "Train a rater so that σ(f(x_b) − f(x_a)) fits the confident pairwise labels p."
     P, p = np.asarray(pairs, np.int64).reshape(-1, 2), np.asarray(p, np.float64)
     keep = ~np.isnan(p) & (np.abs(p - 0.5) >= confidence / 2)
     if keep.sum() == 0: raise CuratekitError(f"train_rater: no pair passes the confidence filter (confidence={confidence})")
     torch.manual_seed(seed)
     X0 = as_matrix(X, "rater features"); r = Rater(X0.shape[1], hidden, criterion)
-    Xn, y = r._x(X0), torch.tensor(p[keep], dtype=torch.float32)
-    a, b = torch.from_numpy(P[keep, 0]), torch.from_numpy(P[keep, 1])
+    dev = device or default_device(); r.model.to(dev)   # initialized on the CPU, so a seed gives the same start on every device
+    Xn, y = r._x(X0).to(dev), torch.tensor(p[keep], dtype=torch.float32, device=dev)
+    a, b = torch.from_numpy(P[keep, 0]).to(dev), torch.from_numpy(P[keep, 1]).to(dev)
     opt = torch.optim.AdamW(r.model.parameters(), lr=lr, weight_decay=weight_decay)
     for _ in range(epochs):
         opt.zero_grad(); f = r.model(Xn).squeeze(1)
@@ -147,7 +160,7 @@ def save(self: Rater, path) -> Path:
     "Save the rater (config and weights) to one safetensors file."
     from safetensors.torch import save_file
     config = dict(dim=self.dim, hidden=self.hidden, criterion=self.criterion, normalize=self.normalize)
-    save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(path), metadata={"curatekit_rater": json.dumps(config)})
+    save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}, str(path), metadata={"curatekit_rater": json.dumps(config)})
     return Path(path)
 
 @patch(cls_method=True)

@@ -158,7 +158,7 @@ def test_semantic_dedup_finds_planted_groups_one_survivor_each():
     surv = out.with_columns(g=pl.Series(group.numpy()), root=pl.coalesce("semdedup_dup_of", "id"))
     per_group = surv.group_by("g").agg(pl.col("root").n_unique(), pl.col("semdedup_dup_of").null_count().alias("survivors"))
     assert per_group["root"].to_list() == [1] * 30 and per_group["survivors"].to_list() == [1] * 30
-    assert out["semdedup_dup_of"].equals(semantic_dedup(df, threshold=0.95, n_clusters=8)["semdedup_dup_of"])
+    assert out["semdedup_dup_of"].equals(semantic_dedup(df, threshold=0.95, n_clusters=8, device="cpu")["semdedup_dup_of"])   # seeded; explicit device
 
 
 def test_kmeans_recovers_planted_clusters_and_is_seeded():

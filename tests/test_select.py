@@ -64,6 +64,9 @@ def test_dsir_short_null_and_empty_docs():
     assert five["dsir_selected"].sum() == 5 and five["dsir_selected"][6:].all() and not five["dsir_selected"][3:6].any()
     assert dsir_select(pool, target, k=7)["dsir_selected"].to_list() == [True] * 3 + [False] * 3 + [True] * 4
     with pytest.raises(CuratekitError, match="eligible"): dsir_select(pool, target, k=8)  # null/empty never eligible
+    assert dsir_select(pool, target, k=5, min_tokens=50, device="cpu").equals(five)   # the torch path: same weights, same rows
+    E = hashed_ngrams(pl.Series(["", None]))   # no n-grams at all
+    assert bucket_counts(E, device="cpu").sum() == 0 and segment_sum(E, np.ones(10_000), device="cpu").tolist() == [0.0, 0.0]
 
 
 def _official_dsir(raw, target, k, seed, min_len=100, B=10_000):
