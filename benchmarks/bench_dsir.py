@@ -1,13 +1,19 @@
 """DSIR: curatekit.dsir vs the official `data-selection` package (p-lambda/dsir), same raw pool and target, one run.
 
 Measures docs/s of fit + importance weights + resampling (curatekit reads parquet; data-selection reads the same rows as JSONL,
-which is its only input format) and the quality of both selections on ONE featurizer (curatekit's hashed n-grams):
-KL(target || selection), its ratio to data-selection's, and KL reduction vs the raw pool. Both run with their default
-arguments (unigrams+bigrams, 10,000 buckets, min length 100 tokens), the same k; data-selection's Gumbel noise comes from
-NumPy's global RNG, seeded. The median of --repeats alternating runs is reported with the load average after each, and the
-exact-compatibility mode (`hashing="sha256"`) is checked against data-selection's own weights and selection.
+which is its only input format), alternating the two sides --repeats times (medians, load average after each run), and the
+quality of both selections over --seeds seeds (default 5; data-selection's Gumbel noise comes from NumPy's global RNG, reseeded
+before each of its own `resample` calls on its fitted weights) on THREE featurizers: data-selection's SHA-256 buckets (how
+data-selection measures KL), curatekit's hash, and curatekit's hash with another seed (neither side selects with it).
+Printed: KL(target || selection) mean ± std over the seeds for each tool, the random-k baseline and the whole pool, and the
+ratio curatekit / data-selection (of the means, and per seed), so a reader can see whether a ratio is outside the seed noise.
+Both run with their default arguments (unigrams+bigrams, 10,000 buckets, min length 100 tokens) and the same k. `--variant`
+adds curatekit selections with other arguments to the same table. The exact-compatibility mode (`hashing="sha256"`) is
+checked against data-selection's own weights and selection.
 
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --peer-python PEER_VENV/bin/python
+    python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --peer-python PEER_VENV/bin/python \
+        --variant '{"hashing": "sha256"}' --variant '{"num_buckets": 65536}'       # other curatekit arguments, same seeds
     python benchmarks/bench_dsir.py --corpora DIR --n 20000 --peer-python PEER_VENV/bin/python   # target.parquet, 20k raw docs
     python benchmarks/bench_dsir.py --generate                        # small corpus built from this Python installation
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --paths --device cpu   # NumPy vs torch reductions
@@ -30,16 +36,19 @@ PEER = r'''
 import json, sys, time, numpy as np
 from pathlib import Path
 from data_selection import HashedNgramDSIR
-raw, target, work, k, min_len, num_proc, seed = sys.argv[1:8]
-np.random.seed(int(seed))
+raw, target, work, k, min_len, num_proc, seeds = sys.argv[1:8]
+seeds = [int(s) for s in seeds.split(",")]
+np.random.seed(seeds[0])
 t0 = time.perf_counter()
 d = HashedNgramDSIR([raw], [target], cache_dir=work + "/cache", num_proc=int(num_proc), ngrams=2, num_buckets=10000,
                     min_example_length=int(min_len))
 d.fit_importance_estimator(num_tokens_to_fit="all")
 d.compute_importance_weights()
-d.resample(out_dir=work + "/out", num_to_sample=int(k), cache_dir=work + "/rcache")
+d.resample(out_dir=work + "/out0", num_to_sample=int(k), cache_dir=work + "/rcache0")
 secs = time.perf_counter() - t0
-ids = [json.loads(l)["id"] for p in sorted(Path(work + "/out").glob("*.jsonl")) for l in open(p) if l.strip()]
+for i, s in enumerate(seeds[1:], 1):   # more seeds, untimed: its own resample on the same fitted weights, global RNG reseeded
+    np.random.seed(s); d.resample(out_dir=f"{work}/out{i}", num_to_sample=int(k), cache_dir=f"{work}/rcache{i}")
+ids = [[json.loads(l)["id"] for p in sorted(Path(f"{work}/out{i}").glob("*.jsonl")) for l in open(p) if l.strip()] for i in range(len(seeds))]
 n = int(num_proc)   # virtual shard i holds rows i, i+n, ...: put the weights back in row order
 w = [np.load(f"{work}/cache/log_importance_weights/{i}.npy") for i in range(n)]
 logw = np.zeros(sum(map(len, w)))
@@ -67,14 +76,15 @@ def generate(n_copies=3):
     raw = pl.DataFrame({"text": prose * n_copies + code, "source": ["pydoc"] * len(prose) * n_copies + ["code"] * len(code)})
     return raw.with_row_index("id").with_columns(pl.col("id").cast(pl.String)), pl.DataFrame({"text": target})
 
-def run_peer(a, work, raw, target, k, num_proc):
-    "data-selection on JSONL copies of the frames (its only input format), in the peer's Python; its seconds, ids and weights."
+def run_peer(a, work, raw, target, k, num_proc, seeds):
+    "data-selection on JSONL copies of the frames, in the peer's Python: seconds (seeds[0]), ids per seed, weights."
     import shutil
     for name, df in (("raw", raw), ("target", target)):
         df.select(pl.col("id").cast(pl.String), "text").write_ndjson(Path(work) / f"{name}.jsonl")
-    for d in ("cache", "out", "rcache"): shutil.rmtree(Path(work) / d, ignore_errors=True)
+    for d in Path(work).glob("*cache*"): shutil.rmtree(d)
+    for d in Path(work).glob("out*"): shutil.rmtree(d)
     out = subprocess.run([a.peer_python, "-c", PEER, f"{work}/raw.jsonl", f"{work}/target.jsonl", work, str(k),
-                          "100", str(num_proc), str(a.seed)], capture_output=True, text=True)
+                          "100", str(num_proc), ",".join(map(str, seeds))], capture_output=True, text=True)
     if out.returncode: sys.exit(f"data-selection failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -112,7 +122,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=3, help="alternating runs of each side (median reported)")
     ap.add_argument("--peer-python", default=os.environ.get("PEER_PYTHON", "python"))
     ap.add_argument("--num-proc", type=int, default=2, help="data-selection worker processes")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the pool sample and the first selection")
+    ap.add_argument("--seeds", type=int, default=5, help="selections per tool (seeds --seed, --seed+1, ...) whose KL is compared")
+    ap.add_argument("--variant", action="append", default=[], help="also select with curatekit and these arguments (JSON, e.g. "
+                    "'{\"num_buckets\": 100000}'), over the same seeds: its KL on the three measures and its seconds")
     ap.add_argument("--device", default=None, help="where counts and weights run: default NumPy on the CPU, torch on the GPU when present")
     ap.add_argument("--paths", action="store_true", help="time NumPy vs torch on --device for the counts and weights only, then exit")
     a = ap.parse_args()
@@ -135,45 +148,62 @@ def main():
         raw.write_parquet(rp); target.write_parquet(tp)
         k = int(round(a.fraction * len(raw)))
         if a.paths: return bench_paths(raw, target, a, heavy, label)
+        seeds = list(range(a.seed, a.seed + a.seeds))
         ours_t, peer_t, loads = [], [], []
         for r in range(a.repeats):   # alternate the two sides so that both see the same load
             t0 = time.perf_counter()
-            sel = dsir_select(read(rp), read(tp), k=k, seed=a.seed, device=a.device)   # curatekit's defaults (min_tokens=100)
+            sel = dsir_select(read(rp), read(tp), k=k, seed=seeds[0], device=a.device)   # curatekit's defaults (min_tokens=100)
             ours_t.append(time.perf_counter() - t0)
-            peer = run_peer(a, work, raw, target, k, a.num_proc); peer_t.append(peer["seconds"]); loads.append(heavy.load())
+            p = run_peer(a, work, raw, target, k, a.num_proc, seeds if r == 0 else seeds[:1]); peer_t.append(p["seconds"])
+            if r == 0: peer = p
+            loads.append(heavy.load())
             print(f"run {r}: curatekit {ours_t[-1]:.2f} s, data-selection {peer_t[-1]:.2f} s; {loads[-1]}", file=sys.stderr)
         compat = dsir_select(raw, target, k=k, seed=a.seed, hashing="sha256")
-        peer1 = run_peer(a, work, raw, target, k, 1)   # one process: its Gumbel draws follow row order, as compat mode's do
-    ids = raw["id"]
-    ours_ids = set(ids.filter(sel["dsir_selected"]).to_list()); peer_ids = set(map(str, peer["ids"]))
-    sel_ids = {"curatekit": ours_ids, "data_selection": peer_ids}
+        peer1 = run_peer(a, work, raw, target, k, 1, seeds[:1])   # one process: its Gumbel draws follow row order, as compat mode's do
+        ids = raw["id"]; row = dict(zip(ids.to_list(), range(len(ids))))
+        sides = {"data-selection": [np.array(sorted(row[str(i)] for i in x)) for x in peer["ids"]]}
+        variants = {"curatekit": {}, **{f"curatekit {v}": json.loads(v) for v in a.variant}}
+        var_t = {}
+        for name, kw in variants.items():   # every seed through the public call, default arguments (plus the variant's)
+            sides[name], t = [], []
+            for s in seeds:
+                t0 = time.perf_counter(); out = dsir_select(raw, target, k=k, seed=s, device=a.device, **kw); t.append(time.perf_counter() - t0)
+                sides[name].append(np.flatnonzero(out["dsir_selected"].to_numpy()))
+            var_t[name] = heavy.median(t)
+        loads.append(heavy.load())
     eligible = np.flatnonzero(hashed_ngrams(raw["text"]).n_tokens >= 100)
-    rand = np.random.default_rng(a.seed).choice(eligible, k, replace=False)
-    kls = {}
-    for feat, hs in (("SHA-256 (data-selection's)", None), ("curatekit hash", 0), ("neutral hash (seed 1)", 1)):
-        if hs is None: fc = lambda df: sha256_counts(df["text"])
-        else: fc = lambda df, hs=hs: bucket_counts(hashed_ngrams(df["text"], seed=hs))
-        T = fc(target)
-        kl = {name: kl_divergence(T, fc(raw.filter(ids.is_in(list(keep)).to_numpy()))) for name, keep in sel_ids.items()}
-        kl.update(random=kl_divergence(T, fc(raw[rand])), raw=kl_divergence(T, fc(raw)))
-        kls[feat] = kl
-    kl = kls["SHA-256 (data-selection's)"]
+    sides["random k (eligible docs)"] = [np.random.default_rng(s).choice(eligible, k, replace=False) for s in seeds]
+    measures = {"SHA-256 (data-selection's)": dict(hashing="sha256"), "curatekit hash": dict(seed=0), "neutral hash (seed 1)": dict(seed=1)}
+    kls, whole = {}, {}
+    for m, kw in measures.items():   # per-document bucket ids once per measure; a selection's counts are a masked bincount
+        F, T = hashed_ngrams(raw["text"], **kw), bucket_counts(hashed_ngrams(target["text"], **kw))
+        if m.startswith("SHA"):   # an independent featurizer (hashlib over polars n-grams): bucket counts off from it, in all
+            sha_off = int(np.abs(bucket_counts(F) - sha256_counts(raw["text"])).sum() + np.abs(T - sha256_counts(target["text"])).sum())
+        whole[m] = kl_divergence(T, bucket_counts(F))
+        kls[m] = {name: np.array([kl_divergence(T, bucket_counts(F, rows=x)) for x in xs]) for name, xs in sides.items()}
     lw_c, lw_p = compat["dsir_logw"].to_numpy(), np.array(peer1["logw"])
     n, ot, pt = len(raw), heavy.median(ours_t), heavy.median(peer_t)
-    rows = [("corpus", label), ("raw docs / target docs / k", f"{n:,} / {len(target):,} / {k:,}"),
-            ("curatekit seconds, median of %d (read + fit + weights + resample, default arguments)" % a.repeats, f"{ot:.2f} ({', '.join(f'{x:.2f}' for x in ours_t)})"),
+    ms = lambda x: f"{x.mean():.4f} ± {x.std(ddof=1):.4f}" if len(x) > 1 else f"{x.mean():.4f}"
+    print(f"\n{label}; raw docs / target docs / k: {n:,} / {len(target):,} / {k:,}; seeds {seeds[0]}..{seeds[-1]}\n")
+    print("| KL(target ‖ selection), mean ± std over seeds | " + " | ".join(measures) + " |\n|---|" + "---|" * len(measures))
+    for name in sides: print(f"| {name} | " + " | ".join(ms(kls[m][name]) for m in measures) + " |")
+    print("| whole pool | " + " | ".join(f"{whole[m]:.4f}" for m in measures) + " |")
+    for name in [v for v in sides if v.startswith("curatekit")]:
+        print(f"| **ratio {name} / data-selection**: mean (per seed) | " + " | ".join(
+              f"**{kls[m][name].mean() / kls[m]['data-selection'].mean():.4f}** ({', '.join(f'{x:.3f}' for x in kls[m][name] / kls[m]['data-selection'])})"
+              for m in measures) + " |")
+    rows = [("curatekit seconds, median of %d (read + fit + weights + resample, default arguments)" % a.repeats, f"{ot:.2f} ({', '.join(f'{x:.2f}' for x in ours_t)})"),
             ("data-selection seconds, median of %d (fit + weights + resample, %d procs)" % (a.repeats, a.num_proc), f"{pt:.2f} ({', '.join(f'{x:.2f}' for x in peer_t)})"),
             ("docs/s curatekit / data-selection", f"{n / ot:,.0f} / {n / pt:,.0f}"),
-            ("**speed ratio** (median)", f"**{pt / ot:.1f}x**"),
-            ("selected rows curatekit / data-selection (k)", f"{len(ours_ids):,} / {len(peer_ids):,} ({k:,})"),
-            *[(f"KL(target‖selection) on {f}: curatekit / data-selection / random / raw pool",
-               " / ".join(f"{v[x]:.4f}" for x in ("curatekit", "data_selection", "random", "raw"))) for f, v in kls.items()],
-            *[(f"KL ratio curatekit / data-selection on {f}", f"{v['curatekit'] / v['data_selection']:.4f}") for f, v in kls.items()],
-            ("KL reduction curatekit / data-selection (nats, SHA-256)", f"{kl['raw'] - kl['curatekit']:.4f} / {kl['raw'] - kl['data_selection']:.4f}"),
-            ("selected-id overlap |A∩B|/k", f"{len(ours_ids & peer_ids) / k:.3f}"),
+            ("**speed ratio** (medians; per run)", f"**{pt / ot:.1f}x** ({', '.join(f'{p / o:.1f}' for o, p in zip(ours_t, peer_t))})"),
+            *[(f"{name}: seconds per call from frames in memory, median over the seeds", f"{t:.2f}") for name, t in var_t.items()],
+            ("rows selected per seed: " + " / ".join(x for x in sides if not x.startswith("random")),
+             " / ".join(",".join(sorted({str(len(x)) for x in xs})) for name, xs in sides.items() if not name.startswith("random")) + f" (k = {k:,})"),
+            ("selected-id overlap curatekit ∩ data-selection / k, mean over seeds", f"{np.mean([len(np.intersect1d(x, y)) / k for x, y in zip(sides['curatekit'], sides['data-selection'])]):.3f}"),
+            ("SHA-256 measure: n-gram counts differing from a second SHA-256 featurizer (polars' `\\w` vs NLTK's `regex`)", f"{sha_off:,}"),
             ("compat (`hashing='sha256'`): max |log w − data-selection's| over all docs", f"{np.nanmax(np.abs(lw_c - lw_p)):.2e}"),
-            ("compat: same selection as data-selection with 1 process", str(set(ids.filter(compat['dsir_selected']).to_list()) == set(map(str, peer1["ids"])))),
-            ("load average after each run", "; ".join(l.split(" on ")[0].replace("load average ", "") for l in loads) + f" ({os.cpu_count()} cores)")]
-    print("| measure | value |\n|---|---|"); print("\n".join(f"| {r} | {v} |" for r, v in rows))
+            ("compat: same selection as data-selection with 1 process", str(set(ids.filter(compat['dsir_selected']).to_list()) == set(map(str, peer1["ids"][0])))),
+            ("load average after each timed run, then after the seed sweep", "; ".join(l.split(" on ")[0].replace("load average ", "") for l in loads) + f" ({os.cpu_count()} cores)")]
+    print("\n| measure | value |\n|---|---|"); print("\n".join(f"| {r} | {v} |" for r, v in rows))
 
 if __name__ == "__main__": main()
