@@ -112,19 +112,39 @@ def sha256_bucket(ngram: str, # an n-gram, tokens joined by single spaces
     "data-selection's bucket of an n-gram: int(SHA-256 hex digest, 16) mod num_buckets."
     return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
 
+_PLAIN = r"^[\x20-\x7e\t\n\r]*$"   # printable ASCII, tab, newline, CR: `\w`, `\s` and lowercasing agree in every engine
+
+def _sha_tokens(texts: pl.Series, lowercase) -> pl.Series:
+    "data-selection's tokens: polars' tokenizer on printable-ASCII texts, NLTK's `regex` pattern on the rest."
+    plain = texts.str.contains(_PLAIN).fill_null(True).to_numpy()
+    if plain.all(): return wordpunct_tokens(texts, lowercase)
+    a, b = np.flatnonzero(plain), np.flatnonzero(~plain)
+    rest = pl.Series([_WPT.findall(t.lower() if lowercase else t) for t in texts.gather(b).to_list()], dtype=pl.List(pl.String))
+    return pl.concat([wordpunct_tokens(texts.gather(a), lowercase), rest]).gather(np.argsort(np.concatenate([a, b]), kind="stable"))
+
+def _lookup(key, uniq, vals) -> np.ndarray:
+    "vals[i] where uniq[i] == key, for every key (a hash join)."
+    return pl.DataFrame({"k": key}).join(pl.DataFrame({"k": uniq, "v": vals}), on="k", how="left", maintain_order="left")["v"].to_numpy()
+
 def _sha_batch_ngrams(texts: pl.Series, n, num_buckets, lowercase):
     "Buckets and per-doc n-gram/token counts for one batch, featurized exactly as data-selection does."
-    toks = [[] if t is None else _WPT.findall(t.lower() if lowercase else t) for t in texts.to_list()]
-    ntok = np.array([len(t) for t in toks], dtype=np.int64)
-    flat = pl.Series([w for t in toks for w in t], dtype=pl.String)
+    toks = _sha_tokens(texts, lowercase)
+    ntok = toks.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = toks.explode().drop_nulls()
     doc, T = np.repeat(np.arange(len(ntok)), ntok), len(flat)
     grid, valid = np.zeros((T, n), dtype=np.uint32), np.zeros((T, n), dtype=bool)
-    for g in range(1, n + 1):
+    vocab = flat.unique()   # n-grams are keyed by token ids: each distinct one is spelled and hashed once
+    words, V, sha = vocab.to_list(), max(len(vocab), 1), hashlib.sha256
+    bucket = lambda names: np.array([int.from_bytes(sha(s.encode("utf-8")).digest(), "big") % num_buckets for s in names], dtype=np.int64)
+    tid = _lookup(flat, vocab, np.arange(len(vocab))).astype(np.int64)
+    grid[:, 0], valid[:, 0], key, names = bucket(words)[tid], True, tid, words
+    for g in range(2, n + 1):   # a g-gram is its (g-1)-gram prefix and the next token
         if T < g: break
-        gram = flat[:T - g + 1]
-        for j in range(1, g): gram = gram + " " + flat[j:T - g + 1 + j]
-        u = gram.unique()
-        grid[:T - g + 1, g - 1] = gram.replace_strict(u, [sha256_bucket(s, num_buckets) for s in u.to_list()], return_dtype=pl.UInt32).to_numpy()
+        pair = pl.Series(key[:T - g + 1] * V + tid[g - 1:])
+        uk = pair.unique()
+        names = [names[p] + " " + words[w] for p, w in zip((uk // V).to_list(), (uk % V).to_list())]
+        key = _lookup(pair, uk, np.arange(len(uk))).astype(np.int64)
+        grid[:T - g + 1, g - 1] = bucket(names)[key]
         valid[:T - g + 1, g - 1] = doc[g - 1:] == doc[:T - g + 1]
     per = sum(np.maximum(ntok - g + 1, 0) for g in range(1, n + 1))
     return grid[valid].astype(np.uint16 if num_buckets <= 1 << 16 else np.uint32), per, ntok
