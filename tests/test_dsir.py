@@ -1,0 +1,45 @@
+"DSIR beyond the lessons: exactly k rows under the official defaults, and the compatibility featurizer on awkward Unicode."
+import hashlib
+import numpy as np
+import polars as pl
+import pytest
+import regex
+
+import pydoc_data.topics
+from curatekit.dsir import dsir_select, hashed_ngrams
+
+
+def test_defaults_select_exactly_k_when_few_documents_are_long():
+    "min_tokens=100 (the default): the long documents all go first, the short ones fill the rest by their own keys."
+    topics = [t for _, t in sorted(pydoc_data.topics.topics.items())]   # the pydoc topics of this Python: whole and by paragraph
+    paras = [p for t in topics[1::2] for p in t.split("\n\n") if p.strip()]
+    pool = pl.DataFrame({"text": topics[1::2] + paras[:1500]})
+    target, code = pl.DataFrame({"text": topics[::2]}), pl.DataFrame({"text": [p for p in paras if "    " in p][:200]})
+    long = (hashed_ngrams(pool["text"]).n_tokens >= 100)
+    k = int(long.sum()) + 500   # more than the long documents
+    out = dsir_select(pool, target, k=k, seed=0)
+    sel = out["dsir_selected"].to_numpy()
+    assert sel.sum() == k and sel[long].all()
+    assert out.equals(dsir_select(pool, target, k=k, seed=0))   # same input, same seed: same rows
+    two = dsir_select(pool, {"prose": target, "code": code}, k=k, seed=0)
+    assert two["dsir_selected"].sum() == k and two["dsir_target"].drop_nulls().len() == k
+
+
+def _official_counts(line, n, B=10_000):
+    "data_selection.hashed_ngram_dsir.get_ngram_counts (NLTK 3.10's regex engine), for n-grams up to n."
+    w, c = regex.findall(r"\w+|[^\w\s]+", line.lower()), np.zeros(B, dtype=np.int64)
+    for g in range(1, n + 1):
+        for j in range(len(w) - g + 1): c[int(hashlib.sha256(" ".join(w[j:j + g]).encode("utf-8")).hexdigest(), 16) % B] += 1
+    return c
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_sha256_featurizer_matches_data_selection_on_mixed_text(n):
+    "ASCII texts take polars' tokenizer, the rest NLTK's pattern: both must give data-selection's buckets."
+    rng = np.random.default_rng(n)
+    alphabet = list("abcdefghij klmnop qrstuvwxyz ..,!?()-_=+é漢ß\n\t\r0123\x1c\x0b\x85") + ["  ", "Ω", "Σ", "❤️", "e\u0301", "İ"]
+    texts = ["".join(rng.choice(alphabet[:40] if i % 2 else alphabet, size=int(rng.integers(0, 300)))) for i in range(80)]
+    texts += [None, "", "plain ascii text, here!"]
+    F = hashed_ngrams(pl.Series(texts), ngrams=n, hashing="sha256", batch_bytes=2_000)   # many batches
+    for i, t in enumerate(texts):
+        np.testing.assert_array_equal(np.bincount(F.buckets[F.indptr[i]:F.indptr[i + 1]], minlength=10_000), _official_counts(t or "", n))
