@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--num-proc", type=int, default=2, help="data-selection worker processes")
     ap.add_argument("--seed", type=int, default=0, help="seed of the pool sample and the first selection")
     ap.add_argument("--seeds", type=int, default=5, help="selections per tool (seeds --seed, --seed+1, ...) whose KL is compared")
+    ap.add_argument("--hashing", default=None, choices=["fast", "sha256"], help="curatekit's featurizer in the timed runs and "
+                    "the 'curatekit' rows (default: dsir_select's default)")
     ap.add_argument("--variant", action="append", default=[], help="also select with curatekit and these arguments (JSON, e.g. "
                     "'{\"num_buckets\": 100000}'), over the same seeds: its KL on the three measures and its seconds")
     ap.add_argument("--device", default=None, help="where counts and weights run: default NumPy on the CPU, torch on the GPU when present")
@@ -149,10 +151,12 @@ def main():
         k = int(round(a.fraction * len(raw)))
         if a.paths: return bench_paths(raw, target, a, heavy, label)
         seeds = list(range(a.seed, a.seed + a.seeds))
+        base = {} if a.hashing is None else dict(hashing=a.hashing)
+        if base: label += f"; curatekit runs with hashing={a.hashing!r}"
         ours_t, peer_t, loads = [], [], []
         for r in range(a.repeats):   # alternate the two sides so that both see the same load
             t0 = time.perf_counter()
-            sel = dsir_select(read(rp), read(tp), k=k, seed=seeds[0], device=a.device)   # curatekit's defaults (min_tokens=100)
+            sel = dsir_select(read(rp), read(tp), k=k, seed=seeds[0], device=a.device, **base)   # curatekit's defaults (min_tokens=100)
             ours_t.append(time.perf_counter() - t0)
             p = run_peer(a, work, raw, target, k, a.num_proc, seeds if r == 0 else seeds[:1]); peer_t.append(p["seconds"])
             if r == 0: peer = p
@@ -162,7 +166,7 @@ def main():
         peer1 = run_peer(a, work, raw, target, k, 1, seeds[:1])   # one process: its Gumbel draws follow row order, as compat mode's do
         ids = raw["id"]; row = dict(zip(ids.to_list(), range(len(ids))))
         sides = {"data-selection": [np.array(sorted(row[str(i)] for i in x)) for x in peer["ids"]]}
-        variants = {"curatekit": {}, **{f"curatekit {v}": json.loads(v) for v in a.variant}}
+        variants = {"curatekit": base, **{f"curatekit {v}": json.loads(v) for v in a.variant}}
         var_t = {}
         for name, kw in variants.items():   # every seed through the public call, default arguments (plus the variant's)
             sides[name], t = [], []
@@ -192,7 +196,7 @@ def main():
         print(f"| **ratio {name} / data-selection**: mean (per seed) | " + " | ".join(
               f"**{kls[m][name].mean() / kls[m]['data-selection'].mean():.4f}** ({', '.join(f'{x:.3f}' for x in kls[m][name] / kls[m]['data-selection'])})"
               for m in measures) + " |")
-    rows = [("curatekit seconds, median of %d (read + fit + weights + resample, default arguments)" % a.repeats, f"{ot:.2f} ({', '.join(f'{x:.2f}' for x in ours_t)})"),
+    rows = [("curatekit seconds, median of %d (read + fit + weights + resample, %s)" % (a.repeats, f"hashing={a.hashing!r}" if base else "default arguments"), f"{ot:.2f} ({', '.join(f'{x:.2f}' for x in ours_t)})"),
             ("data-selection seconds, median of %d (fit + weights + resample, %d procs)" % (a.repeats, a.num_proc), f"{pt:.2f} ({', '.join(f'{x:.2f}' for x in peer_t)})"),
             ("docs/s curatekit / data-selection", f"{n / ot:,.0f} / {n / pt:,.0f}"),
             ("**speed ratio** (medians; per run)", f"**{pt / ot:.1f}x** ({', '.join(f'{p / o:.1f}' for o, p in zip(ours_t, peer_t))})"),
