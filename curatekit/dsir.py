@@ -7,6 +7,7 @@ Docs: https://curatekit.github.io/curatekit/dsir.html.md"""
 # %% ../nbs/21_dsir.ipynb #831a7038
 from __future__ import annotations
 import hashlib, re
+from concurrent.futures import ThreadPoolExecutor
 try: import regex as _regex   # NLTK >= 3.10 compiles its tokenizers' patterns with the `regex` engine
 except ImportError: _regex = None
 from pathlib import Path
@@ -114,17 +115,37 @@ def sha256_bucket(ngram: str, # an n-gram, tokens joined by single spaces
 
 _PLAIN = r"^[\x20-\x7e\t\n\r]*$"   # printable ASCII, tab, newline, CR: `\w`, `\s` and lowercasing agree in every engine
 
+def _findall(texts: list, lowercase) -> list:
+    "NLTK's word-punct tokens of each text; `regex` lets other threads run while it matches (`concurrent=True`)."
+    kw = dict(concurrent=True) if _regex is not None else {}
+    return [_WPT.findall(t.lower() if lowercase else t, **kw) for t in texts]
+
 def _sha_tokens(texts: pl.Series, lowercase) -> pl.Series:
-    "data-selection's tokens: polars' tokenizer on printable-ASCII texts, NLTK's `regex` pattern on the rest."
+    "data-selection's tokens: polars' tokenizer on printable-ASCII texts, NLTK's `regex` pattern on the rest (two threads)."
     plain = texts.str.contains(_PLAIN).fill_null(True).to_numpy()
     if plain.all(): return wordpunct_tokens(texts, lowercase)
     a, b = np.flatnonzero(plain), np.flatnonzero(~plain)
-    rest = pl.Series([_WPT.findall(t.lower() if lowercase else t) for t in texts.gather(b).to_list()], dtype=pl.List(pl.String))
-    return pl.concat([wordpunct_tokens(texts.gather(a), lowercase), rest]).gather(np.argsort(np.concatenate([a, b]), kind="stable"))
+    rest = texts.gather(b).to_list()
+    cum = np.cumsum([len(t) for t in rest]); cuts = np.searchsorted(cum, np.linspace(0, cum[-1], 9)[1:-1])   # 8 chunks by size
+    with ThreadPoolExecutor(2) as ex:   # polars tokenizes the ASCII texts meanwhile
+        parts = ex.map(_findall, [rest[i:j] for i, j in zip([0, *cuts], [*cuts, len(rest)])], [lowercase] * 8)
+        first = wordpunct_tokens(texts.gather(a), lowercase)
+        rest = pl.Series([w for p in parts for w in p], dtype=pl.List(pl.String))
+    return pl.concat([first, rest]).gather(np.argsort(np.concatenate([a, b]), kind="stable"))
 
 def _lookup(key, uniq, vals) -> np.ndarray:
     "vals[i] where uniq[i] == key, for every key (a hash join)."
     return pl.DataFrame({"k": key}).join(pl.DataFrame({"k": uniq, "v": vals}), on="k", how="left", maintain_order="left")["v"].to_numpy()
+
+_DIGEST = type(hashlib.sha256()).digest
+
+def _sha_buckets(names: pl.Series, num_buckets) -> np.ndarray:
+    "`sha256_bucket` of every string: one C call per digest (no Python loop body), the mod vectorized over 32-bit words."
+    if num_buckets > 1 << 32: return np.array([sha256_bucket(s, num_buckets) for s in names.to_list()], dtype=np.int64)
+    d = b"".join(map(_DIGEST, map(hashlib.sha256, names.cast(pl.Binary).to_list())))
+    w, r, m = np.frombuffer(d, dtype=">u4").reshape(-1, 8).astype(np.uint64), np.zeros(len(names), np.uint64), np.uint64(num_buckets)
+    for j in range(8): r = ((r << np.uint64(32)) | w[:, j]) % m   # Horner in base 2^32: r < m <= 2^32 never overflows
+    return r.astype(np.int64)
 
 def _sha_batch_ngrams(texts: pl.Series, n, num_buckets, lowercase):
     "Buckets and per-doc n-gram/token counts for one batch, featurized exactly as data-selection does."
@@ -134,17 +155,16 @@ def _sha_batch_ngrams(texts: pl.Series, n, num_buckets, lowercase):
     doc, T = np.repeat(np.arange(len(ntok)), ntok), len(flat)
     grid, valid = np.zeros((T, n), dtype=np.uint32), np.zeros((T, n), dtype=bool)
     vocab = flat.unique()   # n-grams are keyed by token ids: each distinct one is spelled and hashed once
-    words, V, sha = vocab.to_list(), max(len(vocab), 1), hashlib.sha256
-    bucket = lambda names: np.array([int.from_bytes(sha(s.encode("utf-8")).digest(), "big") % num_buckets for s in names], dtype=np.int64)
+    V = max(len(vocab), 1)
     tid = _lookup(flat, vocab, np.arange(len(vocab))).astype(np.int64)
-    grid[:, 0], valid[:, 0], key, names = bucket(words)[tid], True, tid, words
-    for g in range(2, n + 1):   # a g-gram is its (g-1)-gram prefix and the next token
+    grid[:, 0], valid[:, 0], key, names = _sha_buckets(vocab, num_buckets)[tid], True, tid, vocab
+    for g in range(2, n + 1):   # a g-gram is its (g-1)-gram prefix and the next token, spelled by polars
         if T < g: break
         pair = pl.Series(key[:T - g + 1] * V + tid[g - 1:])
-        uk = pair.unique()
-        names = [names[p] + " " + words[w] for p, w in zip((uk // V).to_list(), (uk % V).to_list())]
+        uk = pair.unique().to_numpy()
+        names = pl.select(pl.concat_str([names.gather(uk // V), pl.lit(" "), vocab.gather(uk % V)])).to_series()
         key = _lookup(pair, uk, np.arange(len(uk))).astype(np.int64)
-        grid[:T - g + 1, g - 1] = bucket(names)[key]
+        grid[:T - g + 1, g - 1] = _sha_buckets(names, num_buckets)[key]
         valid[:T - g + 1, g - 1] = doc[g - 1:] == doc[:T - g + 1]
     per = sum(np.maximum(ntok - g + 1, 0) for g in range(1, n + 1))
     return grid[valid].astype(np.uint16 if num_buckets <= 1 << 16 else np.uint32), per, ntok

@@ -6,7 +6,7 @@ import pytest
 import regex
 
 import pydoc_data.topics
-from curatekit.dsir import dsir_select, hashed_ngrams
+from curatekit.dsir import dsir_select, hashed_ngrams, sha256_bucket, _sha_buckets
 
 
 def test_defaults_select_exactly_k_when_few_documents_are_long():
@@ -43,3 +43,11 @@ def test_sha256_featurizer_matches_data_selection_on_mixed_text(n):
     F = hashed_ngrams(pl.Series(texts), ngrams=n, hashing="sha256", batch_bytes=2_000)   # many batches
     for i, t in enumerate(texts):
         np.testing.assert_array_equal(np.bincount(F.buckets[F.indptr[i]:F.indptr[i + 1]], minlength=10_000), _official_counts(t or "", n))
+
+
+@pytest.mark.parametrize("B", [1, 7, 10_000, 65_536, 2**31 - 1, 2**32, 2**32 + 7, 2**40 + 15])
+def test_vectorized_sha256_buckets_equal_the_python_integer_ones(B):
+    "The digest's mod is taken over 32-bit words in uint64 (or Python ints past 2^32 buckets): every bucket as `int(hex, 16) % B`."
+    names = pl.Series(["", "a", "the end", "é漢 ❤️", "x" * 200] + [f"w{i} {i * i}" for i in range(500)])
+    test = [int(hashlib.sha256(s.encode("utf-8")).hexdigest(), 16) % B for s in names.to_list()]
+    assert _sha_buckets(names, B).tolist() == test == [sha256_bucket(s, B) for s in names.to_list()]
