@@ -381,7 +381,8 @@ def knn(query, # (n, dim) unit vectors: tensor, array, or `Array` column
         corpus_block: int=16_384, # corpus rows per block
         device: str|None=None, # default `default_device()`
         backend: str="auto", # "auto"; exact "torch" or "faiss" (IndexFlatIP); approximate "faiss-ivf", "usearch" (HNSW f32), "usearch-f16", "usearch-i8"
-        ann_rows: int=1_000_000, # "auto" searches approximately from this many corpus rows on (when faiss or usearch is installed)
+        ann_rows: int=1_000_000, # "auto" uses an index from this many corpus rows on (when faiss or usearch is installed) ...
+        ann_queries: int=10_000, # ... and this many queries: an index's build costs about what exact search of ~10k queries does
         recall: float=0.95, # approximate backends widen their search until a seeded sample of queries reaches this recall@k
         seed: int|None=0, # seeds the approximate backends (training sample, calibration queries); None: faster multi-threaded HNSW build, not reproducible
        ) -> tuple[torch.Tensor, torch.Tensor]: # (scores, indices), each (n, k'), best first
@@ -392,17 +393,17 @@ def knn(query, # (n, dim) unit vectors: tensor, array, or `Array` column
         raise CuratekitError(f"knn: query has dimension {q.shape[1]} but corpus has dimension {corpus.shape[1]}; embed both with the same model")
     k = min(k, len(corpus) - exclude_self)
     if k < 1: raise CuratekitError("knn: the corpus is empty (or holds only the query itself)")
-    backend = _pick_backend(backend, len(corpus), ann_rows)
+    backend = _pick_backend(backend, len(corpus), ann_rows, len(q) >= ann_queries)
     if backend == "faiss": return _knn_faiss(q, corpus, k, exclude_self, corpus_block)
     if backend in ANN_BACKENDS: return _knn_ann(q, corpus, k, exclude_self, backend, recall, seed, query_block, corpus_block)
     return _knn_torch(q, corpus, k, query_block, corpus_block, device or default_device(), exclude_self)
 
-def _pick_backend(backend: str, n: int, ann_rows: int) -> str:
-    "The backend `knn` runs: `backend` itself, or for \"auto\" exact torch below `ann_rows` corpus rows and an index above."
+def _pick_backend(backend: str, n: int, ann_rows: int, many_queries: bool=True) -> str:
+    "The backend `knn` runs: `backend` itself, or for \"auto\" exact torch below `ann_rows` corpus rows (or few queries), an index above."
     if backend not in ("auto",) + EXACT_BACKENDS + ANN_BACKENDS:
         raise CuratekitError(f"knn: unknown backend {backend!r}; use 'auto', {', '.join(map(repr, EXACT_BACKENDS + ANN_BACKENDS))}")
     if backend != "auto": return backend
-    if n < ann_rows: return "torch"
+    if n < ann_rows or not many_queries: return "torch"
     for b, mod in (("faiss-ivf", "faiss"), ("usearch", "usearch")):
         if importlib.util.find_spec(mod) is not None: return b
     warnings.warn(f"knn: {n:,} corpus rows searched exactly; pip install 'curatekit[ann]' (faiss-cpu, usearch) for an approximate index")
@@ -412,7 +413,7 @@ def _corpus_blocks(corpus, block: int):
     "Checked float32 numpy blocks (offset, block) of a tensor or memmap corpus."
     for c0 in range(0, len(corpus), block):
         cc = corpus[c0:c0+block]
-        cc = cc.numpy() if isinstance(cc, torch.Tensor) else np.require(cc, np.float32, ["C"])
+        cc = cc.numpy() if isinstance(cc, torch.Tensor) else np.require(cc, np.float32, ["C", "W"])
         _check_unit(torch.from_numpy(cc), "corpus", c0)
         yield c0, cc
 
@@ -498,7 +499,8 @@ def _knn_ann(q, corpus, k, exclude_self, backend, recall, seed, qb, cb):
     if not 0 < recall <= 1: raise CuratekitError(f"knn: recall must be in (0, 1], got {recall}")
     index = _IVF(corpus, seed, cb) if backend == "faiss-ivf" else _HNSW(corpus, backend, seed, cb)
     kk = k + exclude_self
-    _calibrate(index, q, corpus, kk, recall, seed, qb, cb)
+    reached = _calibrate(index, q, corpus, kk, recall, seed, qb, cb)
+    if reached < recall: warnings.warn(f"knn: {backend} reaches recall@{kk} {reached:.3f} < {recall} on its calibration queries at its widest search; use 'faiss-ivf', 'usearch' (f32) or an exact backend")
     idx = index.search(q.numpy(), kk)
     short = np.flatnonzero((idx < 0).any(1))   # the index found fewer than kk rows: answer those queries exactly
     if len(short): idx[short] = _knn_torch(q[short], corpus, kk, qb, cb, "cpu", False)[1].numpy()
