@@ -394,6 +394,7 @@ def knn(query, # (n, dim) unit vectors: tensor, array, or `Array` column
     k = min(k, len(corpus) - exclude_self)
     if k < 1: raise CuratekitError("knn: the corpus is empty (or holds only the query itself)")
     backend = _pick_backend(backend, len(corpus), ann_rows, len(q) >= ann_queries)
+    if len(q) == 0: return torch.empty(0, k), torch.empty(0, k, dtype=torch.long)   # no queries: no neighbours, on every backend
     if backend == "faiss": return _knn_faiss(q, corpus, k, exclude_self, corpus_block)
     if backend in ANN_BACKENDS: return _knn_ann(q, corpus, k, exclude_self, backend, recall, seed, query_block, corpus_block)
     return _knn_torch(q, corpus, k, query_block, corpus_block, device or default_device(), exclude_self)

@@ -69,6 +69,7 @@ def test_index_backends_check_input_and_read_memmaps(x, tmp_path):
     ref = (x[:50] @ x.T).topk(10, dim=1)
     assert np.mean([len(set(a) & set(b)) for a, b in zip(i.tolist(), ref.indices.tolist())]) / 10 >= 0.99
     assert knn(x[:3], x[:4], 10, backend="faiss-ivf")[1].shape == (3, 4)    # k clipped to the corpus, as exact
+    for b in ("torch", "faiss", "faiss-ivf"): assert knn(x[:0], x, 5, backend=b)[1].shape == (0, 5)   # no queries: empty
 
 
 def test_unreachable_recall_target_warns():
