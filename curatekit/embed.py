@@ -445,7 +445,7 @@ class _IVF:
         self.index.cp.seed = 1234 if seed is None else seed
         rows = np.sort(np.random.default_rng(seed).choice(n, min(n, 39 * self.nlist), replace=False))
         self.index.train(np.require(corpus[rows], np.float32, ["C"]))
-        for _, cc in tqdm(_corpus_blocks(corpus, block), total=-(-n // block), desc="knn faiss-ivf", disable=not _progress(None), leave=False):
+        for _, cc in tqdm(_corpus_blocks(corpus, block), total=-(-n // block), desc="knn faiss-ivf", disable=not _progress(None) or n < 10 * block, leave=False):
             self.index.add(cc)
     def widths(self, k): return [w for w in (2 ** j for j in range(20)) if w < self.nlist] + [self.nlist]
     def set_width(self, w): self.index.nprobe = w
@@ -457,7 +457,7 @@ class _HNSW:
         from usearch.index import Index
         dtype = backend.partition("-")[2] or "f32"
         self.index = Index(ndim=corpus.shape[1], metric="cos" if dtype == "i8" else "ip", dtype=dtype, connectivity=16, expansion_add=128)
-        for c0, cc in tqdm(_corpus_blocks(corpus, block), total=-(-len(corpus) // block), desc=f"knn {backend}", disable=not _progress(None), leave=False):
+        for c0, cc in tqdm(_corpus_blocks(corpus, block), total=-(-len(corpus) // block), desc=f"knn {backend}", disable=not _progress(None) or len(corpus) < 10 * block, leave=False):
             self.index.add(np.arange(c0, c0 + len(cc)), cc, threads=0 if seed is None else 1)
     def widths(self, k): return [max(16, k) * 2 ** j for j in range(9)]
     def set_width(self, w): self.index.expansion_search = w
