@@ -382,7 +382,7 @@ def knn(query, # (n, dim) unit vectors: tensor, array, or `Array` column
         device: str|None=None, # default `default_device()`
         backend: str="auto", # "auto"; exact "torch" or "faiss" (IndexFlatIP); approximate "faiss-ivf", "usearch" (HNSW f32), "usearch-f16", "usearch-i8"
         ann_rows: int=1_000_000, # "auto" uses an index from this many corpus rows on (when faiss or usearch is installed) ...
-        ann_queries: int|None=None, # ... and this many queries; default 12·√(corpus rows), where an IVF build pays for itself
+        ann_queries: int=20_000, # ... and this many queries: an IVF build costs what exact search of ~12k queries does
         recall: float=0.95, # approximate backends widen their search until a seeded sample of queries reaches this recall@k
         seed: int|None=0, # seeds the approximate backends (training sample, calibration queries); None: faster multi-threaded HNSW build, not reproducible
        ) -> tuple[torch.Tensor, torch.Tensor]: # (scores, indices), each (n, k'), best first
@@ -393,7 +393,7 @@ def knn(query, # (n, dim) unit vectors: tensor, array, or `Array` column
         raise CuratekitError(f"knn: query has dimension {q.shape[1]} but corpus has dimension {corpus.shape[1]}; embed both with the same model")
     k = min(k, len(corpus) - exclude_self)
     if k < 1: raise CuratekitError("knn: the corpus is empty (or holds only the query itself)")
-    backend = _pick_backend(backend, len(corpus), ann_rows, len(q) >= (12 * math.sqrt(len(corpus)) if ann_queries is None else ann_queries))
+    backend = _pick_backend(backend, len(corpus), ann_rows, len(q) >= ann_queries)
     if len(q) == 0: return torch.empty(0, k), torch.empty(0, k, dtype=torch.long)   # no queries: no neighbours, on every backend
     if backend == "faiss": return _knn_faiss(q, corpus, k, exclude_self, corpus_block)
     if backend in ANN_BACKENDS: return _knn_ann(q, corpus, k, exclude_self, backend, recall, seed, query_block, corpus_block)
