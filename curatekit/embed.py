@@ -7,7 +7,7 @@ Docs: https://curatekit.github.io/curatekit/embed.html.md"""
 
 # %% ../nbs/11_embed.ipynb #c0e53f6d
 from __future__ import annotations
-import json, math, importlib.util, threading, weakref
+import json, math, importlib.util, threading, warnings, weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,8 +23,8 @@ from tqdm.auto import tqdm
 from .core import CuratekitError, check_text, default_device, global_step, is_empty_text, map_step, _progress, Range, OneOf, Keys
 
 # %% auto #0
-__all__ = ['Encoder', 'default_model_path', 'load_encoder', 'length_batches', 'encode', 'embed', 'as_matrix', 'knn',
-           'retrieve_demonstrations', 'hard_negatives', 'class_exemplars', 'recall_at_k', 'kmeans']
+__all__ = ['EXACT_BACKENDS', 'ANN_BACKENDS', 'Encoder', 'default_model_path', 'load_encoder', 'length_batches', 'encode', 'embed',
+           'as_matrix', 'knn', 'retrieve_demonstrations', 'hard_negatives', 'class_exemplars', 'recall_at_k', 'kmeans']
 
 # %% ../nbs/11_embed.ipynb #e3b897ac
 @dataclass(repr=False)
@@ -370,6 +370,9 @@ def _knn_torch(q, corpus, k, qb, cb, device, exclude_self):
     return torch.cat(out_s), torch.cat(out_i)
 
 # %% ../nbs/11_embed.ipynb #70bde4b2
+EXACT_BACKENDS = ("torch", "faiss")
+ANN_BACKENDS = ("faiss-ivf", "usearch", "usearch-f16", "usearch-i8")
+
 def knn(query, # (n, dim) unit vectors: tensor, array, or `Array` column
         corpus, # (m, dim) unit vectors; a numpy memmap is read block by block
         k: int=10, # neighbours per query; clipped to the corpus size
@@ -377,30 +380,134 @@ def knn(query, # (n, dim) unit vectors: tensor, array, or `Array` column
         query_block: int=1024, # queries per block
         corpus_block: int=16_384, # corpus rows per block
         device: str|None=None, # default `default_device()`
-        backend: str="torch", # "torch", or "faiss" (exact IndexFlatIP; needs faiss installed)
+        backend: str="auto", # "auto"; exact "torch" or "faiss" (IndexFlatIP); approximate "faiss-ivf", "usearch" (HNSW f32), "usearch-f16", "usearch-i8"
+        ann_rows: int=1_000_000, # "auto" uses an index from this many corpus rows on (when faiss or usearch is installed) ...
+        ann_queries: int=20_000, # ... and this many queries: an IVF build costs what exact search of ~12k queries does
+        recall: float=0.95, # approximate backends widen their search until a seeded sample of queries reaches this recall@k
+        seed: int|None=0, # seeds the approximate backends (training sample, calibration queries); None: faster multi-threaded HNSW build, not reproducible
        ) -> tuple[torch.Tensor, torch.Tensor]: # (scores, indices), each (n, k'), best first
-    "Exact top-`k` cosine neighbours of each query row among the corpus rows, in bounded memory."
+    "Top-`k` cosine neighbours of each query row among the corpus rows: exact in bounded memory, or approximate above `ann_rows`."
     q = as_matrix(query, what="query")
     if not isinstance(corpus, np.memmap): corpus = as_matrix(corpus, what="corpus")
     if q.shape[1] != corpus.shape[1]:
         raise CuratekitError(f"knn: query has dimension {q.shape[1]} but corpus has dimension {corpus.shape[1]}; embed both with the same model")
     k = min(k, len(corpus) - exclude_self)
     if k < 1: raise CuratekitError("knn: the corpus is empty (or holds only the query itself)")
-    if backend == "faiss": return _knn_faiss(q, corpus, k, exclude_self)
-    if backend != "torch": raise CuratekitError(f"knn: unknown backend {backend!r}; use 'torch' or 'faiss'")
+    backend = _pick_backend(backend, len(corpus), ann_rows, len(q) >= ann_queries)
+    if len(q) == 0: return torch.empty(0, k), torch.empty(0, k, dtype=torch.long)   # no queries: no neighbours, on every backend
+    if backend == "faiss": return _knn_faiss(q, corpus, k, exclude_self, corpus_block)
+    if backend in ANN_BACKENDS: return _knn_ann(q, corpus, k, exclude_self, backend, recall, seed, query_block, corpus_block)
     return _knn_torch(q, corpus, k, query_block, corpus_block, device or default_device(), exclude_self)
 
-def _knn_faiss(q, corpus, k, exclude_self):
+def _pick_backend(backend: str, n: int, ann_rows: int, many_queries: bool=True) -> str:
+    "The backend `knn` runs: `backend` itself, or for \"auto\" exact torch below `ann_rows` corpus rows (or few queries), an index above."
+    if backend not in ("auto",) + EXACT_BACKENDS + ANN_BACKENDS:
+        raise CuratekitError(f"knn: unknown backend {backend!r}; use 'auto', {', '.join(map(repr, EXACT_BACKENDS + ANN_BACKENDS))}")
+    if backend != "auto": return backend
+    if n < ann_rows or not many_queries: return "torch"
+    for b, mod in (("faiss-ivf", "faiss"), ("usearch", "usearch")):
+        if importlib.util.find_spec(mod) is not None: return b
+    warnings.warn(f"knn: {n:,} corpus rows searched exactly; pip install 'curatekit[ann]' (faiss-cpu, usearch) for an approximate index")
+    return "torch"
+
+def _corpus_blocks(corpus, block: int):
+    "Checked float32 numpy blocks (offset, block) of a tensor or memmap corpus."
+    for c0 in range(0, len(corpus), block):
+        cc = corpus[c0:c0+block]
+        cc = cc.numpy() if isinstance(cc, torch.Tensor) else np.require(cc, np.float32, ["C", "W"])
+        _check_unit(torch.from_numpy(cc), "corpus", c0)
+        yield c0, cc
+
+def _drop_self(s: torch.Tensor, i: torch.Tensor, k: int):
+    "Remove each query's own row from k+1 results (or the last hit when it was not found)."
+    keep = i != torch.arange(len(i))[:, None]
+    keep[keep.sum(1) > k, -1] = False
+    return s[keep].view(len(i), k), i[keep].view(len(i), k)
+
+def _knn_faiss(q, corpus, k, exclude_self, block=16_384):
     try: import faiss
     except ImportError: raise CuratekitError("knn(backend='faiss') needs faiss: pip install faiss-cpu (or faiss-gpu)") from None
-    index = faiss.IndexFlatIP(q.shape[1]); index.add(np.asarray(corpus, dtype=np.float32))
+    index = faiss.IndexFlatIP(q.shape[1])
+    for _, cc in _corpus_blocks(corpus, block): index.add(cc)
     s, i = index.search(q.numpy(), k + exclude_self)
     s, i = torch.from_numpy(s), torch.from_numpy(i).long()
-    if exclude_self:
-        keep = i != torch.arange(len(q))[:, None]
-        keep[keep.sum(1) > k, -1] = False
-        s, i = s[keep].view(len(q), k), i[keep].view(len(q), k)
-    return s, i
+    return _drop_self(s, i, k) if exclude_self else (s, i)
+
+
+# %% ../nbs/11_embed.ipynb #e14e7151
+class _IVF:
+    "faiss `IndexIVFFlat` on inner product; `width` is `nprobe`."
+    def __init__(self, corpus, seed, block):
+        import faiss
+        n, d = corpus.shape
+        self.nlist = max(1, min(round(4 * math.sqrt(n)), n // 39))
+        self.index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, self.nlist, faiss.METRIC_INNER_PRODUCT)
+        self.index.cp.seed = 1234 if seed is None else seed
+        rows = np.sort(np.random.default_rng(seed).choice(n, min(n, 39 * self.nlist), replace=False))
+        self.index.train(np.require(corpus[rows], np.float32, ["C"]))
+        for _, cc in tqdm(_corpus_blocks(corpus, block), total=-(-n // block), desc="knn faiss-ivf", disable=not _progress(None) or n < 10 * block, leave=False):
+            self.index.add(cc)
+    def widths(self, k): return [w for w in (2 ** j for j in range(20)) if w < self.nlist] + [self.nlist]
+    def set_width(self, w): self.index.nprobe = w
+    def search(self, q: np.ndarray, k: int) -> np.ndarray: return self.index.search(q, k)[1].astype(np.int64)
+
+class _HNSW:
+    "usearch HNSW; `width` is `expansion_search`; one build thread when seeded (reproducible)."
+    def __init__(self, corpus, backend, seed, block):
+        from usearch.index import Index
+        dtype = backend.partition("-")[2] or "f32"
+        self.index = Index(ndim=corpus.shape[1], metric="cos" if dtype == "i8" else "ip", dtype=dtype, connectivity=16, expansion_add=128)
+        for c0, cc in tqdm(_corpus_blocks(corpus, block), total=-(-len(corpus) // block), desc=f"knn {backend}", disable=not _progress(None) or len(corpus) < 10 * block, leave=False):
+            self.index.add(np.arange(c0, c0 + len(cc)), cc, threads=0 if seed is None else 1)
+    def widths(self, k): return [max(16, k) * 2 ** j for j in range(9)]
+    def set_width(self, w): self.index.expansion_search = w
+    def search(self, q: np.ndarray, k: int) -> np.ndarray:
+        m = self.index.search(q, k, threads=0)
+        i = np.atleast_2d(m.keys).astype(np.int64)
+        i[np.arange(k)[None] >= np.atleast_1d(m.counts)[:, None]] = -1
+        return i
+
+
+# %% ../nbs/11_embed.ipynb #4b5edcc9
+def _calibrate(index, q: torch.Tensor, corpus, k: int, target: float, seed, qb: int, cb: int) -> float:
+    "Widen `index`'s search until a seeded sample of ≤ 256 queries finds `target` of its exact top k; the recall reached."
+    rows = np.sort(np.random.default_rng(seed).choice(len(q), min(len(q), 256), replace=False))
+    truth = _knn_torch(q[rows], corpus, k, qb, cb, "cpu", False)[1].numpy()
+    for w in index.widths(k):
+        index.set_width(w)
+        got = index.search(q[rows].numpy(), k)
+        r = float(np.mean([len(set(a) & set(b)) for a, b in zip(got.tolist(), truth.tolist())]) / k)
+        if r >= target: break
+    return r
+
+def _rescore(q: torch.Tensor, corpus, idx: np.ndarray, qb: int):
+    "Exact cosines of each query with its candidate rows, sorted best first."
+    out_s, out_i = [], []
+    for q0 in range(0, len(q), qb):
+        ii = idx[q0:q0+qb]
+        u, inv = np.unique(ii, return_inverse=True)
+        rows = torch.from_numpy(np.require(corpus[u], np.float32, ["C"])) if not isinstance(corpus, torch.Tensor) else corpus[u]
+        s = torch.einsum("nd,nkd->nk", q[q0:q0+qb], rows[torch.from_numpy(inv.reshape(ii.shape))])
+        top = s.sort(dim=1, descending=True)
+        out_s.append(top.values); out_i.append(torch.from_numpy(ii).gather(1, top.indices))
+    return torch.cat(out_s), torch.cat(out_i)
+
+def _knn_ann(q, corpus, k, exclude_self, backend, recall, seed, qb, cb):
+    "Approximate top-k through an index calibrated to `recall`, re-scored exactly; the `knn` contract."
+    lib = "faiss" if backend == "faiss-ivf" else "usearch"
+    if importlib.util.find_spec(lib) is None:
+        raise CuratekitError(f"knn(backend={backend!r}) needs {lib}: pip install 'curatekit[ann]'")
+    if not 0 < recall <= 1: raise CuratekitError(f"knn: recall must be in (0, 1], got {recall}")
+    index = _IVF(corpus, seed, cb) if backend == "faiss-ivf" else _HNSW(corpus, backend, seed, cb)
+    kk = k + exclude_self
+    reached = _calibrate(index, q, corpus, kk, recall, seed, qb, cb)
+    if reached < recall: warnings.warn(f"knn: {backend} reaches recall@{kk} {reached:.3f} < {recall} on its calibration queries at its widest search; use 'faiss-ivf', 'usearch' (f32) or an exact backend")
+    idx = index.search(q.numpy(), kk)
+    short = np.flatnonzero((idx < 0).any(1))   # the index found fewer than kk rows: answer those queries exactly
+    if len(short): idx[short] = _knn_torch(q[short], corpus, kk, qb, cb, "cpu", False)[1].numpy()
+    s, i = _rescore(q, corpus, idx, qb)
+    return _drop_self(s, i, k) if exclude_self else (s, i)
+
 
 # %% ../nbs/11_embed.ipynb #6621abba
 def _ids_lists(ids: pl.Series, idx: torch.Tensor) -> pl.Series:
