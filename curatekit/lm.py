@@ -149,7 +149,7 @@ def _forward(model, rows: list[tuple[np.ndarray, int]], device: str, autocast: b
     split = _split(model, rows[0][0])
     fast = _fast(model, rows[0][0], autocast) if split else None
     with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
-        if fast: h, head = fast.body(ids)[:, :-1][keep], fast
+        if fast: s0 = min(s for _, s in rows); h, head = fast.body(ids, s0)[:, :-1][keep[:, s0:]], fast
         elif split: h, head = split[0](input_ids=ids).last_hidden_state[:, :-1][keep], split[1]
         else: h, head = model(input_ids=ids).logits[:, :-1][keep], (lambda x: x)
         sc = _token_stats(h, head, ids[:, 1:][keep], moments, 2**28 if ids.is_cuda else _CPU_SLICE).cpu().numpy()
@@ -178,19 +178,22 @@ class _Gpt2Fast:
         self.layers = [(conv(b.attn.c_attn), conv(b.attn.c_proj), conv(b.mlp.c_fc), conv(b.mlp.c_proj)) for b in self.tr.h]
         self.head = pack(model.lm_head.weight, model.lm_head.bias)
 
-    def body(self, ids):
-        "Last hidden states [B, T, d] of token rows `ids` [B, T] (right padding allowed: the mask is causal)."
+    def body(self, ids, start: int=0):
+        "Last hidden states [B, T - start, d] of positions `start`.. of token rows `ids` [B, T] (right padding allowed)."
         import torch
         from .embed import _dense
-        tr, (B, T) = self.tr, ids.shape
+        tr, (B, T), sdpa = self.tr, ids.shape, torch.nn.functional.scaled_dot_product_attention
         x = (tr.wte(ids) + tr.wpe(torch.arange(T, device=ids.device))).view(B * T, -1)
-        d = x.shape[1]
-        for blk, wb in zip(tr.h, self.layers):
+        d, last = x.shape[1], len(tr.h) - 1
+        for i, (blk, wb) in enumerate(zip(tr.h, self.layers)):
             q, k, v = _dense(blk.ln_1(x), wb[0]).view(B, T, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-            o = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B * T, d)
-            x = _dense(o, wb[1], add=x)
+            if i == last and start:  # the last layer only at the positions asked for: their queries, every key and value
+                mask = torch.ones(T - start, T, dtype=torch.bool, device=ids.device).tril(start)
+                o, x = sdpa(q[:, :, start:], k, v, attn_mask=mask), x.view(B, T, d)[:, start:].reshape(-1, d)
+            else: o = sdpa(q, k, v, is_causal=True)
+            x = _dense(o.transpose(1, 2).reshape(len(x), d), wb[1], add=x)
             x = _dense(_dense(blk.ln_2(x), wb[2], self.gelu), wb[3], add=x)
-        return tr.ln_f(x).view(B, T, d)
+        return tr.ln_f(x).view(B, T - start, d)
 
     def __call__(self, h):
         "Logits of hidden states `h` [N, d] through the packed output head."
@@ -233,6 +236,11 @@ def _forward_retry(model, rows, device, autocast, moments, cap: list):
 def _halves(at, part): h = len(part) // 2; return [(at, part[:h]), (at + h, part[h:])]
 
 # %% ../nbs/12_lm.ipynb #9c7c61f1
+def _batches(toks, rows, budget, max_waste):
+    "`pack_by_length` over the windows, those that skip the same context next to each other (a batch skips its least)."
+    order = sorted(range(len(rows)), key=lambda j: rows[j][1] - rows[j][3])  # most context first; stable
+    return [[order[i] for i in b] for b in pack_by_length([len(toks[j]) for j in order], budget, max_waste)]
+
 def _context(model, max_length):
     c = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None) or 2048
     return min(c, max_length) if max_length else c
@@ -278,7 +286,7 @@ def token_logprobs(model, # a causal LM: Hugging Face name, local path, or model
     bar = tqdm(total=sum(map(len, toks)), unit="tok", desc="token_logprobs", disable=not _progress(progress), leave=False)
     cap = [None]  # padded tokens per batch known to fit, once a batch has run out of memory
     with torch.inference_mode():
-        for b in pack_by_length([len(x) for x in toks], budget, 0.25 if cuda else 0.05):  # a CPU pays for every padded token
+        for b in _batches(toks, rows, budget, 0.25 if cuda else 0.05):  # a CPU pays for every padded token
             for at, sc in _forward_retry(model, [(toks[j], rows[j][3] - rows[j][1] - 1) for j in b], device, autocast, moments, cap):
                 for j, x in zip(b[at:at + len(sc)], sc): out[j] = x
             bar.update(sum(len(toks[j]) for j in b))
