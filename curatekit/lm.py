@@ -160,7 +160,7 @@ _FAST = weakref.WeakKeyDictionary()  # model -> (its weights' fingerprint, a che
 
 def _gpt2_like(model) -> bool:
     "A Hugging Face GPT-2 whose forward `_Gpt2Fast` writes out: learned positions, a GELU oneDNN fuses, 1/sqrt(head dim) scale."
-    from .embed import _GELU
+    from curatekit.embed import _GELU
     cfg, tr = model.config, getattr(model, "transformer", None)
     return (getattr(cfg, "model_type", None) == "gpt2" and cfg.activation_function in _GELU and cfg.scale_attn_weights
             and not cfg.scale_attn_by_inverse_layer_idx and not cfg.reorder_and_upcast_attn and not cfg.add_cross_attention
@@ -170,7 +170,7 @@ class _Gpt2Fast:
     "A GPT-2's body and output head on a CPU in fp32: packed oneDNN dense layers (bias, GELU, residual fused), causal SDPA."
     def __init__(self, model):
         import torch
-        from .embed import _GELU
+        from curatekit.embed import _GELU
         self.tr, self.gelu, H = model.transformer, _GELU[model.config.activation_function], model.config.n_head
         self.heads, self.out_features = H, model.lm_head.out_features
         def pack(w, b): return torch.ops.mkldnn._reorder_linear_weight(w.detach().contiguous(), None), None if b is None else b.detach()
@@ -181,7 +181,7 @@ class _Gpt2Fast:
     def body(self, ids, start: int=0):
         "Last hidden states [B, T - start, d] of positions `start`.. of token rows `ids` [B, T] (right padding allowed)."
         import torch
-        from .embed import _dense
+        from curatekit.embed import _dense
         tr, (B, T), sdpa = self.tr, ids.shape, torch.nn.functional.scaled_dot_product_attention
         x = (tr.wte(ids) + tr.wpe(torch.arange(T, device=ids.device))).view(B * T, -1)
         d, last = x.shape[1], len(tr.h) - 1
@@ -197,13 +197,13 @@ class _Gpt2Fast:
 
     def __call__(self, h):
         "Logits of hidden states `h` [N, d] through the packed output head."
-        from .embed import _dense
+        from curatekit.embed import _dense
         return _dense(h, self.head)
 
 def _fast(model, row: np.ndarray, autocast: bool):
     "A `_Gpt2Fast` of `model` when it runs on a CPU in fp32 and its logits match the model's own (checked per weights), else None."
     import torch
-    try: from .embed import _onednn
+    try: from curatekit.embed import _onednn
     except ImportError: return None  # curatekit/lm.py loaded on its own (benchmarks' stand-in core)
     if not _onednn(model, autocast) or not _gpt2_like(model): return None
     key = tuple((p.data_ptr(), p._version) for p in model.parameters())  # new or changed weights: repack and check again
