@@ -489,10 +489,9 @@ def _covered(step, analysis: Recipe) -> str|None:
     return None
 
 # %% ../nbs/02_report.ipynb #a7f30014
-def _sim_filter(step, lf: pl.LazyFrame, alive: pl.Expr, empty: pl.Series|None) -> pl.DataFrame:
-    "The `id` and `reason` of the rows still alive that filter `step` would drop, read from `lf` one expression at a time."
+def _sim_filter(step, lf: pl.LazyFrame, alive: pl.Expr, empty: pl.Series|None, schema: pl.Schema) -> pl.DataFrame:
+    "The `id` and `reason` of the rows still alive that filter `step` would drop, read from `lf` (the profile's columns: `schema`)."
     f = step.resolved()
-    schema = lf.collect_schema()
     keep = as_expr(f.keep, pl.DataFrame(schema=schema), f"filter {f.keep!r}")
     default = f.keep if isinstance(f.keep, str) else str(f.keep)
     col_reason = isinstance(f.reason, str) and f.reason in schema
@@ -519,15 +518,36 @@ def _empty_ids(profile: Profile) -> pl.Series|None:
                                          if t in _schema(lf) else None)
     return profile._empty[1]
 
+def _keep_columns(recipe: Recipe, schema: pl.Schema) -> set[str]:
+    "The columns the filters of `recipe` read (their `keep` and `reason`), where they can be told."
+    out = set()
+    for s in recipe.steps:
+        if s.name != "filter": continue
+        f = s.resolved()
+        try: out |= set(as_expr(f.keep, pl.DataFrame(schema=schema)).meta.root_names())
+        except CuratekitError: pass  # `_sim_filter` reports it, if the simulation gets that far
+        if isinstance(f.reason, str): out.add(f.reason)
+    return out & set(schema)
+
+def _resident(profile: Profile, need: set[str]) -> pl.LazyFrame:
+    "The profile's columns but its text and nested ones (unless in `need`), read into memory once: what simulations and histograms read again and again."
+    lf, schema = _lazy(profile.frame), _schema(profile.frame)
+    cols = [c for c, t in schema.items() if c in need or (c != profile.text_col and not isinstance(t, (pl.List, pl.Array, pl.Struct)))]
+    have = getattr(profile, "_resident", (None, [], None))
+    if have[0] is not profile.frame or not set(cols) <= set(have[1]):
+        profile._resident = profile.frame, cols, _collect(lf.select(cols))
+    return profile._resident[2].lazy()
+
 def would_drop(recipe: Recipe, # the recipe to simulate
                profile: Profile, # a corpus annotated by the analysis recipe
               ) -> tuple[TracedRun, list[str]]: # the simulated run (ledger and per-step counts), and notes on what was estimated or left out
     "What `recipe` would remove from the profiled corpus, step by step, judged from the signals (no step is run)."
-    lf, empty = _lazy(profile.frame), _empty_ids(profile)
+    schema, empty = _schema(profile.frame), _empty_ids(profile)
+    lf = _resident(profile, _keep_columns(recipe, schema))  # in memory: each filter re-reads a few columns of the rows still alive
     n, gone, drops, stats, notes = _rows(lf), pl.Series("id", [], pl.String), [], [], []
     for i, s in enumerate(recipe.steps):
         how, alive = _covered(s, profile.recipe), ~pl.col("id").cast(pl.String).is_in(gone.implode())
-        if s.name == "filter": d = _sim_filter(s, lf, alive, empty)
+        if s.name == "filter": d = _sim_filter(s, lf, alive, empty, schema)
         elif how is not None or s.name == "select_columns":
             d = pl.DataFrame(schema={"id": pl.String, "reason": pl.String})
             if how == "clusters": lf = _sim_dedup(s, lf, alive)
@@ -709,7 +729,7 @@ def _family(col: str) -> str:
 @register_section(title="Signals", order=60, report="analysis", at_scale=True)
 def signals_section(profile: Profile, frame) -> str|None:
     "A histogram of every signal by source; a rule set's failing rows pale; the built-in recipes' thresholds drawn."
-    lf, sigs = _lazy(frame), profile.signals()
+    lf, sigs = _resident(profile, set()) if frame is profile.frame else _lazy(frame), profile.signals()  # 38 histograms: read once
     if not sigs: return None
     if not _charts(): return NO_CHARTS
     s, out, fam = lf.collect_schema(), [], None
