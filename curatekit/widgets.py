@@ -797,13 +797,43 @@ def live(self: MixtureEditor):
     show()
     return W.VBox([*sliders.values(), budget, out])
 
+# %% ../nbs/50_widgets.ipynb #270788c4
+def _jsonl_records(path: Path): # yields (line number, record)
+    "The JSON objects of an append-only log, with their line numbers; a torn last line (a crash mid-write, no newline) was never committed and is left out."
+    if not path.exists(): return
+    lines = path.read_text().split("\n")
+    for n, line in enumerate(lines, 1):
+        if not line.strip(): continue
+        try: r = json.loads(line)
+        except json.JSONDecodeError:
+            if n == len(lines): continue
+            raise CuratekitError(f"{path}: line {n} is not valid JSON") from None
+        if not isinstance(r, dict): raise CuratekitError(f"{path}: line {n} is not a JSON object")
+        yield n, r
+
+def _append_jsonl(path: Path, rec: dict):
+    "Append one record to an append-only log durably (flushed and synced); a torn last line is cut off first, nothing else is rewritten."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        if end:
+            f.seek(end - 1)
+            if f.read(1) != b"\n":  # torn: cut back to the last newline (searched backwards in 64 kB steps)
+                at = end
+                while at > 0:
+                    lo = max(0, at - 65536); f.seek(lo); k = f.read(at - lo).rfind(b"\n")
+                    if k >= 0: at = lo + k + 1; break
+                    at = lo
+                f.truncate(at)
+        f.write((json.dumps(rec) + "\n").encode()); f.flush(); os.fsync(f.fileno())
+
 # %% ../nbs/50_widgets.ipynb #b7f1cbe4
 class PairwiseAnnotator(Widget):
     "Judge pairs of texts (A / B / tie / skip, undo), saved to JSONL as you go; fit Bradley-Terry scores."
     choices = ("A", "B", "tie", "skip")
     def __init__(self,
                  frame, # a polars frame (or anything `to_frame` takes)
-                 path: str|Path='judgments.jsonl', # append-only judgments file (read back on start)
+                 path: str|Path='judgments.jsonl', # append-only judgments file (replayed on start; never rewritten)
                  text_col: str='text', # the text shown
                  annotator: str='me', # recorded with each judgment
                  seed: int=0, # order of the pairs
@@ -818,7 +848,9 @@ class PairwiseAnnotator(Widget):
         elif text_col not in self.frame.columns: self.error = f"column {text_col!r} not found; the frame has columns {self.frame.columns}"
         self._rng, self.pair = np.random.default_rng(seed), None
         self._ids = self.frame["id"].to_list()
-        self._seen = {(r["a"], r["b"]) for r in self._records()}
+        self._pos = set(self._ids)
+        self._log = [] if self.error else self._replay()  # the judgments no undo cancelled, in order
+        self._seen = {(r["a"], r["b"]) for r in self._log}
         if not self.error: self.next_pair()
 
     def title(self): return "PairwiseAnnotator:"
@@ -829,20 +861,23 @@ class PairwiseAnnotator(Widget):
 
 # %% ../nbs/50_widgets.ipynb #2ca59215
 @patch
-def _records(self: PairwiseAnnotator) -> list[dict]:
-    if not self.path.exists(): return []
-    out = []
-    for i, line in enumerate(self.path.read_text().splitlines()):
-        if not line.strip(): continue
-        try: out.append(json.loads(line))
-        except json.JSONDecodeError:  # a line cut by a crash mid-write: skip it, say so
-            if i < len(self.path.read_text().splitlines()) - 1: raise CuratekitError(f"{self.path}: line {i + 1} is not valid JSON")
-    return out
+def _replay(self: PairwiseAnnotator) -> list[dict]:
+    "The judgments in the file that no undo cancelled, in order: a judgment is pushed, an undo record pops the last one."
+    stack = []
+    for n, r in _jsonl_records(self.path):
+        if r.get("undo"):
+            if stack: stack.pop()
+            continue
+        if r.get("winner") not in self.choices: raise CuratekitError(f"{self.path}: line {n} has winner {r.get('winner')!r}; allowed: {', '.join(self.choices)}")
+        if (bad := next((x for x in (r.get("a"), r.get("b")) if x not in self._pos), "ok")) != "ok":
+            raise CuratekitError(f"{self.path}: line {n} names id {bad!r}, which is not in the frame")
+        stack.append(r)
+    return stack
 
 @patch(as_prop=True)
 def judgments(self: PairwiseAnnotator) -> pl.DataFrame:
     "All judgments so far: `a`, `b`, `winner` ('A', 'B', 'tie', 'skip'), `annotator`, `time`."
-    recs = self._records()
+    recs = [{k: r.get(k) for k in ("a", "b", "winner", "annotator", "time")} for r in self._log]
     schema = {"a": self.frame.schema["id"], "b": self.frame.schema["id"], "winner": pl.String, "annotator": pl.String, "time": pl.Float64}
     return pl.DataFrame(recs, schema=schema) if recs else pl.DataFrame(schema=schema)
 
@@ -864,29 +899,23 @@ def judge(self: PairwiseAnnotator, choice: str) -> tuple|None:
     if self.pair is None: raise CuratekitError("PairwiseAnnotator: every pair has been judged")
     a, b = self.pair
     rec = {"a": a, "b": b, "winner": choice, "annotator": self.annotator, "time": time.time()}
-    self.path.parent.mkdir(parents=True, exist_ok=True)
-    with open(self.path, "a") as f:
-        f.write(json.dumps(rec) + "\n"); f.flush(); os.fsync(f.fileno())
-    self._seen.add((a, b))
+    _append_jsonl(self.path, rec)
+    self._log.append(rec); self._seen.add((a, b))
     return self.next_pair()
 
 @patch(as_prop=True)
 def progress(self: PairwiseAnnotator) -> int:
     "Judgments that count as comparisons (all but skips)."
-    return sum(r["winner"] != "skip" for r in self._records())
+    return sum(r["winner"] != "skip" for r in self._log)
 
 # %% ../nbs/50_widgets.ipynb #6af73c5d
 @patch
 def undo(self: PairwiseAnnotator) -> tuple|None:
-    "Remove the last judgment from the file and show its pair again; return that pair (None when there is nothing to undo)."
-    lines = [l for l in (self.path.read_text().splitlines() if self.path.exists() else []) if l.strip()]
-    if not lines: return None
-    last = json.loads(lines[-1])
-    tmp = self.path.with_name(f".{self.path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write("".join(l + "\n" for l in lines[:-1])); f.flush(); os.fsync(f.fileno())
-    tmp.replace(self.path)
-    self._seen.discard((last["a"], last["b"]))
+    "Cancel the last judgment (an undo record is appended) and show its pair again; return that pair (None when there is nothing to undo)."
+    if not self._log: return None
+    last = self._log[-1]
+    _append_jsonl(self.path, {"undo": True, "annotator": self.annotator, "time": time.time()})
+    self._log.pop(); self._seen.discard((last["a"], last["b"]))
     self.pair = (last["a"], last["b"])
     return self.pair
 
@@ -950,7 +979,7 @@ def live(self: PairwiseAnnotator):
     def show():
         n = self.progress
         w.pair_html, w.progress, w.status = self.pair_html(), [n, self.target], repr(self)
-        w.active, w.can_undo = self.pair is not None, self.path.exists() and bool(self.path.read_text().strip())
+        w.active, w.can_undo = self.pair is not None, bool(self._log)
         self.changed()
     def on_msg(_, msg, buffers):
         c = msg.get("choice")
@@ -1007,15 +1036,8 @@ class LabelAnnotator(Widget):
 @patch
 def _replay(self: LabelAnnotator) -> list[dict]:
     "The answers and skips in the file that no undo cancelled, in order."
-    lines = self.path.read_text().split("\n") if self.path.exists() else []
     stack = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip(): continue
-        try: r = json.loads(line)
-        except json.JSONDecodeError:
-            if n == len(lines): continue  # a torn last line (no newline yet): never committed
-            raise CuratekitError(f"{self.path}: line {n} is not valid JSON") from None
-        if not isinstance(r, dict): raise CuratekitError(f"{self.path}: line {n} is not a JSON object")
+    for n, r in _jsonl_records(self.path):
         if r.get("undo"):
             if stack: stack.pop()
             continue
@@ -1026,15 +1048,7 @@ def _replay(self: LabelAnnotator) -> list[dict]:
     return stack
 
 @patch
-def _append(self: LabelAnnotator, rec: dict):
-    "Append one record durably (a torn last line is cut off first)."
-    self.path.parent.mkdir(parents=True, exist_ok=True)
-    with open(self.path, "a+b") as f:
-        f.seek(0, os.SEEK_END)
-        if f.tell():
-            f.seek(max(0, f.tell() - 65536)); tail = f.read()
-            if not tail.endswith(b"\n"): f.truncate(f.tell() - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else 0)
-        f.write((json.dumps(rec) + "\n").encode()); f.flush(); os.fsync(f.fileno())
+def _append(self: LabelAnnotator, rec: dict): _append_jsonl(self.path, rec)
 
 # %% ../nbs/50_widgets.ipynb #3103d056
 @patch

@@ -280,7 +280,10 @@ def test_pairwise_undo_is_durable(tmp_path):
     assert a.undo() == p2 and a.pair == p2
     b = PairwiseAnnotator(df, tmp_path/"j.jsonl")  # a restart sees the undo
     assert b.judgments["winner"].to_list() == ["A"] and p2 not in set(zip(b.judgments["a"], b.judgments["b"]))
-    assert a.undo() == p1 and a.undo() is None and not (tmp_path/"j.jsonl").read_text().strip()
+    assert a.undo() == p1 and a.undo() is None and a.judgments.is_empty()
+    recs = [json.loads(l) for l in (tmp_path/"j.jsonl").read_text().splitlines()]
+    assert [r.get("winner", "undo") for r in recs] == ["A", "B", "undo", "undo"]  # append-only: nothing written is rewritten
+    assert PairwiseAnnotator(df, tmp_path/"j.jsonl").judgments.is_empty()
 
 def test_pairwise_annotator_bad_input():
     assert "needs at least 2" in PairwiseAnnotator(pl.DataFrame({"text": ["one"]}), "/nonexistent/j.jsonl")._repr_html_()
