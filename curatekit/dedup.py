@@ -106,21 +106,34 @@ def oph_signatures(doc: np.ndarray, # row position of each shingle
     sig.scatter_reduce_(0, idx, h, "amin")
     return densify(sig.view(n, num_perm).cpu().numpy().astype(np.uint32), seed)
 
+@cache
+def _probes(seed: int, K: int, tries: int) -> tuple[np.ndarray, np.ndarray]:
+    "The seeded probe sequences (tries, K), and the first probe of bin c's sequence that reaches bin f (K, K; `tries` where none does)."
+    probe = np.random.default_rng([seed, 1]).integers(0, K, (tries, K))
+    first = np.full((K, K), tries, np.int32)
+    for c in range(K): v, t = np.unique(probe[:, c], return_index=True); first[c, v] = t
+    return probe, first
+
 def densify(sig: np.ndarray, seed: int=0, tries: int=4096) -> np.ndarray:
     "Fill each empty bin from the first non-empty bin on its seeded probe sequence (shared by all rows)."
     K = sig.shape[1]
     filled = sig != EMPTY
     pos = np.flatnonzero(~filled & filled.any(1)[:, None])  # flat index of each empty bin of a non-empty row
-    out, probe = sig.copy(), np.random.default_rng([seed, 1]).integers(0, K, (tries, K))
+    (probe, first), out = _probes(seed, K, tries), sig.copy()
     fl, sf, of = filled.ravel(), sig.ravel(), out.reshape(-1)
     c = pos % K; row0 = pos - c
-    for t in range(tries):
-        if not len(pos): break
+    for t in range(tries):  # probe by probe while many bins are open: most fill in a few probes
+        if len(pos) <= 5_000: break
         src = row0 + probe[t, c]
         ok = fl[src]
         of[pos[ok]] = sf[src[ok]]
         pos, row0, c = pos[~ok], row0[~ok], c[~ok]
+    if len(pos):  # the rest (rows with few shingles) at once: the filled bin its sequence reaches first
+        reach = np.where(filled[row0 // K], first[c], tries)
+        f = reach.argmin(1); ok = reach[np.arange(len(f)), f] < tries
+        of[pos[ok]] = sf[row0[ok] + f[ok]]
     return out
+
 
 # %% ../nbs/13_dedup.ipynb #ba41519c
 def minhash_signatures(texts: pl.Series, # texts

@@ -107,7 +107,7 @@ def pack_by_length(lengths: Sequence[int], # length of each row
 def _token_stats(h, head, targets, moments: bool, max_elems: int=2**26):
     "Log p(target) per position (with moments: [3, N] log p, mu, sigma) from hidden states `h` [N, d] and the output `head`."
     import torch
-    step, outs = max(1, max_elems // max(1, head.out_features if isinstance(head, torch.nn.Linear) else h.shape[-1])), []
+    step, outs = max(1, max_elems // max(1, getattr(head, "out_features", None) or h.shape[-1])), []
     for i in range(0, len(h), step):
         lg, t = head(h[i:i+step]), targets[i:i+step, None]
         if not moments:  # one fused fp32 log-softmax (on CPU faster than logsumexp, which runs max, sub, exp, sum as four passes)
@@ -120,7 +120,7 @@ def _token_stats(h, head, targets, moments: bool, max_elems: int=2**26):
         outs.append(torch.stack([lsm.gather(-1, t)[:, 0], mu, sigma]))
     return torch.cat(outs, -1)
 
-_CPU_SLICE = 2**22  # logits per slice on a CPU: 16 MB, so the head's output is still in cache when the log-softmax reads it
+_CPU_SLICE = 2**20  # logits per slice on a CPU: 4 MB, so the head's output is still in cache when the log-softmax reads it
 _SPLIT = weakref.WeakKeyDictionary()  # model -> (body, head), or None where the split does not give the model's logits
 
 def _split(model, row: np.ndarray):
@@ -147,11 +147,74 @@ def _forward(model, rows: list[tuple[np.ndarray, int]], device: str, autocast: b
     keep = (pos >= torch.tensor([s for _, s in rows])[:, None]) & (pos < lens[:, None] - 1)  # positions that predict a scored token
     ids, keep = ids.to(device), keep.to(device)
     split = _split(model, rows[0][0])
+    fast = _fast(model, rows[0][0], autocast) if split else None
     with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
-        if split: h, head = split[0](input_ids=ids).last_hidden_state[:, :-1][keep], split[1]
+        if fast: s0 = min(s for _, s in rows); h, head = fast.body(ids, s0)[:, :-1][keep[:, s0:]], fast
+        elif split: h, head = split[0](input_ids=ids).last_hidden_state[:, :-1][keep], split[1]
         else: h, head = model(input_ids=ids).logits[:, :-1][keep], (lambda x: x)
         sc = _token_stats(h, head, ids[:, 1:][keep], moments, 2**28 if ids.is_cuda else _CPU_SLICE).cpu().numpy()
     return np.split(sc, keep.sum(1).cumsum(0)[:-1].tolist(), axis=-1)
+
+# %% ../nbs/12_lm.ipynb #cee1fd5a
+_FAST = weakref.WeakKeyDictionary()  # model -> (its weights' fingerprint, a checked `_Gpt2Fast` or None)
+
+def _gpt2_like(model) -> bool:
+    "A Hugging Face GPT-2 whose forward `_Gpt2Fast` writes out: learned positions, a GELU oneDNN fuses, 1/sqrt(head dim) scale."
+    from curatekit.embed import _GELU
+    cfg, tr = model.config, getattr(model, "transformer", None)
+    return (getattr(cfg, "model_type", None) == "gpt2" and cfg.activation_function in _GELU and cfg.scale_attn_weights
+            and not cfg.scale_attn_by_inverse_layer_idx and not cfg.reorder_and_upcast_attn and not cfg.add_cross_attention
+            and tr is not None and all(hasattr(b, "attn") and hasattr(b.attn, "c_attn") for b in tr.h))
+
+class _Gpt2Fast:
+    "A GPT-2's body and output head on a CPU in fp32: packed oneDNN dense layers (bias, GELU, residual fused), causal SDPA."
+    def __init__(self, model):
+        import torch
+        from curatekit.embed import _GELU
+        self.tr, self.gelu, H = model.transformer, _GELU[model.config.activation_function], model.config.n_head
+        self.heads, self.out_features = H, model.lm_head.out_features
+        def pack(w, b): return torch.ops.mkldnn._reorder_linear_weight(w.detach().contiguous(), None), None if b is None else b.detach()
+        def conv(c): return pack(c.weight.t(), c.bias)  # Conv1D keeps its weight as [in, out]
+        self.layers = [(conv(b.attn.c_attn), conv(b.attn.c_proj), conv(b.mlp.c_fc), conv(b.mlp.c_proj)) for b in self.tr.h]
+        self.head = pack(model.lm_head.weight, model.lm_head.bias)
+
+    def body(self, ids, start: int=0):
+        "Last hidden states [B, T - start, d] of positions `start`.. of token rows `ids` [B, T] (right padding allowed)."
+        import torch
+        from curatekit.embed import _dense
+        tr, (B, T), sdpa = self.tr, ids.shape, torch.nn.functional.scaled_dot_product_attention
+        x = (tr.wte(ids) + tr.wpe(torch.arange(T, device=ids.device))).view(B * T, -1)
+        d, last = x.shape[1], len(tr.h) - 1
+        for i, (blk, wb) in enumerate(zip(tr.h, self.layers)):
+            q, k, v = _dense(blk.ln_1(x), wb[0]).view(B, T, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+            if i == last and start:  # the last layer only at the positions asked for: their queries, every key and value
+                mask = torch.ones(T - start, T, dtype=torch.bool, device=ids.device).tril(start)
+                o, x = sdpa(q[:, :, start:], k, v, attn_mask=mask), x.view(B, T, d)[:, start:].reshape(-1, d)
+            else: o = sdpa(q, k, v, is_causal=True)
+            x = _dense(o.transpose(1, 2).reshape(len(x), d), wb[1], add=x)
+            x = _dense(_dense(blk.ln_2(x), wb[2], self.gelu), wb[3], add=x)
+        return tr.ln_f(x).view(B, T - start, d)
+
+    def __call__(self, h):
+        "Logits of hidden states `h` [N, d] through the packed output head."
+        from curatekit.embed import _dense
+        return _dense(h, self.head)
+
+def _fast(model, row: np.ndarray, autocast: bool):
+    "A `_Gpt2Fast` of `model` when it runs on a CPU in fp32 and its logits match the model's own (checked per weights), else None."
+    import torch
+    try: from curatekit.embed import _onednn
+    except ImportError: return None  # curatekit/lm.py loaded on its own (benchmarks' stand-in core)
+    if not _onednn(model, autocast) or not _gpt2_like(model): return None
+    key = tuple((p.data_ptr(), p._version) for p in model.parameters())  # new or changed weights: repack and check again
+    if model in _FAST and _FAST[model][0] == key: return _FAST[model][1]
+    fast, x = _Gpt2Fast(model), torch.from_numpy(np.stack([row[:8], row[-8:]]) if len(row) >= 8 else row[None])
+    try:
+        with torch.inference_mode(): got, want = fast(fast.body(x)), model(input_ids=x).logits
+        ok = got.shape == want.shape and torch.allclose(got, want.float(), rtol=1e-4, atol=1e-4)
+    except (TypeError, ValueError, AttributeError, RuntimeError, NotImplementedError): ok = False
+    _FAST[model] = key, fast if ok else None
+    return _FAST[model][1]
 
 # %% ../nbs/12_lm.ipynb #32d0edf0
 def _forward_retry(model, rows, device, autocast, moments, cap: list):
@@ -173,6 +236,11 @@ def _forward_retry(model, rows, device, autocast, moments, cap: list):
 def _halves(at, part): h = len(part) // 2; return [(at, part[:h]), (at + h, part[h:])]
 
 # %% ../nbs/12_lm.ipynb #9c7c61f1
+def _batches(toks, rows, budget, max_waste):
+    "`pack_by_length` over the windows, those that skip the same context next to each other (a batch skips its least)."
+    order = sorted(range(len(rows)), key=lambda j: rows[j][1] - rows[j][3])  # most context first; stable
+    return [[order[i] for i in b] for b in pack_by_length([len(toks[j]) for j in order], budget, max_waste)]
+
 def _context(model, max_length):
     c = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None) or 2048
     return min(c, max_length) if max_length else c
@@ -218,7 +286,7 @@ def token_logprobs(model, # a causal LM: Hugging Face name, local path, or model
     bar = tqdm(total=sum(map(len, toks)), unit="tok", desc="token_logprobs", disable=not _progress(progress), leave=False)
     cap = [None]  # padded tokens per batch known to fit, once a batch has run out of memory
     with torch.inference_mode():
-        for b in pack_by_length([len(x) for x in toks], budget, 0.25 if cuda else 0.05):  # a CPU pays for every padded token
+        for b in _batches(toks, rows, budget, 0.25 if cuda else 0.05):  # a CPU pays for every padded token
             for at, sc in _forward_retry(model, [(toks[j], rows[j][3] - rows[j][1] - 1) for j in b], device, autocast, moments, cap):
                 for j, x in zip(b[at:at + len(sc)], sc): out[j] = x
             bar.update(sum(len(toks[j]) for j in b))

@@ -489,10 +489,9 @@ def _covered(step, analysis: Recipe) -> str|None:
     return None
 
 # %% ../nbs/02_report.ipynb #a7f30014
-def _sim_filter(step, lf: pl.LazyFrame, alive: pl.Expr, empty: pl.Series|None) -> pl.DataFrame:
-    "The `id` and `reason` of the rows still alive that filter `step` would drop, read from `lf` one expression at a time."
+def _sim_filter(step, lf: pl.LazyFrame, alive: pl.Expr, empty: pl.Series|None, schema: pl.Schema) -> pl.DataFrame:
+    "The `id` and `reason` of the rows still alive that filter `step` would drop, read from `lf` (the profile's columns: `schema`)."
     f = step.resolved()
-    schema = lf.collect_schema()
     keep = as_expr(f.keep, pl.DataFrame(schema=schema), f"filter {f.keep!r}")
     default = f.keep if isinstance(f.keep, str) else str(f.keep)
     col_reason = isinstance(f.reason, str) and f.reason in schema
@@ -503,13 +502,16 @@ def _sim_filter(step, lf: pl.LazyFrame, alive: pl.Expr, empty: pl.Series|None) -
     g = Filter("_k", reason="_r" if col_reason else (f.reason or default), keep_null=f.keep_null, text_col="_t")
     return g.split(proj)[1]
 
-def _sim_dedup(step, lf: pl.LazyFrame, alive: pl.Expr) -> pl.LazyFrame:
-    "`lf` with dedup `step`'s columns re-derived among the rows still alive (survivors picked again from the analysis's clusters)."
+def _sim_dedup(step, lf: pl.LazyFrame, alive: pl.Expr) -> pl.DataFrame:
+    "Dedup `step`'s columns (and `id`) re-derived among the rows still alive of `lf` (survivors picked again from the analysis's clusters)."
     p, pre = step_params(step), _DEDUP[step.name]
     extra = ["chars"] if p.get("keep") == "longest" else []
     st = _collect(lf.filter(alive).select("id", f"{pre}_cluster", *extra))
     new = cluster_survivors(st["id"], st[f"{pre}_cluster"], p.get("keep", "first"), st["chars"] if extra else None, pre)
-    return lf.drop(new.columns).join(st.select("id").hstack(new).lazy(), on="id", how="left", maintain_order="left")
+    return st.select("id").hstack(new)
+
+def _beside(lf: pl.LazyFrame, new: pl.DataFrame) -> pl.LazyFrame:
+    return lf.drop(new.columns[1:]).join(new.lazy(), on="id", how="left", maintain_order="left")
 
 def _empty_ids(profile: Profile) -> pl.Series|None:
     "The ids (as strings) of the rows whose text is empty, read once per frame (the text column is the largest)."
@@ -519,18 +521,36 @@ def _empty_ids(profile: Profile) -> pl.Series|None:
                                          if t in _schema(lf) else None)
     return profile._empty[1]
 
+def _keep_columns(recipe: Recipe, schema: pl.Schema) -> set[str]:
+    "The columns the filters of `recipe` read (their `keep` and `reason`), where they can be told."
+    out = set()
+    for s in recipe.steps:
+        if s.name != "filter": continue
+        f = s.resolved()
+        try: out |= set(as_expr(f.keep, pl.DataFrame(schema=schema)).meta.root_names())
+        except CuratekitError: pass  # `_sim_filter` reports it, if the simulation gets that far
+        if isinstance(f.reason, str): out.add(f.reason)
+    return out & set(schema)
+
+def _resident(frame, cols: list) -> pl.LazyFrame:
+    "Columns `cols` (names or expressions) of `frame` read into memory, from the shards' files once, for what reads them again and again."
+    return _collect(_lazy(frame).select(cols)).lazy()
+
 def would_drop(recipe: Recipe, # the recipe to simulate
                profile: Profile, # a corpus annotated by the analysis recipe
               ) -> tuple[TracedRun, list[str]]: # the simulated run (ledger and per-step counts), and notes on what was estimated or left out
     "What `recipe` would remove from the profiled corpus, step by step, judged from the signals (no step is run)."
-    lf, empty = _lazy(profile.frame), _empty_ids(profile)
+    schema, empty = _schema(profile.frame), _empty_ids(profile)
+    need = {"id", "chars", *_keep_columns(recipe, schema), *(f"{p}_{c}" for p in _DEDUP.values() for c in ("cluster", "dup_of"))}
+    small = lambda c: c in need and c != profile.text_col and not isinstance(schema[c], (pl.List, pl.Array, pl.Struct))
+    lf, scan = _resident(profile.frame, [c for c in schema if small(c)]), _lazy(profile.frame)  # in memory: the columns steps re-read
     n, gone, drops, stats, notes = _rows(lf), pl.Series("id", [], pl.String), [], [], []
     for i, s in enumerate(recipe.steps):
         how, alive = _covered(s, profile.recipe), ~pl.col("id").cast(pl.String).is_in(gone.implode())
-        if s.name == "filter": d = _sim_filter(s, lf, alive, empty)
+        if s.name == "filter": d = _sim_filter(s, lf if all(map(small, _keep_columns(Recipe([s]), schema))) else scan, alive, empty, schema)  # the text: streamed
         elif how is not None or s.name == "select_columns":
             d = pl.DataFrame(schema={"id": pl.String, "reason": pl.String})
-            if how == "clusters": lf = _sim_dedup(s, lf, alive)
+            if how == "clusters": new = _sim_dedup(s, lf, alive); lf, scan = _beside(lf, new), _beside(scan, new)
             if s.name == "minhash_dedup": notes.append(f"step {i} ({s.name}): estimated from the analysis's near-duplicate clusters")
         else:
             notes.append(f"stopped at step {i} ({s.name}): the analysis did not compute it, so steps {i}–{len(recipe) - 1} are not simulated")
@@ -712,16 +732,16 @@ def signals_section(profile: Profile, frame) -> str|None:
     lf, sigs = _lazy(frame), profile.signals()
     if not sigs: return None
     if not _charts(): return NO_CHARTS
-    s, out, fam = lf.collect_schema(), [], None
-    for c in sorted(sigs, key=lambda c: ["lengths", *RULE_SETS, "pii", "other signals"].index(_family(c))):  # stable: column order within
-        if _family(c) != fam:
-            fam = _family(c)
-            pale = f" Pale: the rows {fam} fails." if fam in RULE_SETS and f"{fam}_ok" in s else ""
-            out.append(f"<h3>{_esc(fam)}</h3><p class='note'>{pale}</p>")
+    s, out = lf.collect_schema(), []
+    for fam in sorted({_family(c) for c in sigs}, key=["lengths", *RULE_SETS, "pii", "other signals"].index):
+        cols = [c for c in sigs if _family(c) == fam]  # in column order
+        pale = f" Pale: the rows {fam} fails." if fam in RULE_SETS and f"{fam}_ok" in s else ""
+        out.append(f"<h3>{_esc(fam)}</h3><p class='note'>{pale}</p>")
         ok = pl.col(f"{fam}_ok") if fam in RULE_SETS and f"{fam}_ok" in s else pl.lit(True)
-        d = lf.select(c, source=_source(lf), status=pl.when(ok.fill_null(False)).then(pl.lit("kept")).otherwise(pl.lit("removed")))
-        if (svg := histogram_svg(d, c, profile.marks.get(c))) is not None: out.append(f"<div class='chart'>{svg}</div>")
+        d = _resident(lf, [*cols, _source(lf).alias("source"), pl.when(ok.fill_null(False)).then(pl.lit("kept")).otherwise(pl.lit("removed")).alias("status")])  # a family's columns read once, not once per histogram
+        out += [f"<div class='chart'>{svg}</div>" for c in cols if (svg := histogram_svg(d, c, profile.marks.get(c))) is not None]
     return "".join(out)
+
 
 # %% ../nbs/02_report.ipynb #a7f30026
 def _profile_header(profile: Profile, title: str) -> str:

@@ -45,6 +45,21 @@ def test_kernel_matches_naive_loop_with_windows(ref_lm):
         np.testing.assert_allclose(r.logp, naive(model, ids, 32, 16), atol=1e-5)
     assert len(tok(TEXTS[1])["input_ids"]) > 32  # the long text really needed windows
 
+def test_gpt2_written_out_forward_checked_repacked_and_skipped(ref_lm):
+    "A fp32 CPU GPT-2 runs through `_Gpt2Fast`; weights changed in place are repacked; a GPT-2 it does not write out falls back."
+    model, tok = load_lm(ref_lm, "cpu")
+    ids = np.array(tok(TEXTS[1])["input_ids"])
+    assert lm._fast(model, ids[:32], False) is not None and lm._fast(model, ids[:32], True) is None  # autocast: the model's modules
+    torch.manual_seed(0)
+    m = tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=len(tok), n_positions=32, n_embd=32, n_layer=2, n_head=2)).eval()
+    token_logprobs(m, TEXTS[1:2], tok)
+    with torch.no_grad(): m.transformer.h[1].mlp.c_fc.weight.mul_(3)  # after the first pack
+    np.testing.assert_allclose(token_logprobs(m, TEXTS[1:2], tok)[0].logp, naive(m, ids, 32, 16), atol=1e-5)
+    cfg = dict(m.config.to_dict(), scale_attn_by_inverse_layer_idx=True)  # another attention scale: the model's own forward
+    m = tf.GPT2LMHeadModel(tf.GPT2Config(**cfg)).eval()
+    assert lm._fast(m, ids[:32], False) is None
+    np.testing.assert_allclose(token_logprobs(m, TEXTS[1:2], tok)[0].logp, naive(m, ids, 32, 16), atol=1e-5)
+
 def test_stride_changes_only_context_not_coverage(ref_lm):
     a, b = token_logprobs(ref_lm, TEXTS[1:2], stride=8, device="cpu")[0], token_logprobs(ref_lm, TEXTS[1:2], stride=24, device="cpu")[0]
     assert len(a) == len(b)
