@@ -206,7 +206,9 @@ def _fast(model, row: np.ndarray, autocast: bool):
     try: from curatekit.embed import _onednn
     except ImportError: return None  # curatekit/lm.py loaded on its own (benchmarks' stand-in core)
     if not _onednn(model, autocast) or not _gpt2_like(model): return None
-    key = tuple((p.data_ptr(), p._version) for p in model.parameters())  # new or changed weights: repack and check again
+    params = list(model.parameters())
+    if any(p.is_inference() for p in params): return None  # weights made under inference_mode keep no version counter: a change could not be seen
+    key = tuple((p.data_ptr(), p._version) for p in params)  # new or changed weights: repack and check again
     if model in _FAST and _FAST[model][0] == key: return _FAST[model][1]
     fast, x = _Gpt2Fast(model), torch.from_numpy(np.stack([row[:8], row[-8:]]) if len(row) >= 8 else row[None])
     try:

@@ -55,6 +55,9 @@ def test_gpt2_written_out_forward_checked_repacked_and_skipped(ref_lm):
     token_logprobs(m, TEXTS[1:2], tok)
     with torch.no_grad(): m.transformer.h[1].mlp.c_fc.weight.mul_(3)  # after the first pack
     np.testing.assert_allclose(token_logprobs(m, TEXTS[1:2], tok)[0].logp, naive(m, ids, 32, 16), atol=1e-5)
+    with torch.inference_mode(): inf = tf.GPT2LMHeadModel(m.config).eval(); inf.load_state_dict(m.state_dict())  # weights made under inference_mode, as a soup's are
+    assert any(p.is_inference() for p in inf.parameters()) and lm._fast(inf, ids[:32], False) is None  # no version counter: the model's own forward
+    np.testing.assert_allclose(token_logprobs(inf, TEXTS[1:2], tok)[0].logp, naive(m, ids, 32, 16), atol=1e-5)
     cfg = dict(m.config.to_dict(), scale_attn_by_inverse_layer_idx=True)  # another attention scale: the model's own forward
     m = tf.GPT2LMHeadModel(tf.GPT2Config(**cfg)).eval()
     assert lm._fast(m, ids[:32], False) is None
