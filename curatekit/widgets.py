@@ -811,6 +811,16 @@ def _jsonl_records(path: Path): # yields (line number, record)
         if not isinstance(r, dict): raise CuratekitError(f"{path}: line {n} is not a JSON object")
         yield n, r
 
+def _replay_log(path: Path, check: Callable) -> list[dict]:
+    "The records of an append-only log that no undo cancelled, in order: a record is pushed (after `check(line, record)`), an undo record pops the last one."
+    stack = []
+    for n, r in _jsonl_records(path):
+        if r.get("undo"):
+            if stack: stack.pop()
+            continue
+        check(n, r); stack.append(r)
+    return stack
+
 def _append_jsonl(path: Path, rec: dict):
     "Append one record to an append-only log durably (flushed and synced); a torn last line is cut off first, nothing else is rewritten."
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -862,17 +872,12 @@ class PairwiseAnnotator(Widget):
 # %% ../nbs/50_widgets.ipynb #2ca59215
 @patch
 def _replay(self: PairwiseAnnotator) -> list[dict]:
-    "The judgments in the file that no undo cancelled, in order: a judgment is pushed, an undo record pops the last one."
-    stack = []
-    for n, r in _jsonl_records(self.path):
-        if r.get("undo"):
-            if stack: stack.pop()
-            continue
+    "The judgments in the file that no undo cancelled, in order."
+    def check(n, r):
         if r.get("winner") not in self.choices: raise CuratekitError(f"{self.path}: line {n} has winner {r.get('winner')!r}; allowed: {', '.join(self.choices)}")
         if (bad := next((x for x in (r.get("a"), r.get("b")) if x not in self._pos), "ok")) != "ok":
             raise CuratekitError(f"{self.path}: line {n} names id {bad!r}, which is not in the frame")
-        stack.append(r)
-    return stack
+    return _replay_log(self.path, check)
 
 @patch(as_prop=True)
 def judgments(self: PairwiseAnnotator) -> pl.DataFrame:
@@ -1036,16 +1041,11 @@ class LabelAnnotator(Widget):
 @patch
 def _replay(self: LabelAnnotator) -> list[dict]:
     "The answers and skips in the file that no undo cancelled, in order."
-    stack = []
-    for n, r in _jsonl_records(self.path):
-        if r.get("undo"):
-            if stack: stack.pop()
-            continue
+    def check(n, r):
         if r.get("id") not in self._pos: raise CuratekitError(f"{self.path}: line {n} names id {r.get('id')!r}, which is not in the frame")
         if not r.get("skip") and r.get("label") not in self.classes:
             raise CuratekitError(f"{self.path}: line {n} has label {r.get('label')!r}; allowed: {', '.join(self.classes)}")
-        stack.append(r)
-    return stack
+    return _replay_log(self.path, check)
 
 @patch
 def _append(self: LabelAnnotator, rec: dict): _append_jsonl(self.path, rec)
