@@ -29,13 +29,14 @@ from .report import (Profile, StoredRun, analysis_report, cluster_survivors, rec
                               run_report)
 
 # %% auto #0
-__all__ = ['RAY_GLOBAL', 'ANALYSIS_GROUPS', 'file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state',
-           'remove_stale_temps', 'StepCache', 'Shard', 'input_shards', 'ShardedRunner', 'peak_mib', 'removed_scores',
-           'beside', 'adds_columns', 'ray_global', 'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output',
-           'ledger_path', 'check_output', 'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe',
-           'check_report_path', 'read_ledger', 'input_view', 'stored_run', 'exact_hash', 'exact_clusters',
-           'minhash_signature', 'sig_parts', 'band_pairs', 'parts_jaccard', 'minhash_clusters', 'rule_checks',
-           'rule_marks', 'analysis_recipe', 'sample_shards', 'analyze', 'diversity_section']
+__all__ = ['RAY_GLOBAL', 'ANALYSIS_GROUPS', 'LANE_STEPS', 'LANE_MIN_ROWS', 'file_digest', 'code_digest', 'step_digest',
+           'chain_key', 'save_state', 'load_state', 'remove_stale_temps', 'StepCache', 'Shard', 'input_shards',
+           'ShardedRunner', 'peak_mib', 'removed_scores', 'beside', 'adds_columns', 'ray_global', 'ledger_stats',
+           'run_manifest', 'run_identity', 'is_file_output', 'ledger_path', 'check_output', 'write_output', 'ray_init',
+           'ray_stream_segment', 'run_title', 'run_recipe', 'check_report_path', 'read_ledger', 'input_view',
+           'stored_run', 'exact_hash', 'exact_clusters', 'minhash_signature', 'sig_parts', 'band_pairs',
+           'parts_jaccard', 'minhash_clusters', 'rule_checks', 'rule_marks', 'analysis_recipe', 'lane_worker',
+           'SignalLane', 'sample_shards', 'analyze', 'diversity_section']
 
 # %% ../nbs/60_scale.ipynb #a70156d0
 def file_digest(path: str|Path, chunk: int=1<<23) -> str:
@@ -196,6 +197,7 @@ class ShardedRunner:
         self.batch_size, self.progress, self.text_col = batch_size, progress, text_col
         self.digests = [step_digest(s) for s in recipe.steps]
         self.keep_removed, self.seconds, self.peak = False, {}, {}  # for a report: removed rows' scores; per-step time and memory
+        self.lane = None  # a `SignalLane` computing the tail of the first stream segment in a second process (`analyze`)
     def __repr__(self): return f"ShardedRunner({len(self.shards)} shards, {len(self.recipe)} steps, {self.engine}, {self.cache})"
 
     def key(self, shard: Shard, upto: int) -> str:
@@ -237,11 +239,14 @@ def run_stream_segment(self: ShardedRunner, seg: list[int]) -> None:
         if self._done(self.key(sh, seg[-1])): continue
         df, ledger, removed = self.cache.frame(self.key(sh, seg[0] - 1)), Ledger(), []
         for i in seg:
+            if (lane := self.lane) and i == lane.steps[0] and (cols := lane.columns(sh, df["id"])) is not None:
+                df = beside(df, cols); break  # the rest of the segment came from the lane's process (`analyze`)
             o, r = self._execute(sh, i, df, batch_size=self.batch_size, progress=False)
             ledger.add(o.dropped, i, self.recipe.steps[i].name).add_generated(o.generated, i, self.recipe.steps[i].name)
             removed += [r] if r is not None else []
             df = o.frame
         self.cache.put(self.key(sh, seg[-1]), df, ledger, self._removed(removed))
+        if self.lane: self.lane.forget(sh)
 
 # %% ../nbs/60_scale.ipynb #c1a00002
 def peak_mib() -> float|None:
@@ -865,6 +870,86 @@ def analysis_recipe(signals: list[str]|None=None, # groups of `ANALYSIS_GROUPS` 
         if text_col != "text" and "text_col" in step_spec(s["step"])["params"]: s["with"] = s.get("with", {}) | {"text_col": text_col}
     return Recipe.from_dict(base | {"steps": steps})
 
+# %% ../nbs/60_scale.ipynb #b7ef5410
+LANE_STEPS = ("lang_id", "pii", "exact_hash", "minhash_signature")  # `analyze`'s map steps that read only the text (and add columns)
+LANE_MIN_ROWS = 20_000  # `lanes=None` starts a second process only for at least this many rows to profile (it costs ~1 s to start)
+
+_LANE_WORKER = "import json, sys; from curatekit.scale import lane_worker; lane_worker(json.loads(sys.stdin.readline()))"
+
+def lane_worker(spec: dict) -> None:
+    "The second process of a `SignalLane`: its steps on each shard's text, stored as columns; a line per shard on stdout."
+    steps, col = Recipe.from_dict({"curatekit": 1, "name": "lane", "steps": spec["steps"]}).steps, spec["text_col"]
+    cache, out = StepCache(spec["cache"]), sys.stdout
+    for stem, base, key in spec["shards"]:
+        seconds = {}
+        if not cache.has(key):
+            df = cache.frame(base, ["id", col])
+            for i, s in zip(spec["index"], steps):
+                t0 = time.perf_counter()
+                df = execute(s, df, where=f"step {i} ({s.name}): ", batch_size=spec["batch_size"], progress=False).frame
+                seconds[i] = time.perf_counter() - t0
+            cache.put_columns(key, base, df.drop(col), Ledger())
+        out.write(json.dumps({"stem": stem, "seconds": seconds, "peak_mib": peak_mib()}) + "\n"); out.flush()
+
+class SignalLane:
+    "A second process that computes the runner's `steps` (a tail of its first stream segment) shard by shard, ahead of it."
+    def __init__(self, runner: ShardedRunner, steps: list[int], shards: list[Shard]):
+        import subprocess
+        self.runner, self.steps, self.done = runner, steps, {}
+        self.keys = {sh.stem: chain_key(runner.key(sh, -1), "lane", *(runner.digests[i] for i in steps)) for sh in shards}
+        spec = dict(steps=[runner.recipe.to_dict()["steps"][i] for i in steps], index=steps, text_col=runner.text_col,
+                    cache=str(runner.cache.root), batch_size=runner.batch_size,
+                    shards=[[sh.stem, runner.key(sh, -1), self.keys[sh.stem]] for sh in shards])
+        env = os.environ | {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "CURATEKIT_PROGRESS": "0"}  # one core's worth
+        self.proc = subprocess.Popen([sys.executable, "-c", _LANE_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=env)
+        try: self.proc.stdin.write(json.dumps(spec).encode() + b"\n"); self.proc.stdin.close()
+        except OSError: pass  # it ended at once: the runner computes the steps itself
+    def __repr__(self): return f"SignalLane(steps {self.steps}, {len(self.done)} of {len(self.keys)} shards done)"
+    def __enter__(self): self.runner.lane = self; return self
+    def __exit__(self, *exc): self.close()
+
+
+# %% ../nbs/60_scale.ipynb #55ce83b5
+@patch(cls_method=True)
+def start(cls: SignalLane, runner: ShardedRunner, lanes: bool|None=None):
+    "A lane for the text-only tail of `runner`'s first stream segment when it pays (`lanes=None`), as a context; else a no-op one."
+    import contextlib
+    seg = segments(runner.recipe.steps)[0][1]
+    tail = [i for i in seg if runner.recipe.steps[i].name in LANE_STEPS]
+    todo = [sh for sh in runner.shards if not runner._done(runner.key(sh, seg[-1]))]
+    fits = bool(tail) and tail == seg[len(seg) - len(tail):] and len(tail) < len(seg) and bool(todo) and not runner.keep_removed
+    want = lanes if lanes is not None else _cores() >= 2 and sum(runner.cache.rows(runner.key(sh, -1)) for sh in todo) >= LANE_MIN_ROWS
+    return cls(runner, tail, todo) if fits and want and runner.engine == "local" else contextlib.nullcontext()
+
+@patch
+def columns(self: SignalLane, sh: Shard, ids: pl.Series) -> pl.DataFrame|None:
+    "The lane's columns of shard `sh` (`id` and the new ones), waiting for its process; None where it ended without them."
+    while sh.stem not in self.done:
+        line = self.proc.stdout.readline()
+        try: info = json.loads(line); self.done[str(info["stem"])] = info
+        except (ValueError, KeyError, TypeError): return None  # it ended (or failed): the runner computes the steps itself
+    try: cols = pl.read_parquet(self.runner.cache.path(self.keys[sh.stem])/"columns.parquet")
+    except (OSError, pl.exceptions.PolarsError): return None
+    if not cols["id"].equals(ids): return None
+    r, info = self.runner, self.done[sh.stem]
+    for i in self.steps: r.seconds[i], r.peak[i] = r.seconds.get(i, 0.0) + info["seconds"].get(str(i), 0.0), max(r.peak.get(i) or 0.0, info["peak_mib"] or 0.0) or None
+    return cols
+
+@patch
+def forget(self: SignalLane, sh: Shard) -> None:
+    "Remove the lane's entry of `sh` once the runner has stored the segment with it."
+    if sh.stem in self.keys: shutil.rmtree(self.runner.cache.path(self.keys[sh.stem]), ignore_errors=True)
+
+@patch
+def close(self: SignalLane) -> None:
+    "Stop the process (if it still runs), drop what it left in the cache, detach from the runner."
+    if self.proc.poll() is None: self.proc.kill()
+    self.proc.wait(); self.proc.stdout.close()
+    for stem in self.keys: shutil.rmtree(self.runner.cache.path(self.keys[stem]), ignore_errors=True)
+    if self.runner.lane is self: self.runner.lane = None
+
+
 # %% ../nbs/60_scale.ipynb #c1a00034
 def sample_shards(runner: ShardedRunner, n: int, seed: int=0) -> tuple[list[Shard], int]:
     "Shards holding a seeded sample of `n` rows drawn across `runner`'s shards (all of them when `n` reaches their count); the count."
@@ -894,6 +979,7 @@ def analyze(input: str|Path, # a data file or a directory of shards
             batch_size: int=2_500, # rows per batch for map steps (smaller batches, lower peak memory)
             progress: bool|None=None, # progress bars
             title: str|None=None, # the report's heading
+            lanes: bool|None=None, # text-only signals in a second process beside the rule sets (`SignalLane`; None: with >= 2 cores and >= 20,000 rows)
            ) -> Profile: # the annotated corpus as lazy scans of the cache, with what the report showed
     "Profile a corpus without a recipe: run the analysis recipe shard by shard; write its report and its signals."
     if sample is not None and sample < 1: raise CuratekitError(f"sample must be at least 1, got {sample}")
@@ -903,13 +989,13 @@ def analyze(input: str|Path, # a data file or a directory of shards
     recipe = analysis_recipe(signals, lm, embed, text_col)
     tmp = None if cache else Path(tempfile.mkdtemp(prefix="curatekit-cache-"))
     runner = ShardedRunner(recipe, shards, StepCache(tmp or cache_dir), batch_size, progress, text_col=text_col)
-    prof = _profile(runner, input, sample, seed, text_col)
+    prof = _profile(runner, input, sample, seed, text_col, lanes)
     if tmp: weakref.finalize(prof, shutil.rmtree, tmp, True)
     if signals_out is not None: _sink(prof.frame, Path(signals_out))
     if report is not None: analysis_report(prof, title=title or f"curatekit analysis: {Path(input).name}").save(report)
     return prof
 
-def _profile(runner: ShardedRunner, input, sample, seed, text_col) -> Profile:
+def _profile(runner: ShardedRunner, input, sample, seed, text_col, lanes=None) -> Profile:
     note = ""
     if sample is not None:
         runner.shards, total = sample_shards(runner, sample, seed)
@@ -920,7 +1006,7 @@ def _profile(runner: ShardedRunner, input, sample, seed, text_col) -> Profile:
     if text_col not in cols:
         raise CuratekitError(f"{runner.shards[0].path}: no {text_col!r} column (its columns: {', '.join(cols)}); name the text column with --text-col")
     if not runner.rows_in(): raise CuratekitError(f"{input}: has no rows to analyze")
-    with _lang_ahead(runner): runner.run()
+    with SignalLane.start(runner, lanes): runner.run()
     recipes = {n: load_recipe(n) for n in builtin_recipes() if n != "analyze"}
     frame = _scan([runner.cache.scan(runner.key(sh, len(runner.recipe) - 1)) for sh in runner.shards])
     return Profile(frame, runner.recipe, runner.stats(Ledger()), rule_marks() | recipe_marks(recipes), recipes, list(cols), text_col, note)
@@ -928,20 +1014,6 @@ def _profile(runner: ShardedRunner, input, sample, seed, text_col) -> Profile:
 def _cores() -> int:
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
-
-def _lang_ahead(runner: ShardedRunner):
-    "`lang_id`'s model on a second core, ahead of the run (`signals.LangAhead`), when a shard still needs its languages."
-    import contextlib
-    from curatekit.signals import LangAhead
-    from curatekit.report import step_params
-    i = next((i for i, s in enumerate(runner.recipe.steps) if s.name == "lang_id"), None)
-    if i is None or _cores() < 2: return contextlib.nullcontext()
-    end = next(seg for _, seg in segments(runner.recipe.steps) if i in seg)[-1]
-    todo = [sh for sh in runner.shards if not runner._done(runner.key(sh, end))]
-    if not todo: return contextlib.nullcontext()
-    p = step_params(runner.recipe.steps[i])
-    texts = (runner.cache.frame(runner.key(sh, -1), [p["text_col"]])[p["text_col"]] for sh in todo)
-    return LangAhead(texts, p["max_chars"])
 
 def _sink(frame: pl.LazyFrame, path: Path) -> Path:
     "Stream `frame` into one parquet file, atomically."
