@@ -10,10 +10,8 @@ import math
 from functools import cache
 import numpy as np
 import polars as pl
-import torch
 from .core import CuratekitError, check_text, global_step, default_device, is_empty_text, Range, OneOf, Keys
 from .signals import word_ngrams, _short_ngrams
-from .embed import as_matrix, embed, kmeans
 
 # %% auto #0
 __all__ = ['EMPTY', 'normalize_text', 'exact_dedup', 'char_ngrams', 'shingle_hashes', 'oph_signatures', 'densify',
@@ -95,13 +93,14 @@ def oph_signatures(doc: np.ndarray, # row position of each shingle
                   ) -> np.ndarray: # (n, num_perm) uint32; rows without shingles are all `EMPTY`
     "One-permutation MinHash (Li et al. 2012) with optimal densification (Shrivastava 2017)."
     a, b = _hash_params(seed)
-    if str(device) == "cpu":  # NumPy in place: the same bits, half the time of torch's allocating int64 ops
+    if str(device) == "cpu":  # NumPy in place, no torch: the same bits as the device path
         h = x.astype(np.uint64); h *= np.uint64(a); h += np.uint64(b); h >>= np.uint64(32)
         idx = (h * np.uint64(num_perm)) >> np.uint64(32); idx += doc.astype(np.uint64) * np.uint64(num_perm)
-        h, idx = torch.from_numpy(h.view(np.int64)), torch.from_numpy(idx.view(np.int64))
-    else:
-        h = ((torch.from_numpy(x.astype(np.int64)).to(device) * a + b) >> 32) & 0xFFFFFFFF
-        idx = torch.from_numpy(doc.astype(np.int64)).to(device) * num_perm + ((h * num_perm) >> 32)
+        sig = np.full(n * num_perm, 2**32 - 1, np.uint64); np.minimum.at(sig, idx, h)
+        return densify(sig.reshape(n, num_perm).astype(np.uint32), seed)
+    import torch  # only for a device: a CPU-only run (and `analyze`'s lane process) never loads it
+    h = ((torch.from_numpy(x.astype(np.int64)).to(device) * a + b) >> 32) & 0xFFFFFFFF
+    idx = torch.from_numpy(doc.astype(np.int64)).to(device) * num_perm + ((h * num_perm) >> 32)
     sig = torch.full((n * num_perm,), 2**32 - 1, dtype=torch.int64, device=device)
     sig.scatter_reduce_(0, idx, h, "amin")
     return densify(sig.view(n, num_perm).cpu().numpy().astype(np.uint32), seed)
@@ -300,6 +299,7 @@ def _sem_cluster_dups(X: torch.Tensor, # (m, dim) unit vectors of one cluster, i
                      ) -> torch.Tensor: # (m,) index of each row's survivor (itself for survivors)
     "SemDeDup within one cluster, on X's device: the survivor each row descends from (returned on the CPU)."
     m, dev = len(X), X.device
+    import torch
     best_s, best_i = torch.full((m,), -torch.inf, device=dev), torch.arange(m, device=dev)
     for j0 in range(0, m, block):
         j1 = min(m, j0 + block)
@@ -316,6 +316,7 @@ def _sem_order(X: torch.Tensor, C: torch.Tensor, assign: torch.Tensor, keep: str
     if keep not in ("far", "near"): raise CuratekitError(f"semantic_dedup: keep must be 'far' or 'near', not {keep!r}")
     sim = (X * C[assign]).sum(1).double()
     key = sim if keep == "far" else -sim
+    import torch
     return torch.from_numpy(np.lexsort((np.arange(len(X)), key.numpy(), assign.numpy())))
 
 @global_step(columns=["emb_col", "text_col"], checks=dict(threshold=Range(gt=0, le=1), n_clusters=Range(ge=1), n_iter=Range(ge=1), keep=OneOf(["far", "near"])))
@@ -336,6 +337,8 @@ def semantic_dedup(df: pl.DataFrame, # the frame
     rows = emb.is_not_null().arg_true().cast(pl.Int64).to_numpy()
     cluster, dup = np.full(len(df), -1), np.full(len(df), -1)
     if len(rows):
+        import torch
+        from curatekit.embed import as_matrix, kmeans
         X = as_matrix(emb.gather(rows), what=f"column {emb_col!r}")
         dev = device or default_device()
         C, assign = kmeans(X, n_clusters or max(1, round(math.sqrt(len(X)))), n_iter, seed, dev)
@@ -352,6 +355,7 @@ def _sem_embeddings(df, emb_col, model, text_col) -> pl.Series:
     "The embedding column, computed with `model` when it is the missing default `emb`."
     if emb_col in df.columns: return df[emb_col]
     if emb_col != "emb": raise CuratekitError(f"semantic_dedup: column {emb_col!r} not found")
+    from curatekit.embed import embed
     return embed(df, model, text_col)["emb"]
 
 def _sem_columns(df, cluster, dup):

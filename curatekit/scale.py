@@ -900,7 +900,8 @@ class SignalLane:
         spec = dict(steps=[runner.recipe.to_dict()["steps"][i] for i in steps], index=steps, text_col=runner.text_col,
                     cache=str(runner.cache.root), batch_size=runner.batch_size,
                     shards=[[sh.stem, runner.key(sh, -1), self.keys[sh.stem]] for sh in shards])
-        env = os.environ | {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "CURATEKIT_PROGRESS": "0"}  # one core's worth
+        env = os.environ | {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "CURATEKIT_PROGRESS": "0",  # one core's worth, and
+                            "CURATEKIT_DEVICE": os.environ.get("CURATEKIT_DEVICE", "cpu")}  # MinHash in NumPy (the same bits): no torch
         self.proc = subprocess.Popen([sys.executable, "-c", _LANE_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env)
         try: self.proc.stdin.write(json.dumps(spec).encode() + b"\n"); self.proc.stdin.close()
