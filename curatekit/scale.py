@@ -7,7 +7,7 @@ Docs: https://curatekit.github.io/curatekit/scale.html.md"""
 
 # %% ../nbs/60_scale.ipynb #46ed5528
 from __future__ import annotations
-import hashlib, html, json, logging, os, re, shutil, sys, tempfile, time, weakref
+import hashlib, html, itertools, json, logging, os, re, shutil, sys, tempfile, time, weakref
 from functools import cache
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,10 +290,15 @@ def _execute(self: ShardedRunner, sh: Shard, i: int, df: pl.DataFrame, state=FIT
 
 # %% ../nbs/60_scale.ipynb #a6670690
 @patch
+def fit_key(self: ShardedRunner, i: int) -> str:
+    "The cache key of global step `i`'s fitted state: the entries it is fitted on and the step."
+    return chain_key("fit", *(self.key(sh, i - 1) for sh in self.shards), self.digests[i])
+
+@patch
 def fit_global(self: ShardedRunner, i: int):
     "Fit global step `i` on the columns it needs from every shard (cached)."
-    step, prev = self.recipe.steps[i], [self.key(sh, i - 1) for sh in self.shards]
-    key = chain_key("fit", *prev, self.digests[i])
+    step, prev, key = self.recipe.steps[i], [self.key(sh, i - 1) for sh in self.shards], self.fit_key(i)
+    if self.lane: self.lane.wait_fit(i)  # `analyze`'s lane may be fitting it from its own columns
     try: return self.cache.state(key)
     except KeyError: pass
     cols = step.fit_columns()
@@ -877,36 +882,47 @@ LANE_MIN_ROWS = 20_000  # `lanes=None` starts a second process only for at least
 _LANE_WORKER = "import json, sys; from curatekit.scale import lane_worker; lane_worker(json.loads(sys.stdin.readline()))"
 
 def lane_worker(spec: dict) -> None:
-    "The second process of a `SignalLane`: its steps on each shard's text, stored as columns; a line per shard on stdout."
+    "The second process of a `SignalLane`: its steps on each shard's text, stored as columns, then the fits that read only those."
     steps, col = Recipe.from_dict({"curatekit": 1, "name": "lane", "steps": spec["steps"]}).steps, spec["text_col"]
-    cache, out = StepCache(spec["cache"]), sys.stdout
+    fits = Recipe.from_dict({"curatekit": 1, "name": "lane-fits", "steps": [f["step"] for f in spec["fits"]]}).steps
+    cache, say, keep = StepCache(spec["cache"]), lambda d: (sys.stdout.write(json.dumps(d) + "\n"), sys.stdout.flush()), []
     for stem, base, key in spec["shards"]:
         seconds = {}
-        if not cache.has(key):
+        if cache.has(key): df = pl.read_parquet(cache.path(key)/"columns.parquet")
+        else:
             df = cache.frame(base, ["id", col])
             for i, s in zip(spec["index"], steps):
                 t0 = time.perf_counter()
                 df = execute(s, df, where=f"step {i} ({s.name}): ", batch_size=spec["batch_size"], progress=False).frame
                 seconds[i] = time.perf_counter() - t0
-            cache.put_columns(key, base, df.drop(col), Ledger())
-        out.write(json.dumps({"stem": stem, "seconds": seconds, "peak_mib": peak_mib()}) + "\n"); out.flush()
+            df = df.drop(col); cache.put_columns(key, base, df, Ledger())
+        keep.append(df.select("id", *dict.fromkeys(c for f in spec["fits"] for c in f["columns"] if c in df.columns and c != "id")))  # what the fits read
+        say({"stem": stem, "seconds": seconds, "peak_mib": peak_mib()})
+    for f, s in zip(spec["fits"], fits):
+        if any(c not in keep[0].columns for c in f["columns"]): say({"fit": f["index"], "seconds": None}); continue
+        t0 = time.perf_counter()
+        try: cache.state(f["key"])
+        except KeyError: cache.put_state(f["key"], fit_state(s, pl.concat([k.select("id", *dict.fromkeys(c for c in f["columns"] if c != "id")) for k in keep], how="vertical_relaxed"),
+                                                           f"step {f['index']} ({s.name}): "))
+        say({"fit": f["index"], "seconds": time.perf_counter() - t0, "peak_mib": peak_mib()})
 
 class SignalLane:
     "A second process that computes the runner's `steps` (a tail of its first stream segment) shard by shard, ahead of it."
-    def __init__(self, runner: ShardedRunner, steps: list[int], shards: list[Shard]):
+    def __init__(self, runner: ShardedRunner, steps: list[int], shards: list[Shard], fits: list[int]=()):
         import subprocess
-        self.runner, self.steps, self.done = runner, steps, {}
+        self.runner, self.steps, self.done, self.fitted, self.keys_fit = runner, steps, {}, {}, set(fits)
         self.keys = {sh.stem: chain_key(runner.key(sh, -1), "lane", *(runner.digests[i] for i in steps)) for sh in shards}
-        spec = dict(steps=[runner.recipe.to_dict()["steps"][i] for i in steps], index=steps, text_col=runner.text_col,
-                    cache=str(runner.cache.root), batch_size=runner.batch_size,
-                    shards=[[sh.stem, runner.key(sh, -1), self.keys[sh.stem]] for sh in shards])
+        d = runner.recipe.to_dict()["steps"]
+        spec = dict(steps=[d[i] for i in steps], index=steps, text_col=runner.text_col, cache=str(runner.cache.root),
+                    batch_size=runner.batch_size, shards=[[sh.stem, runner.key(sh, -1), self.keys[sh.stem]] for sh in shards],
+                    fits=[dict(index=i, step=d[i], key=runner.fit_key(i), columns=runner.recipe.steps[i].fit_columns()) for i in fits])
         env = os.environ | {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "CURATEKIT_PROGRESS": "0",  # one core's worth, and
                             "CURATEKIT_DEVICE": os.environ.get("CURATEKIT_DEVICE", "cpu")}  # MinHash in NumPy (the same bits): no torch
         self.proc = subprocess.Popen([sys.executable, "-c", _LANE_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env)
         try: self.proc.stdin.write(json.dumps(spec).encode() + b"\n"); self.proc.stdin.close()
         except OSError: pass  # it ended at once: the runner computes the steps itself
-    def __repr__(self): return f"SignalLane(steps {self.steps}, {len(self.done)} of {len(self.keys)} shards done)"
+    def __repr__(self): return f"SignalLane(steps {self.steps}, {len(self.done)} of {len(self.keys)} shards done, fits {sorted(self.fitted)})"
     def __enter__(self): self.runner.lane = self; return self
     def __exit__(self, *exc): self.close()
 
@@ -916,26 +932,45 @@ class SignalLane:
 def start(cls: SignalLane, runner: ShardedRunner, lanes: bool|None=None):
     "A lane for the text-only tail of `runner`'s first stream segment when it pays (`lanes=None`), as a context; else a no-op one."
     import contextlib
-    seg = segments(runner.recipe.steps)[0][1]
+    segs = segments(runner.recipe.steps)
+    seg = segs[0][1]
     tail = [i for i in seg if runner.recipe.steps[i].name in LANE_STEPS]
     todo = [sh for sh in runner.shards if not runner._done(runner.key(sh, seg[-1]))]
-    fits = bool(tail) and tail == seg[len(seg) - len(tail):] and len(tail) < len(seg) and bool(todo) and not runner.keep_removed
+    ok = bool(tail) and tail == seg[len(seg) - len(tail):] and len(tail) < len(seg) and bool(todo) and not runner.keep_removed
     want = lanes if lanes is not None else _cores() >= 2 and sum(runner.cache.rows(runner.key(sh, -1)) for sh in todo) >= LANE_MIN_ROWS
-    return cls(runner, tail, todo) if fits and want and runner.engine == "local" else contextlib.nullcontext()
+    if not (ok and want and runner.engine == "local"): return contextlib.nullcontext()
+    fits = []  # the global steps right after the segment that add columns and read only a few: the lane fits those it can
+    for kind, (i,) in itertools.takewhile(lambda s: s[0] == "global", segs[1:]):
+        if len(todo) == len(runner.shards) and adds_columns(runner.recipe.steps[i]) and runner.recipe.steps[i].fit_columns(): fits.append(i)
+    return cls(runner, tail, todo, fits)
 
 @patch
 def columns(self: SignalLane, sh: Shard, ids: pl.Series) -> pl.DataFrame|None:
     "The lane's columns of shard `sh` (`id` and the new ones), waiting for its process; None where it ended without them."
-    while sh.stem not in self.done:
-        line = self.proc.stdout.readline()
-        try: info = json.loads(line); self.done[str(info["stem"])] = info
-        except (ValueError, KeyError, TypeError): return None  # it ended (or failed): the runner computes the steps itself
+    if not self._wait(lambda: sh.stem in self.done): return None  # it ended (or failed): the runner computes the steps itself
     try: cols = pl.read_parquet(self.runner.cache.path(self.keys[sh.stem])/"columns.parquet")
     except (OSError, pl.exceptions.PolarsError): return None
     if not cols["id"].equals(ids): return None
     r, info = self.runner, self.done[sh.stem]
     for i in self.steps: r.seconds[i], r.peak[i] = r.seconds.get(i, 0.0) + info["seconds"].get(str(i), 0.0), max(r.peak.get(i) or 0.0, info["peak_mib"] or 0.0) or None
     return cols
+
+@patch
+def _wait(self: SignalLane, ready) -> bool:
+    "Read the process's lines until `ready()` holds; False where it ended first (or wrote something else)."
+    while not ready():
+        try:
+            info = json.loads(self.proc.stdout.readline())
+            if "fit" in info: self.fitted[int(info["fit"])] = info
+            else: self.done[str(info["stem"])] = info
+        except (ValueError, KeyError, TypeError): return False
+    return True
+
+@patch
+def wait_fit(self: SignalLane, i: int) -> None:
+    "Wait while the lane fits global step `i` (its state then is in the cache); note its seconds. Nothing if it does not fit `i`."
+    if i in self.keys_fit and self._wait(lambda: i in self.fitted) and self.fitted[i]["seconds"] is not None:
+        r = self.runner; r.seconds[i], r.peak[i] = r.seconds.get(i, 0.0) + self.fitted[i]["seconds"], self.fitted[i]["peak_mib"]
 
 @patch
 def forget(self: SignalLane, sh: Shard) -> None:
