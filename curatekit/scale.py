@@ -198,6 +198,7 @@ class ShardedRunner:
         self.digests = [step_digest(s) for s in recipe.steps]
         self.keep_removed, self.seconds, self.peak = False, {}, {}  # for a report: removed rows' scores; per-step time and memory
         self.lane = None  # a `SignalLane` computing the tail of the first stream segment in a second process (`analyze`)
+        self.whole_last = True  # store the last step's entries whole (a run writes them out; `analyze` only scans them)
     def __repr__(self): return f"ShardedRunner({len(self.shards)} shards, {len(self.recipe)} steps, {self.engine}, {self.cache})"
 
     def key(self, shard: Shard, upto: int) -> str:
@@ -332,7 +333,7 @@ def run_global_segment(self: ShardedRunner, i: int) -> None:
         o, r = self._execute(sh, i, self.cache.frame(prev, ["id"] if narrow else None), state)
         parts = Ledger().add(o.dropped, i, step.name).add_generated(o.generated, i, step.name), self._removed([r] if r is not None else [])
         if not narrow: self.cache.put(self.key(sh, i), o.frame, *parts)
-        elif i < len(self.recipe) - 1: self.cache.put_columns(self.key(sh, i), prev, o.frame, *parts)
+        elif i < len(self.recipe) - 1 or not self.whole_last: self.cache.put_columns(self.key(sh, i), prev, o.frame, *parts)
         else: self.cache.put(self.key(sh, i), beside(self.cache.frame(prev), o.frame), *parts)  # a run's last entry is whole: read by scans, written out
 
 # %% ../nbs/60_scale.ipynb #c1a00062
@@ -1025,6 +1026,7 @@ def analyze(input: str|Path, # a data file or a directory of shards
     recipe = analysis_recipe(signals, lm, embed, text_col)
     tmp = None if cache else Path(tempfile.mkdtemp(prefix="curatekit-cache-"))
     runner = ShardedRunner(recipe, shards, StepCache(tmp or cache_dir), batch_size, progress, text_col=text_col)
+    runner.whole_last = False  # the profile is read by scans: the last step's columns beside the segment's entry, no copy
     prof = _profile(runner, input, sample, seed, text_col, lanes)
     if tmp: weakref.finalize(prof, shutil.rmtree, tmp, True)
     if signals_out is not None: _sink(prof.frame, Path(signals_out))
