@@ -1044,7 +1044,10 @@ def _profile(runner: ShardedRunner, input, sample, seed, text_col, lanes=None) -
     if text_col not in cols:
         raise CuratekitError(f"{runner.shards[0].path}: no {text_col!r} column (its columns: {', '.join(cols)}); name the text column with --text-col")
     if not runner.rows_in(): raise CuratekitError(f"{input}: has no rows to analyze")
-    with SignalLane.start(runner, lanes): runner.run()
+    with SignalLane.start(runner, lanes) as lane: runner.run()
+    if lane is not None:
+        fits = f" (and fitted {', '.join(map(str, sorted(lane.fitted)))})" if lane.fitted else ""
+        note += (" " if note else "") + f"Steps {lane.steps[0]}–{lane.steps[-1]}{fits} ran in a second process beside the others: their seconds overlap."
     recipes = {n: load_recipe(n) for n in builtin_recipes() if n != "analyze"}
     frame = _scan([runner.cache.scan(runner.key(sh, len(runner.recipe) - 1)) for sh in runner.shards])
     return Profile(frame, runner.recipe, runner.stats(Ledger()), rule_marks() | recipe_marks(recipes), recipes, list(cols), text_col, note)
