@@ -920,28 +920,10 @@ def _profile(runner: ShardedRunner, input, sample, seed, text_col) -> Profile:
     if text_col not in cols:
         raise CuratekitError(f"{runner.shards[0].path}: no {text_col!r} column (its columns: {', '.join(cols)}); name the text column with --text-col")
     if not runner.rows_in(): raise CuratekitError(f"{input}: has no rows to analyze")
-    with _lang_ahead(runner): runner.run()
+    runner.run()
     recipes = {n: load_recipe(n) for n in builtin_recipes() if n != "analyze"}
     frame = _scan([runner.cache.scan(runner.key(sh, len(runner.recipe) - 1)) for sh in runner.shards])
     return Profile(frame, runner.recipe, runner.stats(Ledger()), rule_marks() | recipe_marks(recipes), recipes, list(cols), text_col, note)
-
-def _cores() -> int:
-    try: return len(os.sched_getaffinity(0))
-    except AttributeError: return os.cpu_count() or 1
-
-def _lang_ahead(runner: ShardedRunner):
-    "`lang_id`'s model on a second core, ahead of the run (`signals.LangAhead`), when a shard still needs its languages."
-    import contextlib
-    from curatekit.signals import LangAhead
-    from curatekit.report import step_params
-    i = next((i for i, s in enumerate(runner.recipe.steps) if s.name == "lang_id"), None)
-    if i is None or _cores() < 2: return contextlib.nullcontext()
-    end = next(seg for _, seg in segments(runner.recipe.steps) if i in seg)[-1]
-    todo = [sh for sh in runner.shards if not runner._done(runner.key(sh, end))]
-    if not todo: return contextlib.nullcontext()
-    p = step_params(runner.recipe.steps[i])
-    texts = (runner.cache.frame(runner.key(sh, -1), [p["text_col"]])[p["text_col"]] for sh in todo)
-    return LangAhead(texts, p["max_chars"])
 
 def _sink(frame: pl.LazyFrame, path: Path) -> Path:
     "Stream `frame` into one parquet file, atomically."
