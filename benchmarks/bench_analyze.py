@@ -14,8 +14,8 @@ Run from a clone:  .venv/bin/python benchmarks/bench_analyze.py [--times 10] [--
    page from the files alone. Held to: the page is written in under 30 s and is under 5 MB.
 
 Peak RSS is read by a small parent that does nothing else (bench_scale.measure: RUSAGE_CHILDREN of a fresh Python), so the
-benchmark's own memory never counts. RUSAGE_CHILDREN gives the largest process's peak, not a sum: `analyze`'s language-ID worker
-(`signals.LangAhead`, fastText alone) peaks at about 16 MiB beside it (README), so add that for the two together. Nothing is written outside a temporary folder, which is removed at the end.
+benchmark's own memory never counts (RUSAGE_CHILDREN: the largest process's peak; `analyze` runs in one process). Nothing is
+written outside a temporary folder, which is removed at the end.
 """
 import argparse, json, os, re, shutil, statistics, subprocess, sys, tempfile
 from pathlib import Path

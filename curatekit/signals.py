@@ -390,6 +390,7 @@ def lang_id(df: pl.DataFrame, # the frame
     "Identify each text's language with fastText's packaged `lid.176` model."
     check_text(df, text_col)
     if max_chars < 1: raise CuratekitError(f"lang_id: max_chars must be at least 1, not {max_chars}")
+    if engine not in ("numpy", "fasttext"): raise CuratekitError(f"lang_id: engine must be 'numpy' or 'fasttext', not {engine!r}")
     texts = lid_lines(df[text_col], max_chars)
     todo = (texts.str.len_bytes() > 0).fill_null(False).arg_true()
     if engine == "fasttext":
@@ -465,7 +466,7 @@ _CACHE_TOKENS = 1 << 17  # distinct tokens whose rows `FastTextModel` keeps betw
 
 def _empty_cache(dim: int) -> dict:
     return {"keys": pl.DataFrame(schema={"h": pl.UInt64, "row": pl.UInt32}), "toks": pl.Series("tok", [], pl.String),
-            "count": np.zeros(0, np.int32), "total": np.zeros((0, dim), np.float32)}
+            "count": np.zeros(0, np.int32), "total": np.zeros((0, dim), np.float32), "wh": np.zeros(0, np.int64)}
 
 class FastTextModel:
     "A supervised fastText model file (`.bin`, or quantized `.ftz`) read into NumPy, predicting a batch of lines at a time."
@@ -479,7 +480,6 @@ class FastTextModel:
         if version == 11: a["maxn"] = 0  # as fastText: old supervised models have no character n-grams
         self.args, self.loss = a, _FT_LOSSES.get(a["loss"])
         if self.loss not in ("hs", "softmax"): raise CuratekitError(f"{path.name}: loss {self.loss!r} is not supported (hs or softmax)")
-        if a["word_ngrams"] > 1: raise CuratekitError(f"{path.name}: word n-grams (wordNgrams={a['word_ngrams']}) are not supported")
         words, counts, self.nwords, self.npruned, prune = _read_dictionary(r)
         quant = r.take("?"); self.wi = _read_matrix(r, quant)
         if not quant and self.npruned >= 0: raise CuratekitError(f"{path.name}: a pruned dictionary without a quantized matrix")
@@ -517,17 +517,20 @@ def _utf8(s: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     b = "".join(s.to_list()).encode()
     return np.concatenate([np.frombuffer(b, np.int8), np.zeros(4, np.int8)]).astype(np.int32).view(np.uint32), np.frombuffer(b, np.uint8)
 
-def _segment_sum(out: np.ndarray, owner: np.ndarray, rows: np.ndarray):
-    "Add the `rows` of each run of equal `owner`s (sorted) to `out[owner]`: one pass (`np.add.reduceat`), not a scatter."
-    if not len(owner): return
-    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    out[owner[starts]] += np.add.reduceat(rows, starts, axis=0)
+def _segment_sum(out: np.ndarray, owner: np.ndarray, table: np.ndarray, idx: np.ndarray, chunk: int=1 << 15):
+    "Add `table[idx]` to `out[owner]` for sorted `owner`s: a run of equal owners at a time (`np.add.reduceat`), a chunk at a time."
+    for a in range(0, len(owner), chunk):
+        o = owner[a:a + chunk]; starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
+        out[o[starts]] += np.add.reduceat(table[idx[a:a + chunk]], starts, axis=0)
 
 @patch
 def subword_sums(self: FastTextModel, words: pl.Series, # distinct words (not labels, not EOS)
                 ) -> tuple[np.ndarray, np.ndarray]: # each word's count of n-gram rows, and their sum (float32, words x dim)
     "What `Dictionary::computeSubwords` adds for each word: the input rows of the kept character n-grams of `<word>`."
     minn, maxn, bucket = self.args["minn"], self.args["maxn"], np.uint32(self.args["bucket"])
+    if len(words) > 1 and words.str.len_bytes().sum() > 1 << 18:  # a bounded buffer at a time (a few MB of arrays)
+        (c1, t1), (c2, t2) = self.subword_sums(words[:len(words) // 2]), self.subword_sums(words[len(words) // 2:])
+        return np.r_[c1, c2], np.concatenate([t1, t2])
     count, total = np.zeros(len(words), np.int64), np.zeros((len(words), self.args["dim"]), np.float32)
     if maxn <= 0 or not len(words): return count, total
     b = "<" + words + ">"; sb, u8 = _utf8(b)
@@ -546,7 +549,7 @@ def subword_sums(self: FastTextModel, words: pl.Series, # distinct words (not la
         if n < minn: continue
         sel = np.flatnonzero((left > 1) & ~np.r_[True, word[1:] != word[:-1]]) if n == 1 else np.arange(len(k))  # no "<", ">" alone
         rows = self.rows[h[sel] % bucket]; kept = rows >= 0
-        owner = word[sel[kept]]; count += np.bincount(owner, minlength=len(words)); _segment_sum(total, owner, self.wi[rows[kept]])
+        owner = word[sel[kept]]; count += np.bincount(owner, minlength=len(words)); _segment_sum(total, owner, self.wi, rows[kept])
     return count, total
 
 @patch
@@ -563,8 +566,8 @@ def token_sums(self: FastTextModel, toks: pl.Series, # distinct tokens (not EOS)
 
 # %% ../nbs/10_signals.ipynb #3a4bc820
 @patch
-def _token_rows(self: FastTextModel, tok: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Each token's row in the table of tokens seen (new ones added; the table starts again when full), and the table's counts and sums."
+def _token_rows(self: FastTextModel, tok: pl.Series) -> tuple[np.ndarray, dict]:
+    "Each token's row in the table of tokens seen (new ones added; the table starts again when full), and the table."
     c = self._cache
     row = pl.DataFrame({"h": tok.hash(seed=0)}).join(c["keys"], on="h", how="left", maintain_order="left")["row"]
     hit = row.is_not_null()
@@ -575,23 +578,49 @@ def _token_rows(self: FastTextModel, tok: pl.Series) -> tuple[np.ndarray, np.nda
     rows = row.fill_null(0).to_numpy().astype(np.int64)
     if len(new):
         (count, total), nh = self.token_sums(new), new.hash(seed=0)
+        wh = _word_hashes(new) if self.args["word_ngrams"] > 1 else np.zeros(len(new), np.int64)
         at = pl.int_range(len(c["toks"]), len(c["toks"]) + len(new), dtype=pl.UInt32, eager=True)
         one = ~nh.is_in(c["keys"]["h"].implode()) & ~nh.is_duplicated()  # one token per hash in the table
         c["keys"] = pl.concat([c["keys"], pl.DataFrame({"h": nh, "row": at}).filter(one)])
-        c["toks"], c["count"], c["total"] = pl.concat([c["toks"], new]), np.r_[c["count"], count], np.concatenate([c["total"], total])
+        c["toks"], c["count"], c["wh"] = pl.concat([c["toks"], new]), np.r_[c["count"], count], np.r_[c["wh"], wh]
+        c["total"] = np.concatenate([c["total"], total])
         rows[(~hit).to_numpy()] = tok.filter(~hit).to_frame().join(pl.DataFrame({"tok": new, "r": at}), on="tok", how="left", maintain_order="left")["r"].to_numpy()
-    return rows, c["count"], c["total"]
+    return rows, c
+
+_LABEL = 1 << 40  # the word hash of a label token: not a word, so not in any word n-gram
+
+def _word_hashes(toks: pl.Series) -> np.ndarray:
+    "fastText's `Dictionary::hash` of each token as the int32 `getLine` keeps for word n-grams (`_LABEL` for labels)."
+    sb, _ = _utf8(toks); n = toks.str.len_bytes().to_numpy().astype(np.int64); at = np.r_[0, np.cumsum(n)[:-1]]
+    h, live = np.full(len(toks), _FNV_OFFSET, np.uint32), np.arange(len(toks))
+    for j in range(int(n.max(initial=0))):  # byte j of every token that long
+        live = live[n[live] > j]; h[live] = (h[live] ^ sb[at[live] + j]) * _FNV_PRIME
+    return np.where(toks.str.starts_with("__label__").to_numpy(), _LABEL, h.view(np.int32).astype(np.int64))
+
+@patch
+def _add_word_ngrams(self: FastTextModel, s: np.ndarray, cnt: np.ndarray, doc: np.ndarray, wh: np.ndarray):
+    "`Dictionary::addWordNgrams`: add the rows of each line's 2- to wordNgrams-word n-grams (EOS its last word) to `s` and `cnt`."
+    word = wh != _LABEL
+    d, h = np.r_[doc[word], np.arange(len(s))], np.r_[wh[word], np.repeat(_word_hashes(pl.Series(["</s>"])), len(s))]
+    o = np.argsort(d, kind="stable"); d, h = d[o], h[o].astype(np.uint64)  # each line's words, then its EOS
+    i, acc = np.arange(len(d)), h.copy()
+    for m in range(1, self.args["word_ngrams"]):
+        ok = np.flatnonzero(i + m < len(d)); ok = ok[d[i[ok] + m] == d[i[ok]]]   # n-grams inside one line
+        i, acc = i[ok], acc[ok] * np.uint64(116049371) + h[i[ok] + m]
+        rows = self.rows[(acc % np.uint64(self.args["bucket"])).astype(np.int64)]; kept = rows >= 0
+        cnt += np.bincount(d[i[kept]], minlength=len(s)); _segment_sum(s, d[i[kept]], self.wi, rows[kept])
 
 @patch
 def hidden(self: FastTextModel, lines: pl.Series, # the lines
           ) -> np.ndarray: # float32, lines x dim; NaN for a line with no input row (fastText predicts nothing for it)
-    "`Model::computeHidden` of each line: the mean of the input rows of its tokens' ids, EOS included."
+    "`Model::computeHidden` of each line: the mean of the input rows of its tokens' ids (and word n-grams), EOS included."
     occ = fasttext_words(lines)
-    with self._lock: tid, count, total = self._token_rows(occ["tok"])
+    with self._lock: tid, c = self._token_rows(occ["tok"])
     doc, n = occ["doc"].to_numpy(), len(lines)
-    s = np.zeros((n, self.args["dim"]), np.float32); cnt = np.bincount(doc, weights=count[tid], minlength=n)
-    _segment_sum(s, doc, total[tid])
+    s = np.zeros((n, self.args["dim"]), np.float32); cnt = np.bincount(doc, weights=c["count"][tid], minlength=n)
+    _segment_sum(s, doc, c["total"], tid)
     if self.eos: s += self.wi[self.eos[0]]; cnt += 1
+    if self.args["word_ngrams"] > 1: self._add_word_ngrams(s, cnt, doc, c["wh"][tid])
     with np.errstate(invalid="ignore", divide="ignore"): return s * (1.0 / cnt).astype(np.float32)[:, None]
 
 def _small_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -603,6 +632,9 @@ def _small_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def predict_hidden(self: FastTextModel, H: np.ndarray, # hidden vectors (lines x dim)
                   ) -> tuple[np.ndarray, np.ndarray]: # each line's best label (index into `labels`) and its probability (float32)
     "`Model::predict` with k=1 and threshold 0, from the hidden vectors."
+    if len(H) > 2048:  # a few MB of scores at a time
+        parts = [self.predict_hidden(H[i:i + 2048]) for i in range(0, len(H), 2048)]
+        return np.concatenate([b for b, _ in parts]), np.concatenate([p for _, p in parts])
     x = _small_matmul(H, self.wo.T)                                       # lines x labels: every output row's dot product
     if self.loss == "softmax":
         e = np.exp(x - x.max(1, keepdims=True)); best = e.argmax(1)
