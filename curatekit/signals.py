@@ -425,8 +425,11 @@ def _pq_rows(pq, codes: np.ndarray, norm: np.ndarray) -> np.ndarray:
     "The rows `ProductQuantizer::addcode` adds: sub-vector m is centroid `codes[:, m]` of subquantizer m, times the row's norm."
     nsubq, dsub, lastdsub, cent = pq
     d = lambda m: lastdsub if m == nsubq - 1 else dsub  # get_centroids: the last sub-vector may be shorter
-    parts = [cent[m * 256 * dsub + codes[:, m, None] * d(m) + np.arange(d(m))] for m in range(nsubq)]
-    return np.concatenate(parts, axis=1) * norm[:, None]
+    out = np.empty((len(codes), sum(d(m) for m in range(nsubq))), np.float32)
+    for a in range(0, len(codes), 4096):  # a few rows at a time: small temporaries
+        c = codes[a:a + 4096]
+        out[a:a + 4096] = np.concatenate([cent[m * 256 * dsub + c[:, m, None] * d(m) + np.arange(d(m))] for m in range(nsubq)], axis=1) * norm[a:a + 4096, None]
+    return out
 
 def _read_matrix(r: _ModelBytes, quantized: bool) -> np.ndarray:
     "A dense matrix (m, n as int64, then float32 rows), or a quantized one (`QuantMatrix::load`) decoded to float32."
@@ -462,11 +465,12 @@ def _huffman(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # %% ../nbs/10_signals.ipynb #ff5f1e99
-_CACHE_TOKENS = 1 << 17  # distinct tokens whose rows `FastTextModel` keeps between batches (about 10 MB)
+_CACHE_TOKENS = 1 << 16  # distinct tokens whose rows `FastTextModel` keeps between batches (5 MB of arrays)
 
-def _empty_cache(dim: int) -> dict:
-    return {"keys": pl.DataFrame(schema={"h": pl.UInt64, "row": pl.UInt32}), "toks": pl.Series("tok", [], pl.String),
-            "count": np.zeros(0, np.int32), "total": np.zeros((0, dim), np.float32), "wh": np.zeros(0, np.int64)}
+def _empty_cache(dim: int, cap: int) -> dict:
+    "The table of tokens seen: 64-bit hash -> row, the tokens, and each one's row count, row sum and word hash (`cap` rows)."
+    return {"keys": pl.DataFrame(schema={"h": pl.UInt64, "row": pl.UInt32}), "toks": pl.Series("tok", [], pl.String), "size": 0,
+            "count": np.zeros(cap, np.int32), "total": np.zeros((cap, dim), np.float32), "wh": np.zeros(cap, np.int64)}
 
 class FastTextModel:
     "A supervised fastText model file (`.bin`, or quantized `.ftz`) read into NumPy, predicting a batch of lines at a time."
@@ -487,12 +491,12 @@ class FastTextModel:
         self.labels = [w.removeprefix("__label__") for w in words[self.nwords:]]
         self.vocab = pl.DataFrame({"tok": words[:self.nwords], "wid": pl.int_range(self.nwords, dtype=pl.Int32, eager=True)}).unique("tok", keep="last")
         self.eos = self.vocab.filter(pl.col("tok") == "</s>")["wid"].to_list()   # the end-of-line token's id, if the model has one
-        self.rows = np.full(a["bucket"], -1, np.int32)                            # `pushHash`: bucket -> input row (-1: pruned)
-        if self.npruned < 0: self.rows = np.arange(a["bucket"], dtype=np.int32)
-        else: self.rows[prune[:, 0]] = prune[:, 1]
-        self.rows[self.rows >= 0] += self.nwords
+        o = np.lexsort((np.arange(len(prune)), prune[:, 0])); k, v = prune[o, 0], prune[o, 1]; last = np.r_[k[1:] != k[:-1], True][:len(k)]
+        self.pruned, self.pruned_rows = k[last], v[last]                         # the kept buckets (sorted) and their rows
+        self.kept = np.zeros((a["bucket"] + 7) // 8, np.uint8)                   # a bit per bucket: kept? (250 kB for 2M)
+        np.bitwise_or.at(self.kept, self.pruned >> 3, (1 << (self.pruned & 7)).astype(np.uint8))
         if self.loss == "hs": self.left, self.right = _huffman(counts[self.nwords:])
-        self._cache, self._lock = _empty_cache(a["dim"]), threading.Lock()
+        self._cache, self._lock = _empty_cache(a["dim"], _CACHE_TOKENS), threading.Lock()
     def __repr__(self):
         return (f"FastTextModel(dim={self.args['dim']}, {self.nwords:,} words, {len(self.labels)} labels, loss={self.loss}, "
                 f"{len(self.wi):,} input rows, n-grams {self.args['minn']}-{self.args['maxn']})")
@@ -524,6 +528,15 @@ def _segment_sum(out: np.ndarray, owner: np.ndarray, table: np.ndarray, idx: np.
         out[o[starts]] += np.add.reduceat(table[idx[a:a + chunk]], starts, axis=0)
 
 @patch
+def push_hash(self: FastTextModel, b: np.ndarray, # n-gram buckets (`hash % bucket`)
+             ) -> np.ndarray: # each one's input row; -1 where pruning dropped it
+    "`Dictionary::pushHash`: an n-gram bucket's row of the input matrix, through the pruning table."
+    if self.npruned < 0: return self.nwords + b.astype(np.int64)  # not pruned: every bucket has its row
+    rows, kept = np.full(len(b), -1, np.int64), np.flatnonzero((self.kept[b >> 3] >> (b & 7)) & 1)  # the bitmap first: few are kept
+    rows[kept] = self.nwords + self.pruned_rows[np.searchsorted(self.pruned, b[kept])]
+    return rows
+
+@patch
 def subword_sums(self: FastTextModel, words: pl.Series, # distinct words (not labels, not EOS)
                 ) -> tuple[np.ndarray, np.ndarray]: # each word's count of n-gram rows, and their sum (float32, words x dim)
     "What `Dictionary::computeSubwords` adds for each word: the input rows of the kept character n-grams of `<word>`."
@@ -548,7 +561,7 @@ def subword_sums(self: FastTextModel, words: pl.Series, # distinct words (not la
             wide = wide[cs[k[wide] + n] - c[wide] > j + 1]
         if n < minn: continue
         sel = np.flatnonzero((left > 1) & ~np.r_[True, word[1:] != word[:-1]]) if n == 1 else np.arange(len(k))  # no "<", ">" alone
-        rows = self.rows[h[sel] % bucket]; kept = rows >= 0
+        rows = self.push_hash(h[sel] % bucket); kept = rows >= 0
         owner = word[sel[kept]]; count += np.bincount(owner, minlength=len(words)); _segment_sum(total, owner, self.wi, rows[kept])
     return count, total
 
@@ -565,27 +578,36 @@ def token_sums(self: FastTextModel, toks: pl.Series, # distinct tokens (not EOS)
 
 
 # %% ../nbs/10_signals.ipynb #3a4bc820
+_TABLE = ("count", "total", "wh")
+
+def _keys(toks: pl.Series, start: int) -> pl.DataFrame:
+    "Hash -> row for `toks` (rows from `start`), leaving out hashes two of them share (those stay misses: recomputed, never wrong)."
+    h = toks.hash(seed=0)
+    return pl.DataFrame({"h": h, "row": pl.int_range(start, start + len(toks), dtype=pl.UInt32, eager=True)}).filter(~h.is_duplicated())
+
 @patch
 def _token_rows(self: FastTextModel, tok: pl.Series) -> tuple[np.ndarray, dict]:
-    "Each token's row in the table of tokens seen (new ones added; the table starts again when full), and the table."
+    "Each token's row in the table of tokens seen (new ones computed and added), and the table's arrays."
     c = self._cache
     row = pl.DataFrame({"h": tok.hash(seed=0)}).join(c["keys"], on="h", how="left", maintain_order="left")["row"]
     hit = row.is_not_null()
-    if len(c["toks"]): hit &= c["toks"].gather(row.fill_null(0)) == tok  # the same 64-bit hash but another token: a miss
-    new = tok.filter(~hit).unique(maintain_order=True)
-    if len(c["toks"]) + len(new) > _CACHE_TOKENS:  # full: start again from this batch's tokens
-        self._cache = c = _empty_cache(self.args["dim"]); hit = pl.repeat(False, len(tok), eager=True); new = tok.unique(maintain_order=True)
-    rows = row.fill_null(0).to_numpy().astype(np.int64)
-    if len(new):
-        (count, total), nh = self.token_sums(new), new.hash(seed=0)
-        wh = _word_hashes(new) if self.args["word_ngrams"] > 1 else np.zeros(len(new), np.int64)
-        at = pl.int_range(len(c["toks"]), len(c["toks"]) + len(new), dtype=pl.UInt32, eager=True)
-        one = ~nh.is_in(c["keys"]["h"].implode()) & ~nh.is_duplicated()  # one token per hash in the table
-        c["keys"] = pl.concat([c["keys"], pl.DataFrame({"h": nh, "row": at}).filter(one)])
-        c["toks"], c["count"], c["wh"] = pl.concat([c["toks"], new]), np.r_[c["count"], count], np.r_[c["wh"], wh]
-        c["total"] = np.concatenate([c["total"], total])
-        rows[(~hit).to_numpy()] = tok.filter(~hit).to_frame().join(pl.DataFrame({"tok": new, "r": at}), on="tok", how="left", maintain_order="left")["r"].to_numpy()
-    return rows, c
+    if c["size"]: hit &= c["toks"].gather(row.fill_null(0)) == tok  # the same 64-bit hash but another token: a miss
+    rows, new, hit = row.fill_null(0).to_numpy().astype(np.int64), tok.filter(~hit).unique(maintain_order=True), hit.to_numpy()
+    if not len(new): return rows, {k: c[k][:c["size"]] for k in _TABLE}
+    fresh = dict(zip(_TABLE, (*self.token_sums(new), _word_hashes(new) if self.args["word_ngrams"] > 1 else np.zeros(len(new), np.int64))))
+    if c["size"] + len(new) > len(c["count"]):  # full: keep only the rows this batch uses
+        used = np.unique(rows[hit]); rows[hit] = np.searchsorted(used, rows[hit])
+        if len(used) + len(new) > len(c["count"]):  # more distinct tokens than the table holds: a table for this batch only
+            rows[~hit] = len(used) + tok.filter(pl.Series(~hit)).to_frame().join(new.to_frame().with_row_index("r"), on="tok", maintain_order="left")["r"].to_numpy()
+            return rows, {k: np.concatenate([c[k][used], fresh[k]]) for k in _TABLE}
+        for k in _TABLE: c[k][:len(used)] = c[k][used]
+        c["toks"] = c["toks"].gather(used); c["keys"] = _keys(c["toks"], 0); c["size"] = len(used)
+    n = c["size"]
+    for k in _TABLE: c[k][n:n + len(new)] = fresh[k]
+    keys = _keys(new, n); c["keys"] = pl.concat([c["keys"], keys.filter(~keys["h"].is_in(c["keys"]["h"].implode()))], rechunk=True)
+    c["toks"], c["size"] = pl.concat([c["toks"], new], rechunk=True), n + len(new)
+    rows[~hit] = n + tok.filter(pl.Series(~hit)).to_frame().join(new.to_frame().with_row_index("r"), on="tok", maintain_order="left")["r"].to_numpy()
+    return rows, {k: c[k][:c["size"]] for k in _TABLE}
 
 _LABEL = 1 << 40  # the word hash of a label token: not a word, so not in any word n-gram
 
@@ -607,7 +629,7 @@ def _add_word_ngrams(self: FastTextModel, s: np.ndarray, cnt: np.ndarray, doc: n
     for m in range(1, self.args["word_ngrams"]):
         ok = np.flatnonzero(i + m < len(d)); ok = ok[d[i[ok] + m] == d[i[ok]]]   # n-grams inside one line
         i, acc = i[ok], acc[ok] * np.uint64(116049371) + h[i[ok] + m]
-        rows = self.rows[(acc % np.uint64(self.args["bucket"])).astype(np.int64)]; kept = rows >= 0
+        rows = self.push_hash((acc % np.uint64(self.args["bucket"])).astype(np.int64)); kept = rows >= 0
         cnt += np.bincount(d[i[kept]], minlength=len(s)); _segment_sum(s, d[i[kept]], self.wi, rows[kept])
 
 @patch
@@ -650,7 +672,7 @@ def predict_hidden(self: FastTextModel, H: np.ndarray, # hidden vectors (lines x
 
 @patch
 def predict(self: FastTextModel, lines: pl.Series, # one line of text each
-            batch: int=16_384, # lines scored at a time (bounds the memory)
+            batch: int=8192, # lines scored at a time (bounds the memory)
            ) -> tuple[pl.Series, pl.Series]: # each line's best label (null where there is none) and its probability (Float64)
     "fastText's `predict(line)` (k=1) for each line, a batch at a time."
     idx, p = [], []

@@ -49,11 +49,11 @@ def test_batches_cache_and_collisions_do_not_change_predictions(monkeypatch):
     lab, p = fresh.predict(lines)
     again = fresh.predict(lines)  # every token now from the table
     assert again[0].equals(lab) and np.array_equal(again[1].to_numpy(), p.to_numpy(), equal_nan=True)
-    monkeypatch.setattr(signals, "_CACHE_TOKENS", 50)  # the table starts again every batch
-    small = FastTextModel(signals._lid_path())
-    for b in (7, 64):
-        l2, p2 = small.predict(lines, batch=b)
-        assert l2.equals(lab) and np.allclose(p2.to_numpy(), p.to_numpy(), atol=1e-6, equal_nan=True)
+    for cap in (50, 400):  # a small table: kept to each batch's tokens when full, or bypassed when a batch has more
+        monkeypatch.setattr(signals, "_CACHE_TOKENS", cap); small = FastTextModel(signals._lid_path())
+        for b in (7, 64, 1000):
+            l2, p2 = small.predict(lines, batch=b)
+            assert l2.equals(lab) and np.allclose(p2.to_numpy(), p.to_numpy(), atol=1e-6, equal_nan=True)
     keys = fresh._cache["keys"]  # hashes pointing at other tokens' rows: the stored token is checked, so they are misses
     fresh._cache["keys"] = keys.with_columns(pl.col("row").shuffle(seed=0))
     l3, p3 = fresh.predict(lines)
