@@ -414,6 +414,7 @@ class _ModelBytes:
         self.need(struct.calcsize("<" + fmt)); v = struct.unpack_from("<" + fmt, self.b, self.o)
         self.o += struct.calcsize("<" + fmt); return v if len(v) > 1 else v[0]
     def array(self, dtype, n: int) -> np.ndarray:
+        if n < 0: raise CuratekitError(f"{self.name}: not a valid fastText model file (a negative size at byte {self.o:,})")
         self.need(n * np.dtype(dtype).itemsize); a = np.frombuffer(self.b, dtype, n, self.o); self.o += a.nbytes; return a
 
 def _read_pq(r: _ModelBytes):
@@ -465,7 +466,7 @@ def _huffman(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # %% ../nbs/10_signals.ipynb #ff5f1e99
-_CACHE_TOKENS = 1 << 16  # distinct tokens whose rows `FastTextModel` keeps between batches (5 MB of arrays)
+_CACHE_TOKENS = 1 << 17  # distinct tokens whose rows `FastTextModel` keeps between batches (10 MB of arrays)
 
 def _empty_cache(dim: int, cap: int) -> dict:
     "The table of tokens seen: 64-bit hash -> row, the tokens, and each one's row count, row sum and word hash (`cap` rows)."
