@@ -638,12 +638,13 @@ def hidden(self: FastTextModel, lines: pl.Series, # the lines
           ) -> np.ndarray: # float32, lines x dim; NaN for a line with no input row (fastText predicts nothing for it)
     "`Model::computeHidden` of each line: the mean of the input rows of its tokens' ids (and word n-grams), EOS included."
     occ = fasttext_words(lines)
-    with self._lock: tid, c = self._token_rows(occ["tok"])
     doc, n = occ["doc"].to_numpy(), len(lines)
-    s = np.zeros((n, self.args["dim"]), np.float32); cnt = np.bincount(doc, weights=c["count"][tid], minlength=n)
-    _segment_sum(s, doc, c["total"], tid)
+    s = np.zeros((n, self.args["dim"]), np.float32)
+    with self._lock:  # another thread's batch may rearrange the table
+        tid, c = self._token_rows(occ["tok"])
+        cnt, wh = np.bincount(doc, weights=c["count"][tid], minlength=n), c["wh"][tid]; _segment_sum(s, doc, c["total"], tid)
     if self.eos: s += self.wi[self.eos[0]]; cnt += 1
-    if self.args["word_ngrams"] > 1: self._add_word_ngrams(s, cnt, doc, c["wh"][tid])
+    if self.args["word_ngrams"] > 1: self._add_word_ngrams(s, cnt, doc, wh)
     with np.errstate(invalid="ignore", divide="ignore"): return s * (1.0 / cnt).astype(np.float32)[:, None]
 
 def _small_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
