@@ -548,20 +548,21 @@ def subword_sums(self: FastTextModel, words: pl.Series, # distinct words (not la
     count, total = np.zeros(len(words), np.int64), np.zeros((len(words), self.args["dim"]), np.float32)
     if maxn <= 0 or not len(words): return count, total
     b = "<" + words + ">"; sb, u8 = _utf8(b)
-    cs = np.append(np.flatnonzero((u8 & 0xC0) != 0x80), len(u8))       # where each character starts (UTF-8 lead bytes)
-    nch = b.str.len_chars().to_numpy().astype(np.int64)                 # characters of each word
-    word = np.repeat(np.arange(len(words)), nch); k = np.arange(len(word))
-    left = np.repeat(np.cumsum(nch), nch) - k                            # characters from this one to the word's end
-    h = np.full(len(k), _FNV_OFFSET, np.uint32)                          # the hash of the n-gram that starts at character k
+    cs = np.flatnonzero((u8 & 0xC0) != 0x80).astype(np.int32); nc = len(cs)  # where each character starts (UTF-8 lead bytes)
+    cs = np.r_[cs, np.full(maxn + 1, len(u8), np.int32)]                # past the end: empty characters
+    nch = b.str.len_chars().to_numpy().astype(np.int32)                 # characters of each word
+    word = np.repeat(np.arange(len(words), dtype=np.int32), nch)
+    left = np.repeat(np.cumsum(nch, dtype=np.int32), nch) - np.arange(nc, dtype=np.int32)  # characters from this one to the word's end
+    wide = np.flatnonzero(cs[1:nc + 1] - cs[:nc] > 1); wlen = cs[wide + 1] - cs[wide]      # characters of 2 to 4 bytes
+    h = np.full(nc, _FNV_OFFSET, np.uint32)                             # the hash of the n-gram that starts at character k
     for n in range(1, maxn + 1):
-        if n > 1: alive = np.flatnonzero(left >= n); k, h, left, word = k[alive], h[alive], left[alive], word[alive]
-        c = cs[k + n - 1]; h = (h ^ sb[c]) * _FNV_PRIME                  # the n-th character: its first byte ...
-        wide = np.flatnonzero(cs[k + n] - c > 1)
+        h = (h ^ sb[cs[n - 1:n - 1 + nc]]) * _FNV_PRIME                  # the n-th character: its first byte ...
+        at, nb = wide - (n - 1), wlen; at, nb = at[at >= 0], nb[at >= 0]
         for j in range(1, 4):                                            # ... and its other bytes, where it has them
-            h[wide] = (h[wide] ^ sb[c[wide] + j]) * _FNV_PRIME
-            wide = wide[cs[k[wide] + n] - c[wide] > j + 1]
+            at, nb = at[nb > j], nb[nb > j]
+            h[at] = (h[at] ^ sb[cs[at + n - 1] + j]) * _FNV_PRIME
         if n < minn: continue
-        sel = np.flatnonzero((left > 1) & ~np.r_[True, word[1:] != word[:-1]]) if n == 1 else np.arange(len(k))  # no "<", ">" alone
+        sel = np.flatnonzero(left >= n if n > 1 else (left > 1) & ~np.r_[True, word[1:] != word[:-1]])  # inside the word; no "<", ">" alone
         rows = self.push_hash(h[sel] % bucket); kept = rows >= 0
         owner = word[sel[kept]]; count += np.bincount(owner, minlength=len(words)); _segment_sum(total, owner, self.wi, rows[kept])
     return count, total
