@@ -178,9 +178,9 @@ _DIGEST = type(hashlib.sha256()).digest
 def _sha_buckets(names: pl.Series, num_buckets) -> np.ndarray:
     "`sha256_bucket` of every string: digests by `map` (no Python loop body), the 256-bit mod in NumPy over 32-bit words."
     if num_buckets > 1 << 32: return np.array([sha256_bucket(s, num_buckets) for s in names.to_list()], dtype=np.int64)
-    b, d = names.cast(pl.Binary).to_list(), []
-    for a in range(0, len(b), 4096):   # in blocks, letting the other threads take the GIL in between
-        d.append(b"".join(map(_DIGEST, map(hashlib.sha256, b[a:a + 4096])))); time.sleep(0)
+    b, d = names.cast(pl.Binary), []
+    for a in range(0, len(b), 2048):   # in blocks of about 1 ms, letting the other threads take the GIL in between
+        d.append(b"".join(map(_DIGEST, map(hashlib.sha256, b.slice(a, 2048).to_list())))); time.sleep(0)
     w, m = np.frombuffer(b"".join(d), dtype=">u4").reshape(-1, 8).astype(np.uint64), np.uint64(num_buckets)
     if num_buckets < 1 << 29:   # Σ w_j·(2^(32(7−j)) mod m) < 8·2^32·2^29 = 2^64: one mod
         return ((w * np.array([pow(2, 32 * (7 - j), num_buckets) for j in range(8)], dtype=np.uint64)).sum(1) % m).astype(np.int64)
@@ -210,9 +210,9 @@ class _ShaVocab:
         if o == 0 or o < self.n - 1: self.names[o] = names if self.names[o] is None else pl.concat([self.names[o], names], rechunk=True)
         self.todo[o].append(self.pool.submit(_sha_buckets, names, self.num_buckets))
         return i
-    def buckets(self, o) -> np.ndarray:
-        "The bucket of every order-`o` id given so far (waits for their hashes)."
-        if self.todo[o]: self.done[o] = np.concatenate([self.done[o], *(f.result() for f in self.todo[o])]); self.todo[o] = []
+    def buckets(self, o, n) -> np.ndarray:
+        "The buckets of (at least) the first `n` order-`o` ids: waits for their hashes, not for later ones."
+        while len(self.done[o]) < n: self.done[o] = np.concatenate([self.done[o], self.todo[o].pop(0).result()])
         return self.done[o]
 
 class _Collision(Exception): "Two distinct tokens share a 64-bit key."
@@ -238,7 +238,7 @@ def _sha_resolve(V: _ShaVocab, ntok, T, orders):
     "A batch's buckets, each document's n-grams together (row-major over (token, order)), once their hashes are in."
     grid = np.zeros((T, V.n), dtype=np.uint16 if V.num_buckets <= 1 << 16 else np.uint32)
     valid = np.zeros((T, V.n), dtype=bool)
-    for o, (pos, i) in enumerate(orders): grid[pos, o] = V.buckets(o)[i]; valid[pos, o] = True
+    for o, (pos, i) in enumerate(orders): grid[pos, o] = V.buckets(o, int(i.max()) + 1 if len(i) else 0)[i]; valid[pos, o] = True
     return grid[valid], sum(np.maximum(ntok - o, 0) for o in range(V.n)), ntok
 
 def _sha_ngrams(texts: pl.Series, spans, n, num_buckets, lowercase, exact=False) -> list:
@@ -246,12 +246,11 @@ def _sha_ngrams(texts: pl.Series, spans, n, num_buckets, lowercase, exact=False)
     if not spans: return []
     with ThreadPoolExecutor(1) as tok, ThreadPoolExecutor(1) as sha:
         V, out, last = _ShaVocab(n, num_buckets, sha), [], None
-        batch = lambda j: tok.submit(_sha_flat, texts[spans[j][0]:spans[j][1]], lowercase)
-        nxt = batch(0)
+        batch = lambda j: tok.submit(_sha_flat, texts[spans[j][0]:spans[j][1]], lowercase) if j < len(spans) else None
+        nxt, cur = batch(1), _sha_flat(texts[spans[0][0]:spans[0][1]], lowercase)   # batch 0 here, batch 1 in the thread
         for j in range(len(spans)):
-            ntok, flat = nxt.result()
-            if j + 1 < len(spans): nxt = batch(j + 1)
-            ids = _sha_batch_ids(ntok, flat, V, exact)
+            if j: cur, nxt = nxt.result(), batch(j + 1)
+            ids = _sha_batch_ids(*cur, V, exact)
             if last: out.append(_sha_resolve(V, *last))   # the previous batch: its hashes have had this batch's time
             last = ids
         out.append(_sha_resolve(V, *last))
