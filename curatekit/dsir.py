@@ -263,7 +263,7 @@ def hashed_ngrams(texts: pl.Series, # the texts
                   seed: int=0, # the hash seed (of `hashing='fast'`)
                   lowercase: bool=True, # lowercase before tokenizing
                   batch_bytes: int=8_000_000, # text per batch (bounds memory)
-                  hashing: str='fast', # 'fast' (curatekit's vectorized hash) or 'sha256' (data-selection's, exactly)
+                  hashing: str='sha256', # 'sha256' (data-selection's featurizer, exactly) or 'fast' (curatekit's vectorized hash)
                  ) -> HashedNgrams: # bucket ids per document
     "Hash every word-punct n-gram (n = 1..ngrams) of every text into `num_buckets` buckets."
     if ngrams < 1 or num_buckets < 1: raise CuratekitError(f"hashed_ngrams: ngrams and num_buckets must be >= 1")
@@ -404,8 +404,8 @@ def dsir_select(raw_df: pl.DataFrame, # the raw pool
                 target_proportions: dict|None=None, # with several targets: share of k for each (sums to 1)
                 target_smoothing: float=0.0, # Laplace pseudo-count on target counts
                 top_k: bool=False, # deterministic top-k by weight instead of resampling
-                hash_seed: int=0, # seed of the n-gram hash
-                hashing: str='fast', # 'sha256': data-selection's featurizer, weights and Gumbel draws, exactly
+                hash_seed: int=0, # seed of the n-gram hash (of `hashing='fast'`)
+                hashing: str='sha256', # 'sha256': data-selection's featurizer, weights and Gumbel draws, exactly; or 'fast'
                 device: str|None=None, # counts and weights: None is NumPy on the CPU, torch on the GPU when present
                ) -> pl.DataFrame: # `raw_df` with `dsir_logw`, `dsir_selected` (and `dsir_target` with several targets)
     "Select k raw documents by importance resampling toward the target's hashed n-gram distribution."
@@ -490,11 +490,12 @@ def kl_reduction(target_df, # the target frame(s) or path(s), as `dsir_select` t
                  text_col: str='text', # the text column
                  ngrams: int=2, # n-gram order
                  num_buckets: int=10_000, # hash buckets
-                 hash_seed: int=0, # seed of the n-gram hash
+                 hash_seed: int=0, # seed of the n-gram hash (of `hashing='fast'`)
                  smoothing: float=1.0, # pseudo-count per bucket of raw and selection
+                 hashing: str='sha256', # the featurizer, as `hashed_ngrams` takes it
                 ) -> float: # mean over targets of KL(target ‖ raw) − KL(target ‖ selection), nats
     "How much closer the selection is to the target than the raw pool is, in hashed n-gram KL."
-    feat = lambda df: bucket_counts(hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed))
+    feat = lambda df: bucket_counts(hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed, hashing=hashing))
     raw, sel = feat(raw_df), feat(selected_df)
     ts = [feat(t) for t in _targets(target_df).values()]
     return float(np.mean([kl_divergence(t, raw, smoothing) - kl_divergence(t, sel, smoothing) for t in ts]))
