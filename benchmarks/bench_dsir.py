@@ -128,6 +128,8 @@ def main():
                     "the 'curatekit' rows (default: dsir_select's default)")
     ap.add_argument("--variant", action="append", default=[], help="also select with curatekit and these arguments (JSON, e.g. "
                     "'{\"num_buckets\": 100000}'), over the same seeds: its KL on the three measures and its seconds")
+    ap.add_argument("--wait-idle", type=float, default=None, help="before each timed run of either side, wait (up to 5 min) until "
+                    "the machine is this many percent idle (Linux /proc/stat); the idle share seen is printed")
     ap.add_argument("--device", default=None, help="where counts and weights run: default NumPy on the CPU, torch on the GPU when present")
     ap.add_argument("--paths", action="store_true", help="time NumPy vs torch on --device for the counts and weights only, then exit")
     a = ap.parse_args()
@@ -155,13 +157,16 @@ def main():
         if base: label += f"; curatekit runs with hashing={a.hashing!r}"
         ours_t, peer_t, loads = [], [], []
         for r in range(a.repeats):   # alternate the two sides so that both see the same load
-            t0 = time.perf_counter()
+            idle = [heavy.wait_idle(a.wait_idle)] if a.wait_idle else []
+            t0, c0 = time.perf_counter(), time.process_time()
             sel = dsir_select(read(rp), read(tp), k=k, seed=seeds[0], device=a.device, **base)   # curatekit's defaults (min_tokens=100)
-            ours_t.append(time.perf_counter() - t0)
+            ours_t.append(time.perf_counter() - t0); cpu = time.process_time() - c0
+            if a.wait_idle: idle.append(heavy.wait_idle(a.wait_idle))
             p = run_peer(a, work, raw, target, k, a.num_proc, seeds if r == 0 else seeds[:1]); peer_t.append(p["seconds"])
             if r == 0: peer = p
             loads.append(heavy.load())
-            print(f"run {r}: curatekit {ours_t[-1]:.2f} s, data-selection {peer_t[-1]:.2f} s; {loads[-1]}", file=sys.stderr)
+            seen = f", {idle[0]:.0f}% / {idle[1]:.0f}% idle before each" if idle else ""
+            print(f"run {r}: curatekit {ours_t[-1]:.2f} s ({cpu:.2f} CPU-s), data-selection {peer_t[-1]:.2f} s; {loads[-1]}{seen}", file=sys.stderr)
         compat = dsir_select(raw, target, k=k, seed=a.seed, hashing="sha256")
         peer1 = run_peer(a, work, raw, target, k, 1, seeds[:1])   # one process: its Gumbel draws follow row order, as compat mode's do
         ids = raw["id"]; row = dict(zip(ids.to_list(), range(len(ids))))
@@ -177,7 +182,8 @@ def main():
         loads.append(heavy.load())
     eligible = np.flatnonzero(hashed_ngrams(raw["text"]).n_tokens >= 100)
     sides["random k (eligible docs)"] = [np.random.default_rng(s).choice(eligible, k, replace=False) for s in seeds]
-    measures = {"SHA-256 (data-selection's)": dict(hashing="sha256"), "curatekit hash": dict(seed=0), "neutral hash (seed 1)": dict(seed=1)}
+    measures = {"SHA-256 (data-selection's)": dict(hashing="sha256"), "curatekit hash": dict(hashing="fast", seed=0),
+                "neutral hash (seed 1)": dict(hashing="fast", seed=1)}
     kls, whole = {}, {}
     for m, kw in measures.items():   # per-document bucket ids once per measure; a selection's counts are a masked bincount
         F, T = hashed_ngrams(raw["text"], **kw), bucket_counts(hashed_ngrams(target["text"], **kw))
