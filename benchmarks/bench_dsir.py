@@ -8,12 +8,13 @@ data-selection measures KL), curatekit's hash, and curatekit's hash with another
 Printed: KL(target || selection) mean ± std over the seeds for each tool, the random-k baseline and the whole pool, and the
 ratio curatekit / data-selection (of the means, and per seed), so a reader can see whether a ratio is outside the seed noise.
 Both run with their default arguments (unigrams+bigrams, 10,000 buckets, min length 100 tokens) and the same k. `--variant`
-adds curatekit selections with other arguments to the same table. The exact-compatibility mode (`hashing="sha256"`) is
-checked against data-selection's own weights and selection.
+adds curatekit selections with other arguments to the same table. The default featurizer (`hashing="sha256"`, the
+exact-compatibility mode) is checked against data-selection's own weights and selection; `--wait-idle 85` starts each timed
+run of either side on an idle machine.
 
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --peer-python PEER_VENV/bin/python
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --peer-python PEER_VENV/bin/python \
-        --variant '{"hashing": "sha256"}' --variant '{"num_buckets": 65536}'       # other curatekit arguments, same seeds
+        --variant '{"hashing": "fast"}' --variant '{"hashing": "fast", "num_buckets": 65536}'   # other arguments, same seeds
     python benchmarks/bench_dsir.py --corpora DIR --n 20000 --peer-python PEER_VENV/bin/python   # target.parquet, 20k raw docs
     python benchmarks/bench_dsir.py --generate                        # small corpus built from this Python installation
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --paths --device cpu   # NumPy vs torch reductions
