@@ -8,12 +8,13 @@ data-selection measures KL), curatekit's hash, and curatekit's hash with another
 Printed: KL(target || selection) mean ± std over the seeds for each tool, the random-k baseline and the whole pool, and the
 ratio curatekit / data-selection (of the means, and per seed), so a reader can see whether a ratio is outside the seed noise.
 Both run with their default arguments (unigrams+bigrams, 10,000 buckets, min length 100 tokens) and the same k. `--variant`
-adds curatekit selections with other arguments to the same table. The exact-compatibility mode (`hashing="sha256"`) is
-checked against data-selection's own weights and selection.
+adds curatekit selections with other arguments to the same table. The default featurizer (`hashing="sha256"`, the
+exact-compatibility mode) is checked against data-selection's own weights and selection; `--wait-idle 85` starts each timed
+run of either side on an idle machine.
 
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --peer-python PEER_VENV/bin/python
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --peer-python PEER_VENV/bin/python \
-        --variant '{"hashing": "sha256"}' --variant '{"num_buckets": 65536}'       # other curatekit arguments, same seeds
+        --variant '{"hashing": "fast"}' --variant '{"hashing": "fast", "num_buckets": 65536}'   # other arguments, same seeds
     python benchmarks/bench_dsir.py --corpora DIR --n 20000 --peer-python PEER_VENV/bin/python   # target.parquet, 20k raw docs
     python benchmarks/bench_dsir.py --generate                        # small corpus built from this Python installation
     python benchmarks/bench_dsir.py --corpora DIR --target-source django_docs --heavy --paths --device cpu   # NumPy vs torch reductions
@@ -128,6 +129,8 @@ def main():
                     "the 'curatekit' rows (default: dsir_select's default)")
     ap.add_argument("--variant", action="append", default=[], help="also select with curatekit and these arguments (JSON, e.g. "
                     "'{\"num_buckets\": 100000}'), over the same seeds: its KL on the three measures and its seconds")
+    ap.add_argument("--wait-idle", type=float, default=None, help="before each timed run of either side, wait (up to 5 min) until "
+                    "the machine is this many percent idle (Linux /proc/stat); the idle share seen is printed")
     ap.add_argument("--device", default=None, help="where counts and weights run: default NumPy on the CPU, torch on the GPU when present")
     ap.add_argument("--paths", action="store_true", help="time NumPy vs torch on --device for the counts and weights only, then exit")
     a = ap.parse_args()
@@ -155,13 +158,16 @@ def main():
         if base: label += f"; curatekit runs with hashing={a.hashing!r}"
         ours_t, peer_t, loads = [], [], []
         for r in range(a.repeats):   # alternate the two sides so that both see the same load
-            t0 = time.perf_counter()
+            idle = [heavy.wait_idle(a.wait_idle)] if a.wait_idle else []
+            t0, c0 = time.perf_counter(), time.process_time()
             sel = dsir_select(read(rp), read(tp), k=k, seed=seeds[0], device=a.device, **base)   # curatekit's defaults (min_tokens=100)
-            ours_t.append(time.perf_counter() - t0)
+            ours_t.append(time.perf_counter() - t0); cpu = time.process_time() - c0
+            if a.wait_idle: idle.append(heavy.wait_idle(a.wait_idle))
             p = run_peer(a, work, raw, target, k, a.num_proc, seeds if r == 0 else seeds[:1]); peer_t.append(p["seconds"])
             if r == 0: peer = p
             loads.append(heavy.load())
-            print(f"run {r}: curatekit {ours_t[-1]:.2f} s, data-selection {peer_t[-1]:.2f} s; {loads[-1]}", file=sys.stderr)
+            seen = f", {idle[0]:.0f}% / {idle[1]:.0f}% idle before each" if idle else ""
+            print(f"run {r}: curatekit {ours_t[-1]:.2f} s ({cpu:.2f} CPU-s), data-selection {peer_t[-1]:.2f} s; {loads[-1]}{seen}", file=sys.stderr)
         compat = dsir_select(raw, target, k=k, seed=a.seed, hashing="sha256")
         peer1 = run_peer(a, work, raw, target, k, 1, seeds[:1])   # one process: its Gumbel draws follow row order, as compat mode's do
         ids = raw["id"]; row = dict(zip(ids.to_list(), range(len(ids))))
@@ -177,7 +183,8 @@ def main():
         loads.append(heavy.load())
     eligible = np.flatnonzero(hashed_ngrams(raw["text"]).n_tokens >= 100)
     sides["random k (eligible docs)"] = [np.random.default_rng(s).choice(eligible, k, replace=False) for s in seeds]
-    measures = {"SHA-256 (data-selection's)": dict(hashing="sha256"), "curatekit hash": dict(seed=0), "neutral hash (seed 1)": dict(seed=1)}
+    measures = {"SHA-256 (data-selection's)": dict(hashing="sha256"), "curatekit hash": dict(hashing="fast", seed=0),
+                "neutral hash (seed 1)": dict(hashing="fast", seed=1)}
     kls, whole = {}, {}
     for m, kw in measures.items():   # per-document bucket ids once per measure; a selection's counts are a masked bincount
         F, T = hashed_ngrams(raw["text"], **kw), bucket_counts(hashed_ngrams(target["text"], **kw))

@@ -4,7 +4,7 @@ A heavy-tailed pool is a seeded sample of `raw.parquet` (the corpora of `/work/s
 documents are replaced by long ones: consecutive documents of one source concatenated up to 4 MB, 2 MB, 1 MB, 512 kB, 2 × 256 kB,
 4 × 128 kB and 8 × 64 kB (a Pareto-like tail: man pages, the Bible, code and changelogs as single documents).
 """
-import os, statistics
+import os, statistics, time
 import polars as pl
 
 TAIL = [4 << 20, 2 << 20, 1 << 20, 512 << 10] + [256 << 10] * 2 + [128 << 10] * 4 + [64 << 10] * 8
@@ -32,3 +32,13 @@ def load() -> str:
     a = os.getloadavg(); return f"load average {a[0]:.2f} {a[1]:.2f} {a[2]:.2f} on {os.cpu_count()} cores"
 
 def median(xs): return statistics.median(xs)
+
+def wait_idle(pct: float, max_s: float = 300) -> float:
+    "Wait until the machine is at least `pct`% idle over 2 s (at most `max_s` seconds); the idle share last seen."
+    t0, seen = time.time(), 0.0
+    while time.time() - t0 < max_s:
+        a = [int(x) for x in open("/proc/stat").readline().split()[1:9]]; time.sleep(2)
+        b = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+        d = [y - x for x, y in zip(a, b)]; seen = 100 * (d[3] + d[4]) / max(sum(d), 1)
+        if seen >= pct: break
+    return seen

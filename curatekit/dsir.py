@@ -6,7 +6,7 @@ Docs: https://curatekit.github.io/curatekit/dsir.html.md"""
 
 # %% ../nbs/21_dsir.ipynb #831a7038
 from __future__ import annotations
-import hashlib, re
+import functools, hashlib, re, time, unicodedata
 from concurrent.futures import ThreadPoolExecutor
 try: import regex as _regex   # NLTK >= 3.10 compiles its tokenizers' patterns with the `regex` engine
 except ImportError: _regex = None
@@ -78,6 +78,10 @@ class HashedNgrams:
     def __init__(self, buckets: np.ndarray, indptr: np.ndarray, n_tokens: np.ndarray, is_null: np.ndarray,
                  num_buckets: int, ngrams: int): store_attr()
     def __len__(self): return len(self.indptr) - 1
+    def __getitem__(self, rows: slice):
+        "The documents of a contiguous row range (views of the arrays)."
+        a, b, _ = rows.indices(len(self)); p = self.indptr[a:max(a, b) + 1]
+        return HashedNgrams(self.buckets[p[0]:p[-1]], p - p[0], self.n_tokens[a:b], self.is_null[a:b], self.num_buckets, self.ngrams)
     def __repr__(self):
         return (f"HashedNgrams({len(self):,} docs, {len(self.buckets):,} n-grams (n<={self.ngrams}), "
                 f"{self.num_buckets:,} buckets, {int(self.is_null.sum())} null)")
@@ -113,7 +117,37 @@ def sha256_bucket(ngram: str, # an n-gram, tokens joined by single spaces
     "data-selection's bucket of an n-gram: int(SHA-256 hex digest, 16) mod num_buckets."
     return int.from_bytes(hashlib.sha256(ngram.encode("utf-8")).digest(), "big") % num_buckets
 
-_PLAIN = r"^[\x20-\x7e\t\n\r]*$"   # printable ASCII, tab, newline, CR: `\w`, `\s` and lowercasing agree in every engine
+def _char_class(chars) -> str:
+    "A regex class matching exactly `chars`, as runs of consecutive code points."
+    runs = []
+    for c in sorted(map(ord, chars)):
+        if runs and runs[-1][1] == c - 1: runs[-1][1] = c
+        else: runs.append([c, c])
+    return "[" + "".join(f"\\x{{{a:x}}}" + (f"-\\x{{{b:x}}}" if b > a else "") for a, b in runs) + "]"
+
+def _disagreements() -> str:
+    "Code points where polars' tokens could differ from NLTK's (`\\w`, `\\s`, lowercasing), by brute force over Unicode."
+    chars = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    one, eng = pl.Series([chars]), _regex or re
+    bad = set().union(*(set(eng.compile(p, re.UNICODE).findall(chars)) ^ set(one.str.extract_all(p)[0].to_list()) for p in (r"\w", r"\s")))
+    low = zip(chars, map(str.lower, chars), pl.Series(list(chars)).str.to_lowercase().to_list())
+    return _char_class(bad | {c for c, a, b in low if a != b or not bad.isdisjoint(a)} | {"Σ"})   # Σ: lowered by its neighbours
+
+_ENGINES = (unicodedata.unidata_version, getattr(_regex, "__version__", "re"), pl.__version__)
+_KNOWN = {("14.0.0", "2026.12.2", "2.1.0"):   # `_disagreements()` under these versions (Python's Unicode, regex, polars)
+    r"[\x{3a3}\x{558}\x{58b}-\x{58c}\x{5c8}-\x{5c9}\x{88f}\x{b53}-\x{b54}\x{c5c}\x{cdc}\x{1acf}-\x{1af0}\x{1c89}"
+    r"\x{208f}\x{209d}-\x{209f}\x{a7cb}-\x{a7cc}\x{a7ce}-\x{a7cf}\x{a7d2}\x{a7d4}\x{a7da}\x{a7dc}-\x{a7dd}\x{a7e2}"
+    r"\x{a7f1}\x{ab6c}-\x{ab6d}\x{107bb}-\x{107bf}\x{10940}-\x{10959}\x{10d50}-\x{10d65}\x{10ec5}-\x{10ec7}"
+    r"\x{10ecb}-\x{10ecf}\x{10ed9}-\x{10eee}\x{10ef0}-\x{10efb}\x{11b0a}\x{11b60}-\x{11b67}\x{11db0}-\x{11ddb}"
+    r"\x{11de0}-\x{11de9}\x{11df0}-\x{11df1}\x{1246f}\x{12475}-\x{1247f}\x{12550}-\x{12686}\x{16ea0}-\x{16eb8}"
+    r"\x{16ebb}-\x{16ed3}\x{16ff2}-\x{16ff6}\x{187f8}-\x{187ff}\x{18cd6}-\x{18cda}\x{18d09}-\x{18d20}"
+    r"\x{18d80}-\x{18df2}\x{18e00}-\x{19191}\x{191a0}-\x{191d2}\x{1b123}-\x{1b128}\x{1b168}\x{1d127}-\x{1d128}"
+    r"\x{1d250}-\x{1d252}\x{1d25b}-\x{1d25c}\x{1d25f}\x{1d280}-\x{1d281}\x{1d6a6}\x{1df1f}-\x{1df24}"
+    r"\x{1df2b}-\x{1df81}\x{1df90}-\x{1df96}\x{1dfcd}-\x{1dfff}\x{1e6c0}-\x{1e6de}\x{1e6e0}-\x{1e6f5}"
+    r"\x{1e6fe}-\x{1e6ff}\x{2b73a}-\x{2b73f}\x{2b81e}\x{2cea2}-\x{2cead}\x{323b0}-\x{33479}\x{3d000}-\x{3fc3f}]"}
+
+@functools.cache
+def _unsafe() -> str: return _KNOWN.get(_ENGINES) or _disagreements()
 
 def _findall(texts: list, lowercase) -> list:
     "NLTK's word-punct tokens of each text; `regex` lets other threads run while it matches (`concurrent=True`)."
@@ -121,62 +155,115 @@ def _findall(texts: list, lowercase) -> list:
     return [_WPT.findall(t.lower() if lowercase else t, **kw) for t in texts]
 
 def _sha_tokens(texts: pl.Series, lowercase) -> pl.Series:
-    "data-selection's tokens: polars' tokenizer on printable-ASCII texts, NLTK's `regex` pattern on the rest (two threads)."
-    plain = texts.str.contains(_PLAIN).fill_null(True).to_numpy()
-    if plain.all(): return wordpunct_tokens(texts, lowercase)
-    a, b = np.flatnonzero(plain), np.flatnonzero(~plain)
+    "data-selection's tokens: polars' tokenizer, except on texts holding a code point where the engines may differ (NLTK's pattern there)."
+    slow = texts.str.contains(_unsafe()).fill_null(False).to_numpy()
+    if not slow.any(): return wordpunct_tokens(texts, lowercase)
+    a, b = np.flatnonzero(~slow), np.flatnonzero(slow)
     rest = texts.gather(b).to_list()
     cum = np.cumsum([len(t) for t in rest]); cuts = np.searchsorted(cum, np.linspace(0, cum[-1], 9)[1:-1])   # 8 chunks by size
-    with ThreadPoolExecutor(2) as ex:   # polars tokenizes the ASCII texts meanwhile
+    with ThreadPoolExecutor(2) as ex:   # polars tokenizes the other texts meanwhile
         parts = ex.map(_findall, [rest[i:j] for i, j in zip([0, *cuts], [*cuts, len(rest)])], [lowercase] * 8)
         first = wordpunct_tokens(texts.gather(a), lowercase)
         rest = pl.Series([w for p in parts for w in p], dtype=pl.List(pl.String))
     return pl.concat([first, rest]).gather(np.argsort(np.concatenate([a, b]), kind="stable"))
 
-def _lookup(key, uniq, vals) -> np.ndarray:
-    "vals[i] where uniq[i] == key, for every key (a hash join)."
-    return pl.DataFrame({"k": key}).join(pl.DataFrame({"k": uniq, "v": vals}), on="k", how="left", maintain_order="left")["v"].to_numpy()
+def _sha_flat(texts: pl.Series, lowercase):
+    "Tokens per text and all tokens end to end."
+    toks = _sha_tokens(texts, lowercase)
+    return toks.list.len().fill_null(0).to_numpy().astype(np.int64), toks.explode().drop_nulls()
 
+# %% ../nbs/21_dsir.ipynb #9f5f451f
 _DIGEST = type(hashlib.sha256()).digest
 
 def _sha_buckets(names: pl.Series, num_buckets) -> np.ndarray:
-    "`sha256_bucket` of every string: one C call per digest (no Python loop body), the mod vectorized over 32-bit words."
+    "`sha256_bucket` of every string: digests by `map` (no Python loop body), the 256-bit mod in NumPy over 32-bit words."
     if num_buckets > 1 << 32: return np.array([sha256_bucket(s, num_buckets) for s in names.to_list()], dtype=np.int64)
-    d = b"".join(map(_DIGEST, map(hashlib.sha256, names.cast(pl.Binary).to_list())))
-    w, r, m = np.frombuffer(d, dtype=">u4").reshape(-1, 8).astype(np.uint64), np.zeros(len(names), np.uint64), np.uint64(num_buckets)
+    b, d = names.cast(pl.Binary), []
+    for a in range(0, len(b), 2048):   # in blocks of about 1 ms, letting the other threads take the GIL in between
+        d.append(b"".join(map(_DIGEST, map(hashlib.sha256, b.slice(a, 2048).to_list())))); time.sleep(0)
+    w, m = np.frombuffer(b"".join(d), dtype=">u4").reshape(-1, 8).astype(np.uint64), np.uint64(num_buckets)
+    if num_buckets < 1 << 29:   # Σ w_j·(2^(32(7−j)) mod m) < 8·2^32·2^29 = 2^64: one mod
+        return ((w * np.array([pow(2, 32 * (7 - j), num_buckets) for j in range(8)], dtype=np.uint64)).sum(1) % m).astype(np.int64)
+    r = np.zeros(len(w), np.uint64)
     for j in range(8): r = ((r << np.uint64(32)) | w[:, j]) % m   # Horner in base 2^32: r < m <= 2^32 never overflows
     return r.astype(np.int64)
 
-def _sha_batch_ngrams(texts: pl.Series, n, num_buckets, lowercase):
-    "Buckets and per-doc n-gram/token counts for one batch, featurized exactly as data-selection does."
-    toks = _sha_tokens(texts, lowercase)
-    ntok = toks.list.len().fill_null(0).to_numpy().astype(np.int64)
-    flat = toks.explode().drop_nulls()
+def _ids(key: pl.Series, known: pl.DataFrame|None):
+    "Dense ids of `key`'s values given the (k, i) pairs known so far: the id of each, the new pairs, the new keys' first positions."
+    first = key.arg_unique()
+    uk, n0 = pl.DataFrame({"k": key.gather(first), "f": first}), 0 if known is None else len(known)
+    old = uk.join(known, on="k", how="inner") if n0 else uk.clear().with_columns(i=pl.lit(0, pl.UInt32))
+    new = uk.join(old.select("k"), on="k", how="anti").with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32) + n0)
+    i = pl.DataFrame({"k": key}).join(pl.concat([old, new]).select("k", "i"), on="k", how="inner", maintain_order="left")["i"]
+    return i.to_numpy(), new.select("k", "i"), new["f"].to_numpy()
+
+class _ShaVocab:
+    "The distinct n-grams met so far, per order: key -> dense id, spellings (tokens and orders < n), buckets (hashed in `pool`)."
+    def __init__(self, n, num_buckets, pool):
+        store_attr(); self.known, self.names, self.todo = [None] * n, [None] * n, [[] for _ in range(n)]
+        self.done = [np.zeros(0, np.int64)] * n
+    def ids(self, o, key: pl.Series, spell) -> np.ndarray:
+        "Ids of order-`o` keys; the new ones are spelled (`spell(first positions)`) and sent to be hashed."
+        i, new, first = _ids(key, self.known[o])
+        self.known[o] = new if self.known[o] is None else pl.concat([self.known[o], new])
+        names = spell(first)
+        if o == 0 or o < self.n - 1: self.names[o] = names if self.names[o] is None else pl.concat([self.names[o], names], rechunk=True)
+        self.todo[o].append(self.pool.submit(_sha_buckets, names, self.num_buckets))
+        return i
+    def buckets(self, o, n) -> np.ndarray:
+        "The buckets of (at least) the first `n` order-`o` ids: waits for their hashes, not for later ones."
+        while len(self.done[o]) < n: self.done[o] = np.concatenate([self.done[o], self.todo[o].pop(0).result()])
+        return self.done[o]
+
+class _Collision(Exception): "Two distinct tokens share a 64-bit key."
+def _token_keys(flat: pl.Series) -> pl.Series: return flat.hash()   # checked against the spellings: a collision is caught
+
+def _sha_batch_ids(ntok, flat: pl.Series, V: _ShaVocab, exact: bool):
+    "Per order, where a batch's n-grams start (within a document) and their ids: a g-gram's key is (its (g−1)-gram's id, next token's id)."
     doc, T = np.repeat(np.arange(len(ntok)), ntok), len(flat)
-    grid, valid = np.zeros((T, n), dtype=np.uint32), np.zeros((T, n), dtype=bool)
-    vocab = flat.unique()   # n-grams are keyed by token ids: each distinct one is spelled and hashed once
-    V = max(len(vocab), 1)
-    tid = _lookup(flat, vocab, np.arange(len(vocab))).astype(np.int64)
-    grid[:, 0], valid[:, 0], key, names = _sha_buckets(vocab, num_buckets)[tid], True, tid, vocab
-    for g in range(2, n + 1):   # a g-gram is its (g-1)-gram prefix and the next token, spelled by polars
-        if T < g: break
-        pair = pl.Series(key[:T - g + 1] * V + tid[g - 1:])
-        uk = pair.unique().to_numpy()
-        names = pl.select(pl.concat_str([names.gather(uk // V), pl.lit(" "), vocab.gather(uk % V)])).to_series()
-        key = _lookup(pair, uk, np.arange(len(uk))).astype(np.int64)
-        grid[:T - g + 1, g - 1] = _sha_buckets(names, num_buckets)[key]
-        valid[:T - g + 1, g - 1] = doc[g - 1:] == doc[:T - g + 1]
-    per = sum(np.maximum(ntok - g + 1, 0) for g in range(1, n + 1))
-    return grid[valid].astype(np.uint16 if num_buckets <= 1 << 16 else np.uint32), per, ntok
+    tid = V.ids(0, flat if exact else _token_keys(flat), flat.gather)
+    if not exact and not (V.names[0].gather(tid) == flat).all(): raise _Collision()
+    orders, prev = [(slice(None), tid)], tid
+    for o in range(1, V.n):
+        if T <= o: break
+        pos = np.flatnonzero(doc[o:] == doc[:T - o])
+        key = (prev[pos].astype(np.uint64) << np.uint64(32)) | tid[pos + o].astype(np.uint64)
+        spell = lambda f: pl.select(pl.concat_str([V.names[o - 1].gather((key[f] >> np.uint64(32)).astype(np.int64)), pl.lit(" "),
+                                                   V.names[0].gather((key[f] & np.uint64(0xFFFFFFFF)).astype(np.int64))])).to_series()
+        gid = V.ids(o, pl.Series(key), spell)
+        orders.append((pos, gid)); prev = np.zeros(T - o, np.uint32); prev[pos] = gid
+    return ntok, T, orders
+
+def _sha_resolve(V: _ShaVocab, ntok, T, orders):
+    "A batch's buckets, each document's n-grams together (row-major over (token, order)), once their hashes are in."
+    grid = np.zeros((T, V.n), dtype=np.uint16 if V.num_buckets <= 1 << 16 else np.uint32)
+    valid = np.zeros((T, V.n), dtype=bool)
+    for o, (pos, i) in enumerate(orders): grid[pos, o] = V.buckets(o, int(i.max()) + 1 if len(i) else 0)[i]; valid[pos, o] = True
+    return grid[valid], sum(np.maximum(ntok - o, 0) for o in range(V.n)), ntok
+
+def _sha_ngrams(texts: pl.Series, spans, n, num_buckets, lowercase, exact=False) -> list:
+    "Every batch's buckets, n-grams and tokens per document; the next batch is tokenized, and new n-grams hashed, in two threads."
+    if not spans: return []
+    with ThreadPoolExecutor(1) as tok, ThreadPoolExecutor(1) as sha:
+        V, out, last = _ShaVocab(n, num_buckets, sha), [], None
+        batch = lambda j: tok.submit(_sha_flat, texts[spans[j][0]:spans[j][1]], lowercase) if j < len(spans) else None
+        nxt, cur = batch(1), _sha_flat(texts[spans[0][0]:spans[0][1]], lowercase)   # batch 0 here, batch 1 in the thread
+        for j in range(len(spans)):
+            if j: cur, nxt = nxt.result(), batch(j + 1)
+            ids = _sha_batch_ids(*cur, V, exact)
+            if last: out.append(_sha_resolve(V, *last))   # the previous batch: its hashes have had this batch's time
+            last = ids
+        out.append(_sha_resolve(V, *last))
+    return out
 
 # %% ../nbs/21_dsir.ipynb #55a99c6d
 def hashed_ngrams(texts: pl.Series, # the texts
                   ngrams: int=2, # n: 2 means unigrams and bigrams
                   num_buckets: int=10_000, # hash buckets
-                  seed: int=0, # the hash seed
+                  seed: int=0, # the hash seed (of `hashing='fast'`)
                   lowercase: bool=True, # lowercase before tokenizing
                   batch_bytes: int=8_000_000, # text per batch (bounds memory)
-                  hashing: str='fast', # 'fast' (curatekit's vectorized hash) or 'sha256' (data-selection's, exactly)
+                  hashing: str='sha256', # 'sha256' (data-selection's featurizer, exactly) or 'fast' (curatekit's vectorized hash)
                  ) -> HashedNgrams: # bucket ids per document
     "Hash every word-punct n-gram (n = 1..ngrams) of every text into `num_buckets` buckets."
     if ngrams < 1 or num_buckets < 1: raise CuratekitError(f"hashed_ngrams: ngrams and num_buckets must be >= 1")
@@ -185,9 +272,11 @@ def hashed_ngrams(texts: pl.Series, # the texts
     if texts.dtype != pl.String: raise CuratekitError(f"hashed_ngrams: texts must be strings, got {texts.dtype}")
     cum = np.cumsum(texts.str.len_bytes().fill_null(0).to_numpy().astype(np.int64))
     cuts = np.unique(np.concatenate([[0], np.searchsorted(cum, np.arange(batch_bytes, cum[-1] if len(cum) else 0, batch_bytes)) + 1, [len(texts)]]))
-    one = (lambda t: _batch_ngrams(t, ngrams, num_buckets, seed, lowercase)) if hashing == "fast" else \
-          (lambda t: _sha_batch_ngrams(t, ngrams, num_buckets, lowercase))
-    out = [one(texts[a:b]) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    spans = [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    if hashing == "fast": out = [_batch_ngrams(texts[a:b], ngrams, num_buckets, seed, lowercase) for a, b in spans]
+    else:
+        try: out = _sha_ngrams(texts, spans, ngrams, num_buckets, lowercase)
+        except _Collision: out = _sha_ngrams(texts, spans, ngrams, num_buckets, lowercase, exact=True)   # tokens keyed by their strings
     bk = np.concatenate([o[0] for o in out]) if out else np.zeros(0, np.uint16)
     per = np.concatenate([o[1] for o in out]) if out else np.zeros(0, np.int64)
     indptr = np.zeros(len(texts) + 1, dtype=np.int64); np.cumsum(per, out=indptr[1:])
@@ -315,8 +404,8 @@ def dsir_select(raw_df: pl.DataFrame, # the raw pool
                 target_proportions: dict|None=None, # with several targets: share of k for each (sums to 1)
                 target_smoothing: float=0.0, # Laplace pseudo-count on target counts
                 top_k: bool=False, # deterministic top-k by weight instead of resampling
-                hash_seed: int=0, # seed of the n-gram hash
-                hashing: str='fast', # 'sha256': data-selection's featurizer, weights and Gumbel draws, exactly
+                hash_seed: int=0, # seed of the n-gram hash (of `hashing='fast'`)
+                hashing: str='sha256', # 'sha256': data-selection's featurizer, weights and Gumbel draws, exactly; or 'fast'
                 device: str|None=None, # counts and weights: None is NumPy on the CPU, torch on the GPU when present
                ) -> pl.DataFrame: # `raw_df` with `dsir_logw`, `dsir_selected` (and `dsir_target` with several targets)
     "Select k raw documents by importance resampling toward the target's hashed n-gram distribution."
@@ -325,9 +414,11 @@ def dsir_select(raw_df: pl.DataFrame, # the raw pool
     if not len(raw_df):  # nothing to weigh or select (e.g. every row was filtered earlier)
         empty = dict(dsir_logw=pl.lit(None, pl.Float64), dsir_selected=pl.lit(False))
         return raw_df.with_columns(**empty, **({"dsir_target": pl.lit(None, pl.String)} if len(targets) > 1 else {}))
-    feat = lambda df: hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed, hashing=hashing)
-    F, TF = feat(raw_df), {name: feat(t) for name, t in targets.items()}
-    model = fit_dsir(F, TF, target_proportions, target_smoothing, device)
+    texts = [check_text(df, text_col)[text_col].cast(pl.String) for df in (raw_df, *targets.values())]
+    ends = np.cumsum([0, *map(len, texts)])   # one featurizing pass: an n-gram of the pool and a target is hashed once
+    F = hashed_ngrams(pl.concat(texts), ngrams, num_buckets, hash_seed, hashing=hashing)
+    F, *TF = [F[a:b] for a, b in zip(ends[:-1], ends[1:])]
+    model = fit_dsir(F, dict(zip(targets, TF)), target_proportions, target_smoothing, device)
     return dsir_apply(raw_df, F, model, k, fraction, seed, min_tokens, top_k, legacy_rng=hashing == 'sha256', device=device)
 
 # %% ../nbs/21_dsir.ipynb #9385ddae
@@ -399,11 +490,12 @@ def kl_reduction(target_df, # the target frame(s) or path(s), as `dsir_select` t
                  text_col: str='text', # the text column
                  ngrams: int=2, # n-gram order
                  num_buckets: int=10_000, # hash buckets
-                 hash_seed: int=0, # seed of the n-gram hash
+                 hash_seed: int=0, # seed of the n-gram hash (of `hashing='fast'`)
                  smoothing: float=1.0, # pseudo-count per bucket of raw and selection
+                 hashing: str='sha256', # the featurizer, as `hashed_ngrams` takes it
                 ) -> float: # mean over targets of KL(target ‖ raw) − KL(target ‖ selection), nats
     "How much closer the selection is to the target than the raw pool is, in hashed n-gram KL."
-    feat = lambda df: bucket_counts(hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed))
+    feat = lambda df: bucket_counts(hashed_ngrams(check_text(df, text_col)[text_col], ngrams, num_buckets, hash_seed, hashing=hashing))
     raw, sel = feat(raw_df), feat(selected_df)
     ts = [feat(t) for t in _targets(target_df).values()]
     return float(np.mean([kl_divergence(t, raw, smoothing) - kl_divergence(t, sel, smoothing) for t in ts]))

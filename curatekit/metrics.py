@@ -288,7 +288,7 @@ def _embedding_rows(a: pl.DataFrame, b: pl.DataFrame, emb_col, label_col, n_clus
 _CX = dict(complexity_words="words per text", complexity_sentence_words="words per sentence",
            complexity_depth="bracket depth", complexity_long_words="long-word share", complexity_word_chars="characters per word")
 
-_KL_OPTIONS = dict(ngrams=2, num_buckets=10_000, hash_seed=0, smoothing=1.0)  # DSIR's featurizer defaults
+_KL_OPTIONS = dict(ngrams=2, num_buckets=10_000, hash_seed=0, smoothing=1.0, hashing="sha256")  # DSIR's featurizer defaults
 
 def _kl_rows(a: pl.DataFrame, b: pl.DataFrame, target, text_col: str, kl_options: dict|None, names, seed: int) -> list[tuple]:
     "KL(target ‖ each frame) on DSIR's hashed n-grams, per target, and DSIR's KL reduction (`dsir.kl_reduction`)."
@@ -296,7 +296,7 @@ def _kl_rows(a: pl.DataFrame, b: pl.DataFrame, target, text_col: str, kl_options
     bad = set(kl_options or {}) - set(_KL_OPTIONS)
     if bad: raise CuratekitError(f"qdc_report: kl_options takes {sorted(_KL_OPTIONS)}, not {sorted(bad)}")
     o, ts = {**_KL_OPTIONS, **(kl_options or {})}, _targets(target)
-    feat = lambda df: bucket_counts(hashed_ngrams(check_text(df, text_col)[text_col], o["ngrams"], o["num_buckets"], o["hash_seed"]))
+    feat = lambda df: bucket_counts(hashed_ngrams(check_text(df, text_col)[text_col], o["ngrams"], o["num_buckets"], o["hash_seed"], hashing=o["hashing"]))
     ca, cb = feat(a), feat(b)
     rows = [("target", "KL(target ‖ ·) (nats)" if len(ts) == 1 else f"KL({k} ‖ ·) (nats)", kl_divergence(t, ca, o["smoothing"]),
              kl_divergence(t, cb, o["smoothing"]), "lower = closer to the target") for k, t in ((k, feat(t)) for k, t in ts.items())]
@@ -322,7 +322,7 @@ def qdc_report(before_df: pl.DataFrame, # the first frame (before a recipe, or r
                model=None, # encoder when embeddings are missing (None: all-MiniLM-L6-v2)
                seed: int=0, # sampling and k-means seed
                target=None, # what a selection aimed at: a frame or file path, or several as `dsir_select` takes them
-               kl_options: dict|None=None, # the KL's featurizer: ngrams, num_buckets, hash_seed, smoothing (DSIR's defaults)
+               kl_options: dict|None=None, # the KL's featurizer: ngrams, num_buckets, hash_seed, smoothing, hashing (DSIR's defaults)
               ) -> QDCReport:
     "Compare quality, diversity and complexity of two frames side by side."
     for df in (before_df, after_df): check_text(df, text_col)

@@ -6,6 +6,7 @@ import pytest
 import regex
 
 import pydoc_data.topics
+import curatekit.dsir as dsir
 from curatekit.dsir import dsir_select, hashed_ngrams, sha256_bucket, _sha_buckets
 
 
@@ -35,9 +36,10 @@ def _official_counts(line, n, B=10_000):
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_sha256_featurizer_matches_data_selection_on_mixed_text(n):
-    "ASCII texts take polars' tokenizer, the rest NLTK's pattern: both must give data-selection's buckets."
+    "Texts take polars' tokenizer, those holding a code point where the engines differ NLTK's pattern: both give data-selection's buckets."
     rng = np.random.default_rng(n)
-    alphabet = list("abcdefghij klmnop qrstuvwxyz ..,!?()-_=+é漢ß\n\t\r0123\x1c\x0b\x85") + ["  ", "Ω", "Σ", "❤️", "e\u0301", "İ"]
+    alphabet = list("abcdefghij klmnop qrstuvwxyz ..,!?()-_=+é漢ß\n\t\r0123\x1c\x0b\x85") + ["  ", "Ω", "Σ", "❤️", "e\u0301", "İ",
+                                                                                   "\U000107bb", "\ua7cb", "\U00010d50"]   # engines differ on these
     texts = ["".join(rng.choice(alphabet[:40] if i % 2 else alphabet, size=int(rng.integers(0, 300)))) for i in range(80)]
     texts += [None, "", "plain ascii text, here!"]
     F = hashed_ngrams(pl.Series(texts), ngrams=n, hashing="sha256", batch_bytes=2_000)   # many batches
@@ -51,3 +53,19 @@ def test_vectorized_sha256_buckets_equal_the_python_integer_ones(B):
     names = pl.Series(["", "a", "the end", "é漢 ❤️", "x" * 200] + [f"w{i} {i * i}" for i in range(500)])
     test = [int(hashlib.sha256(s.encode("utf-8")).hexdigest(), 16) % B for s in names.to_list()]
     assert _sha_buckets(names, B).tolist() == test == [sha256_bucket(s, B) for s in names.to_list()]
+
+
+def test_stored_disagreements_are_what_the_engines_give_now():
+    "polars tokenizes every text without one of these code points; the stored set is recomputed by brute force over Unicode."
+    found = dsir._disagreements()
+    assert dsir._KNOWN.get(dsir._ENGINES, found) == found == dsir._unsafe()
+    assert pl.Series(["\U000107bb", "ⴀ", "\u03a3", "x"]).str.contains(found).to_list() == [True, False, True, False]
+
+
+def test_sha256_token_key_collisions_fall_back_to_strings(monkeypatch):
+    "Tokens are joined on a 64-bit hash checked against their spelling: a collision re-keys them by the strings themselves."
+    monkeypatch.setattr(dsir, "_token_keys", lambda flat: flat.str.len_bytes().cast(pl.UInt64))   # same length, same key
+    texts = ["the cat sat on the mat", "a dog, a cat; two birds!", None, "", "the mat sat on the cat again"] * 3
+    F = hashed_ngrams(pl.Series(texts), ngrams=3, hashing="sha256", batch_bytes=40)
+    for i, t in enumerate(texts):
+        np.testing.assert_array_equal(np.bincount(F.buckets[F.indptr[i]:F.indptr[i + 1]], minlength=10_000), _official_counts(t or "", 3))

@@ -28,7 +28,7 @@ def _random_texts(n, seed=0):
 @pytest.mark.parametrize("n,buckets,seed", [(1, 10_000, 0), (2, 10_000, 0), (3, 97, 5), (2, 70_000, 1)])
 def test_vectorized_features_match_reference(n, buckets, seed):
     texts = _random_texts(60, seed)
-    F = hashed_ngrams(pl.Series(texts), ngrams=n, num_buckets=buckets, seed=seed, batch_bytes=2_000)  # many batches
+    F = hashed_ngrams(pl.Series(texts), ngrams=n, num_buckets=buckets, seed=seed, batch_bytes=2_000, hashing="fast")  # many batches
     for i, t in enumerate(texts):
         np.testing.assert_array_equal(np.bincount(F.buckets[F.indptr[i]:F.indptr[i + 1]], minlength=buckets),
                                       _ref_counts(t, n, buckets, seed))
@@ -44,14 +44,17 @@ def _pool(n=300):
     return pl.DataFrame({"id": [f"d{i}" for i in range(n)], "text": texts, "kind": [["prose", "code"][i % 2] for i in range(n)]})
 
 
-def test_dsir_exact_k_deterministic_and_toward_target():
+@pytest.mark.parametrize("hashing", ["sha256", "fast"])
+def test_dsir_exact_k_deterministic_and_toward_target(hashing):
     pool = _pool(); target = pl.DataFrame({"text": ["the function returns the value of the argument list"] * 5})
-    a = dsir_select(pool, target, k=50, seed=3, min_tokens=0); b = dsir_select(pool, target, k=50, seed=3, min_tokens=0)
+    a, b = [dsir_select(pool, target, k=50, seed=3, min_tokens=0, hashing=hashing) for _ in range(2)]
     assert a["dsir_selected"].sum() == 50 and a.equals(b)
     assert a.drop("dsir_logw", "dsir_selected").equals(pool)
     assert a.filter("dsir_selected")["kind"].to_list().count("prose") >= 45
     assert kl_reduction(target, pool, a.filter("dsir_selected")) > kl_reduction(target, pool, pool.sample(50, seed=0))
-    assert not dsir_select(pool, target, k=50, seed=4, min_tokens=0)["dsir_selected"].equals(a["dsir_selected"])
+    tie = pl.DataFrame({"text": ["the function returns a value"] * 100})   # equal weights: the seed alone decides
+    picks = [dsir_select(tie, target, k=10, seed=s, min_tokens=0, hashing=hashing)["dsir_selected"] for s in (3, 4)]
+    assert not picks[0].equals(picks[1])
 
 
 def test_dsir_short_null_and_empty_docs():
@@ -87,17 +90,17 @@ def _official_dsir(raw, target, k, seed, min_len=100, B=10_000):
 
 
 def test_dsir_sha256_reproduces_data_selection():
-    "hashing='sha256': data-selection's weights to 1e-6 and, with the same seed, its selection."
+    "The default (hashing='sha256'): data-selection's weights to 1e-6 and, with the same seed, its selection."
     rng = np.random.default_rng(1)
     words = "the function returns a value and the argument is a list import os def main return path join Émile ÇA ❤️ cafe\u0301".split()
     raw = [" ".join(rng.choice(words, size=int(rng.integers(20, 300)))) + rng.choice([" !", "...", " (x)"]) for _ in range(120)]
     target = [" ".join(rng.choice(words[:9], size=80)) for _ in range(4)]
     pool, tgt = pl.DataFrame({"text": raw}), pl.DataFrame({"text": target})
     logw, sel = _official_dsir(raw, target, k=20, seed=7)
-    out = dsir_select(pool, tgt, k=20, seed=7, hashing="sha256")
+    out = dsir_select(pool, tgt, k=20, seed=7)   # the default
     np.testing.assert_allclose(out["dsir_logw"].to_numpy(), logw, rtol=0, atol=1e-6)
     assert set(np.flatnonzero(out["dsir_selected"].to_numpy()).tolist()) == sel
-    fast = dsir_select(pool, tgt, k=20, seed=7)   # the default hash: other buckets, the same method
+    fast = dsir_select(pool, tgt, k=20, seed=7, hashing="fast")   # curatekit's hash: other buckets, the same method
     assert fast["dsir_selected"].sum() == 20 and np.corrcoef(fast["dsir_logw"].to_numpy(), logw)[0, 1] > 0.9
 
 
