@@ -113,26 +113,33 @@ def _probes(seed: int, K: int, tries: int) -> tuple[np.ndarray, np.ndarray]:
     for c in range(K): v, t = np.unique(probe[:, c], return_index=True); first[c, v] = t
     return probe, first
 
+@cache
+def _reach_tables(seed: int, K: int, tries: int) -> tuple[np.ndarray, np.ndarray]:
+    "Bin c's bins in the order its probe sequence first reaches them (K, K); and, for each byte of a row's filled-bin mask and its value, the earliest such rank among that byte's bins (K, K/8, 256; K where none is reached)."
+    probe, first = _probes(seed, K, tries)
+    order = np.argsort(first, axis=1, kind="stable")
+    rank = np.empty((K, K), np.int64); rank[np.arange(K)[:, None], order] = np.arange(K)
+    rank[first >= tries] = K  # never reached within `tries` probes: past every rank
+    nb = (K + 7) // 8
+    r = np.full((K, nb * 8), K, np.int64); r[:, :K] = rank; r = r.reshape(K, nb, 8)
+    bits = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(bool)  # (value, bit)
+    best = np.stack([np.where(bits[None], r[:, j, None, :], K).min(-1) for j in range(nb)], 1)  # a byte at a time: bounded memory
+    return order, best.astype(np.uint8 if K < 255 else np.uint16)
+
 def densify(sig: np.ndarray, seed: int=0, tries: int=4096) -> np.ndarray:
     "Fill each empty bin from the first non-empty bin on its seeded probe sequence (shared by all rows)."
     K = sig.shape[1]
     filled = sig != EMPTY
-    pos = np.flatnonzero(~filled & filled.any(1)[:, None])  # flat index of each empty bin of a non-empty row
-    (probe, first), out = _probes(seed, K, tries), sig.copy()
-    fl, sf, of = filled.ravel(), sig.ravel(), out.reshape(-1)
-    c = pos % K; row0 = pos - c
-    for t in range(tries):  # probe by probe while many bins are open: most fill in a few probes
-        if len(pos) <= 5_000: break
-        src = row0 + probe[t, c]
-        ok = fl[src]
-        of[pos[ok]] = sf[src[ok]]
-        pos, row0, c = pos[~ok], row0[~ok], c[~ok]
-    if len(pos):  # the rest (rows with few shingles) at once: the filled bin its sequence reaches first
-        reach = np.where(filled[row0 // K], first[c], tries)
-        f = reach.argmin(1); ok = reach[np.arange(len(f)), f] < tries
-        of[pos[ok]] = sf[row0[ok] + f[ok]]
+    pos, out = np.flatnonzero(~filled & filled.any(1)[:, None]), sig.copy()  # flat index of each empty bin of a non-empty row
+    if not len(pos): return out
+    order, best = _reach_tables(seed, K, tries)
+    mask = np.packbits(filled, axis=1, bitorder="little")  # each row's filled bins, 8 to a byte
+    row, c = pos // K, pos % K
+    r = best[c, 0, mask[row, 0]]  # the earliest rank on c's sequence among the filled bins: byte by byte, a lookup each
+    for j in range(1, mask.shape[1]): np.minimum(r, best[c, j, mask[row, j]], out=r)
+    ok = r < K
+    out.reshape(-1)[pos[ok]] = sig.reshape(-1)[row[ok] * K + order[c[ok], r[ok]]]
     return out
-
 
 # %% ../nbs/13_dedup.ipynb #ba41519c
 def minhash_signatures(texts: pl.Series, # texts

@@ -6,7 +6,7 @@ Docs: https://curatekit.github.io/curatekit/report.html.md"""
 
 # %% ../nbs/02_report.ipynb #3329864c
 from __future__ import annotations
-import html, re, warnings
+import html, os, re, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -346,6 +346,15 @@ def _section(title: str, fn: Callable, run, input_df) -> str:
         body = f"<div class='error'>This section failed: {_esc(type(e).__name__)}: {_esc(e)}</div>"
     return "" if body is None else f"<section><h2>{_esc(title)}</h2>{body}</section>"
 
+def _pmap(fn: Callable, items) -> list:
+    "`fn` over `items` in a few threads, the results in order: a page's sections and charts are mostly polars queries, which release the GIL."
+    items = list(items)
+    try: cores = len(os.sched_getaffinity(0))
+    except AttributeError: cores = os.cpu_count() or 1
+    if min(len(items), cores) <= 1: return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(min(len(items), cores, 4)) as ex: return list(ex.map(fn, items))
+
 def _header(run: Run, title: str) -> str:
     n_out = _rows(run.frame)
     n_in = run.stats["rows_in"][0] if len(run.stats) else n_out
@@ -391,7 +400,7 @@ def run_report(run: Run, # a recipe run; a `TracedRun` (from `trace`) also shows
     "The static HTML report of `run` on `input_df`: every registered section, in order."
     lazy = isinstance(run.frame, pl.LazyFrame)
     if not lazy: input_df = to_frame(input_df)
-    parts = [(t, _section(t, fn, run, input_df)) for t, fn in _sections("run", lazy)]
+    parts = _pmap(lambda tf: (tf[0], _section(*tf, run, input_df)), _sections("run", lazy))  # the sections side by side
     left = [t for t, fn in _sections("run", False) if (t, fn) not in _sections("run", lazy)]
     note = (f"<p class='note'>Left out of a report read from files (they need the whole frames in memory): {_esc(', '.join(left))}.</p>"
             if left else "") + (f"<p class='note'>{_esc(run.note)}</p>" if getattr(run, "note", "") else "")
@@ -732,15 +741,15 @@ def signals_section(profile: Profile, frame) -> str|None:
     lf, sigs = _lazy(frame), profile.signals()
     if not sigs: return None
     if not _charts(): return NO_CHARTS
-    s, out = lf.collect_schema(), []
-    for fam in sorted({_family(c) for c in sigs}, key=["lengths", *RULE_SETS, "pii", "other signals"].index):
+    s = lf.collect_schema()
+    def family(fam: str) -> str:
         cols = [c for c in sigs if _family(c) == fam]  # in column order
         pale = f" Pale: the rows {fam} fails." if fam in RULE_SETS and f"{fam}_ok" in s else ""
-        out.append(f"<h3>{_esc(fam)}</h3><p class='note'>{pale}</p>")
         ok = pl.col(f"{fam}_ok") if fam in RULE_SETS and f"{fam}_ok" in s else pl.lit(True)
         d = _resident(lf, [*cols, _source(lf).alias("source"), pl.when(ok.fill_null(False)).then(pl.lit("kept")).otherwise(pl.lit("removed")).alias("status")])  # a family's columns read once, not once per histogram
-        out += [f"<div class='chart'>{svg}</div>" for c in cols if (svg := histogram_svg(d, c, profile.marks.get(c))) is not None]
-    return "".join(out)
+        return f"<h3>{_esc(fam)}</h3><p class='note'>{pale}</p>" + "".join(
+            f"<div class='chart'>{svg}</div>" for c in cols if (svg := histogram_svg(d, c, profile.marks.get(c))) is not None)
+    return "".join(_pmap(family, sorted({_family(c) for c in sigs}, key=["lengths", *RULE_SETS, "pii", "other signals"].index)))  # families side by side
 
 
 # %% ../nbs/02_report.ipynb #a7f30026
@@ -763,7 +772,8 @@ def analysis_report(profile: Profile, # the annotated corpus
     "The static HTML analysis report of a profiled corpus: every section registered for `report='analysis'`, in order."
     if bad := sorted(set(sections or []) - set(REPORTS["analysis"])):
         raise CuratekitError(f"analysis_report: no section {bad[0]!r}; the sections are {', '.join(REPORTS['analysis'])}")
-    parts = [(t, _section(t, fn, profile, profile.frame)) for t, fn in _sections("analysis", False) if sections is None or t in sections]
+    parts = _pmap(lambda tf: (tf[0], _section(*tf, profile, profile.frame)),  # the sections side by side
+                  [(t, fn) for t, fn in _sections("analysis", False) if sections is None or t in sections])
     rep = RunReport(_profile_header(profile, title) + "".join(h for _, h in parts), [t for t, h in parts if h], title)
     if path is not None: rep.save(path)
     return rep

@@ -29,14 +29,15 @@ from .report import (Profile, StoredRun, analysis_report, cluster_survivors, rec
                               run_report)
 
 # %% auto #0
-__all__ = ['RAY_GLOBAL', 'ANALYSIS_GROUPS', 'LANE_STEPS', 'LANE_MIN_ROWS', 'file_digest', 'code_digest', 'step_digest',
-           'chain_key', 'save_state', 'load_state', 'remove_stale_temps', 'StepCache', 'Shard', 'input_shards',
-           'ShardedRunner', 'peak_mib', 'removed_scores', 'beside', 'adds_columns', 'ray_global', 'ledger_stats',
-           'run_manifest', 'run_identity', 'is_file_output', 'ledger_path', 'check_output', 'write_output', 'ray_init',
-           'ray_stream_segment', 'run_title', 'run_recipe', 'check_report_path', 'read_ledger', 'input_view',
-           'stored_run', 'exact_hash', 'exact_clusters', 'minhash_signature', 'sig_parts', 'band_pairs',
-           'parts_jaccard', 'minhash_clusters', 'rule_checks', 'rule_marks', 'analysis_recipe', 'lane_worker',
-           'SignalLane', 'sample_shards', 'analyze', 'diversity_section']
+__all__ = ['RAY_GLOBAL', 'ANALYSIS_GROUPS', 'LANE_STEPS', 'TEXT_STEPS', 'LANE_MIN_ROWS', 'LANE_MIN_BYTES', 'LANE_BATCH',
+           'file_digest', 'code_digest', 'step_digest', 'chain_key', 'save_state', 'load_state', 'remove_stale_temps',
+           'StepCache', 'Shard', 'input_shards', 'ShardedRunner', 'peak_mib', 'removed_scores', 'beside',
+           'adds_columns', 'ray_global', 'ledger_stats', 'run_manifest', 'run_identity', 'is_file_output',
+           'ledger_path', 'check_output', 'write_output', 'ray_init', 'ray_stream_segment', 'run_title', 'run_recipe',
+           'check_report_path', 'read_ledger', 'input_view', 'stored_run', 'exact_hash', 'exact_clusters',
+           'minhash_signature', 'sig_parts', 'band_pairs', 'parts_jaccard', 'minhash_clusters', 'rule_checks',
+           'rule_marks', 'analysis_recipe', 'pin_threads', 'claim_shard', 'lane_worker', 'SignalLane', 'sample_shards',
+           'analyze', 'diversity_section']
 
 # %% ../nbs/60_scale.ipynb #a70156d0
 def file_digest(path: str|Path, chunk: int=1<<23) -> str:
@@ -238,16 +239,19 @@ def run_stream_segment(self: ShardedRunner, seg: list[int]) -> None:
     "Run streaming steps `seg` on every shard not yet cached."
     for sh in self._bar(self.shards, f"steps {seg[0]}-{seg[-1]}"):
         if self._done(self.key(sh, seg[-1])): continue
-        df, ledger, removed = self.cache.frame(self.key(sh, seg[0] - 1)), Ledger(), []
-        for i in seg:
-            if (lane := self.lane) and i == lane.steps[0] and (cols := lane.columns(sh, df["id"])) is not None:
+        df, ledger, removed, todo = self.cache.frame(self.key(sh, seg[0] - 1)), Ledger(), [], seg
+        if (lane := self.lane) and lane.head[:1] == seg[:1] and not lane.claim(sh) and (cols := lane.head_columns(sh, df["id"])) is not None:
+            df, todo = beside(df, cols), seg[len(lane.head):]  # the lane's process took this shard's first steps too (`analyze`)
+        for i in todo:
+            if lane and i == lane.steps[0] and (cols := lane.columns(sh, df["id"])) is not None:
                 df = beside(df, cols); break  # the rest of the segment came from the lane's process (`analyze`)
             o, r = self._execute(sh, i, df, batch_size=self.batch_size, progress=False)
             ledger.add(o.dropped, i, self.recipe.steps[i].name).add_generated(o.generated, i, self.recipe.steps[i].name)
             removed += [r] if r is not None else []
             df = o.frame
         self.cache.put(self.key(sh, seg[-1]), df, ledger, self._removed(removed))
-        if self.lane: self.lane.forget(sh)
+        if lane: lane.forget(sh)
+
 
 # %% ../nbs/60_scale.ipynb #c1a00002
 def peak_mib() -> float|None:
@@ -322,6 +326,7 @@ def adds_columns(step: Step) -> bool:
 @patch
 def run_global_segment(self: ShardedRunner, i: int) -> None:
     "Fit global step `i` once, then apply it to every shard not yet cached (a step that only adds columns: to `id` alone, stored as columns)."
+    if self.lane: self.lane.wait_fit(i)  # `analyze`'s lane may be fitting it, and storing its columns
     if all(self._done(self.key(sh, i)) for sh in self.shards): return
     if self.engine == "ray" and self.recipe.steps[i].name in RAY_GLOBAL and ray_global(self, i): return  # distributed, `62_distributed`
     t0 = time.perf_counter()
@@ -877,58 +882,127 @@ def analysis_recipe(signals: list[str]|None=None, # groups of `ANALYSIS_GROUPS` 
     return Recipe.from_dict(base | {"steps": steps})
 
 # %% ../nbs/60_scale.ipynb #b7ef5410
-LANE_STEPS = ("lang_id", "pii", "exact_hash", "minhash_signature")  # `analyze`'s map steps that read only the text (and add columns)
-LANE_MIN_ROWS = 20_000  # `lanes=None` starts a second process only for at least this many rows to profile (it costs ~1 s to start)
+LANE_STEPS = ("lang_id", "pii", "exact_hash", "minhash_signature")  # `analyze`'s map steps that read only the text (and add columns): the lane's own
+TEXT_STEPS = ("text_stats", "word_count", "gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality", *LANE_STEPS)  # steps that read only the text and add columns, row for row: a lane may also take the runner's, shard by shard
+LANE_MIN_ROWS = 20_000  # `lanes=None` starts a second process only for at least this many rows to profile (it costs ~1 s to start) ...
+LANE_MIN_BYTES = 8 << 20  # ... or, before they are read, this many bytes of input files (~20,000 short web documents)
+LANE_BATCH = 4  # the lane's own steps hold less per row than the rule sets (no text exploded into words or lines): batches this many times larger, fewer queries
 
-_LANE_WORKER = "import json, sys; from curatekit.scale import lane_worker; lane_worker(json.loads(sys.stdin.readline()))"
+_LANE_WORKER = ("import json, os, sys\n"  # on its own core (Linux), set before polars starts its threads, so they all keep to it
+                "if os.environ.get('CURATEKIT_LANE_CORE') and hasattr(os, 'sched_setaffinity'):\n"
+                "    try: os.sched_setaffinity(0, {int(os.environ['CURATEKIT_LANE_CORE'])})\n"
+                "    except (OSError, ValueError): pass\n"
+                "from curatekit.scale import lane_worker; lane_worker(json.loads(sys.stdin.readline()))")
+
+def pin_threads(cores: set[int]) -> None:
+    "Keep every thread of this process (polars' pool too) on `cores`, where the OS allows it (Linux); elsewhere nothing."
+    if not hasattr(os, "sched_setaffinity"): return
+    try: tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError: tids = [0]
+    for t in tids:
+        try: os.sched_setaffinity(t, cores)
+        except OSError: pass  # a thread that just ended, or a system that does not allow it
+
+def _lane_steps(df: pl.DataFrame, steps: list[Step], index: list[int], col: str, batch_size: int) -> tuple[pl.DataFrame, dict]:
+    "`steps` (recipe positions `index`) on `df` (`id` and the text): the frame without the text, and each step's seconds."
+    seconds = {}
+    for i, s in zip(index, steps):
+        t0 = time.perf_counter()
+        df = execute(s, df, where=f"step {i} ({s.name}): ", batch_size=batch_size, progress=False).frame
+        seconds[i] = time.perf_counter() - t0
+    return df.drop(col), seconds
+
+def claim_shard(folder: str|Path, stem: str) -> bool:
+    "Take shard `stem` for this process: a file in `folder` created only if absent; False where the other process took it first."
+    try: os.close(os.open(Path(folder)/chain_key(stem), os.O_CREAT | os.O_EXCL | os.O_WRONLY)); return True
+    except FileExistsError: return False
+
+def _ingested(cache: StepCache, key: str, parent: int) -> bool:
+    "Wait until the runner has ingested a shard (`key` is in the cache); False where the runner's process has gone."
+    while not cache.has(key):
+        if os.getppid() != parent: return False
+        time.sleep(0.01)
+    return True
 
 def lane_worker(spec: dict) -> None:
-    "The second process of a `SignalLane`: its steps on each shard's text, stored as columns, then the fits that read only those."
-    steps, col = Recipe.from_dict({"curatekit": 1, "name": "lane", "steps": spec["steps"]}).steps, spec["text_col"]
-    fits = Recipe.from_dict({"curatekit": 1, "name": "lane-fits", "steps": [f["step"] for f in spec["fits"]]}).steps
+    "The second process of a `SignalLane`: its steps on each shard's text, stored as columns; the fits that read only those, and their columns; then the runner's first steps on the shards the runner has not reached."
+    mk = lambda name, ds: Recipe.from_dict({"curatekit": 1, "name": name, "steps": ds}).steps
+    steps, col, fits = mk("lane", spec["steps"]), spec["text_col"], mk("lane-fits", [f["step"] for f in spec["fits"]])
     cache, say, keep = StepCache(spec["cache"]), lambda d: (sys.stdout.write(json.dumps(d) + "\n"), sys.stdout.flush()), []
     for stem, base, key in spec["shards"]:
         seconds = {}
+        if not _ingested(cache, base, spec["parent"]): return
         if cache.has(key): df = pl.read_parquet(cache.path(key)/"columns.parquet")
         else:
-            df = cache.frame(base, ["id", col])
-            for i, s in zip(spec["index"], steps):
-                t0 = time.perf_counter()
-                df = execute(s, df, where=f"step {i} ({s.name}): ", batch_size=spec["batch_size"], progress=False).frame
-                seconds[i] = time.perf_counter() - t0
-            df = df.drop(col); cache.put_columns(key, base, df, Ledger())
+            df, seconds = _lane_steps(cache.frame(base, ["id", col]), steps, spec["index"], col, LANE_BATCH * spec["batch_size"])
+            cache.put_columns(key, base, df, Ledger())
         keep.append(df.select("id", *dict.fromkeys(c for f in spec["fits"] for c in f["columns"] if c in df.columns and c != "id")))  # what the fits read
         say({"stem": stem, "seconds": seconds, "peak_mib": peak_mib()})
     for f, s in zip(spec["fits"], fits):
         if any(c not in keep[0].columns for c in f["columns"]): say({"fit": f["index"], "seconds": None}); continue
-        t0 = time.perf_counter()
-        try: cache.state(f["key"])
-        except KeyError: cache.put_state(f["key"], fit_state(s, pl.concat([k.select("id", *dict.fromkeys(c for c in f["columns"] if c != "id")) for k in keep], how="vertical_relaxed"),
-                                                           f"step {f['index']} ({s.name}): "))
+        t0, where = time.perf_counter(), f"step {f['index']} ({s.name}): "
+        try: state = cache.state(f["key"])
+        except KeyError:
+            state = fit_state(s, pl.concat([k.select("id", *dict.fromkeys(c for c in f["columns"] if c != "id")) for k in keep], how="vertical_relaxed"), where)
+            cache.put_state(f["key"], state)
+        off, ids = 0, state["id"] if isinstance(state, pl.DataFrame) and "id" in state.columns else None
+        for k, (entry, prev) in zip(keep, f["entries"] or []):  # its columns too, over the runner's entries (the rows are the same: no step drops one)
+            n, off = len(k), off + len(k)
+            if cache.has(entry): continue
+            if ids is not None and ids.slice(off - n, n).equals(k["id"]):  # the state row for row: `apply`'s join on `id` is this slice
+                cols = state.slice(off - n, n).select("id", *[c for c in state.columns if c != "id"])
+            else: cols = execute(s, k.select("id"), state, where=where).frame
+            cache.put_columns(entry, prev, cols, Ledger())
         say({"fit": f["index"], "seconds": time.perf_counter() - t0, "peak_mib": peak_mib()})
+    keep.clear()
+    head = mk("lane-head", spec["head"]) if spec["head"] else []
+    for stem, base, key in reversed(spec["head_shards"]):  # from the last shard back, until the runner, going forward, has the next one
+        if not claim_shard(spec["claims"], stem): break
+        df, seconds = _lane_steps(cache.frame(base, ["id", col]), head, spec["head_index"], col, spec["batch_size"])
+        cache.put_columns(key, base, df, Ledger())
+        say({"head": stem, "seconds": seconds, "peak_mib": peak_mib()})
+    say({"end": True})
 
 class SignalLane:
-    "A second process that computes the runner's `steps` (a tail of its first stream segment) shard by shard, ahead of it."
-    def __init__(self, runner: ShardedRunner, steps: list[int], shards: list[Shard], fits: list[int]=()):
+    "A second process that computes the runner's `steps` (a tail of its first stream segment) shard by shard, ahead of it; then fits (`fits`) and, with `head`, the segment's first steps of the shards the runner has not reached."
+    def __init__(self, runner: ShardedRunner, steps: list[int], shards: list[Shard], fits: list[int]=(), head: list[int]=()):
         import subprocess
-        self.runner, self.steps, self.done, self.fitted, self.keys_fit = runner, steps, {}, {}, set(fits)
+        self.runner, self.steps, self.head, self.done, self.fitted, self.heads, self.keys_fit = runner, steps, list(head), {}, {}, {}, set(fits)
         self.keys = {sh.stem: chain_key(runner.key(sh, -1), "lane", *(runner.digests[i] for i in steps)) for sh in shards}
-        d = runner.recipe.to_dict()["steps"]
+        self.head_keys = {sh.stem: chain_key(runner.key(sh, -1), "lane-head", *(runner.digests[i] for i in head)) for sh in shards} if head else {}
+        k = chain_key("lane-claims", *self.keys.values(), str(os.getpid()), str(time.time_ns()))
+        self.claims = runner.cache.path(k).with_name(f".{k}.tmp-{os.getpid()}")  # the shards taken, one file each (a stale folder is cleaned)
+        self.claims.mkdir(parents=True, exist_ok=True)
+        last, d = len(runner.recipe) - 1, runner.recipe.to_dict()["steps"]
+        entries = lambda i: [[runner.key(sh, i), runner.key(sh, i - 1)] for sh in shards] if i < last or not runner.whole_last else None
         spec = dict(steps=[d[i] for i in steps], index=steps, text_col=runner.text_col, cache=str(runner.cache.root),
                     batch_size=runner.batch_size, shards=[[sh.stem, runner.key(sh, -1), self.keys[sh.stem]] for sh in shards],
-                    fits=[dict(index=i, step=d[i], key=runner.fit_key(i), columns=runner.recipe.steps[i].fit_columns()) for i in fits])
+                    fits=[dict(index=i, step=d[i], key=runner.fit_key(i), columns=runner.recipe.steps[i].fit_columns(), entries=entries(i)) for i in fits],
+                    head=[d[i] for i in self.head], head_index=self.head, claims=str(self.claims), parent=os.getpid(),
+                    head_shards=[[sh.stem, runner.key(sh, -1), self.head_keys[sh.stem]] for sh in shards] if head else [])
         env = os.environ | {"POLARS_MAX_THREADS": "1", "OMP_NUM_THREADS": "1", "CURATEKIT_PROGRESS": "0",  # one core's worth, and
                             "CURATEKIT_DEVICE": os.environ.get("CURATEKIT_DEVICE", "cpu")}  # MinHash in NumPy (the same bits): no torch
+        self.affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+        if len(self.affinity) >= 2: env["CURATEKIT_LANE_CORE"] = str(max(self.affinity))  # the lane on the last core, this process on the others
         self.proc = subprocess.Popen([sys.executable, "-c", _LANE_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env)
         try: self.proc.stdin.write(json.dumps(spec).encode() + b"\n"); self.proc.stdin.close()
         except OSError: pass  # it ended at once: the runner computes the steps itself
-    def __repr__(self): return f"SignalLane(steps {self.steps}, {len(self.done)} of {len(self.keys)} shards done, fits {sorted(self.fitted)})"
+        if len(self.affinity) >= 2: pin_threads(self.affinity - {max(self.affinity)})  # no thread of ours competes with it for its core (`close` undoes this)
+    def __repr__(self):
+        took = f", the first steps of {len(self.heads)} shards" if self.head else ""
+        return f"SignalLane(steps {self.steps}, {len(self.done)} of {len(self.keys)} shards done, fits {sorted(self.fitted)}{took})"
     def __enter__(self): self.runner.lane = self; return self
     def __exit__(self, *exc): self.close()
 
 
 # %% ../nbs/60_scale.ipynb #55ce83b5
+def _enough(runner: ShardedRunner, todo: list[Shard]) -> bool:
+    "Whether shards `todo` are worth a lane: `LANE_MIN_ROWS` rows where all are ingested (a sample), else `LANE_MIN_BYTES` of input files."
+    keys = [runner.key(sh, -1) for sh in todo]
+    if all(runner.cache.has(k) for k in keys): return sum(runner.cache.rows(k) for k in keys) >= LANE_MIN_ROWS
+    return sum(sh.path.stat().st_size for sh in todo) >= LANE_MIN_BYTES
+
 @patch(cls_method=True)
 def start(cls: SignalLane, runner: ShardedRunner, lanes: bool|None=None):
     "A lane for the text-only tail of `runner`'s first stream segment when it pays (`lanes=None`), as a context; else a no-op one."
@@ -938,22 +1012,39 @@ def start(cls: SignalLane, runner: ShardedRunner, lanes: bool|None=None):
     tail = [i for i in seg if runner.recipe.steps[i].name in LANE_STEPS]
     todo = [sh for sh in runner.shards if not runner._done(runner.key(sh, seg[-1]))]
     ok = bool(tail) and tail == seg[len(seg) - len(tail):] and len(tail) < len(seg) and bool(todo) and not runner.keep_removed
-    want = lanes if lanes is not None else _cores() >= 2 and sum(runner.cache.rows(runner.key(sh, -1)) for sh in todo) >= LANE_MIN_ROWS
+    want = lanes if lanes is not None else _cores() >= 2 and _enough(runner, todo)
     if not (ok and want and runner.engine == "local"): return contextlib.nullcontext()
+    rowwise = all(runner.recipe.steps[i].name in TEXT_STEPS for i in seg)  # every row kept, in order: the lane's ids are the runner's
     fits = []  # the global steps right after the segment that add columns and read only a few: the lane fits those it can
     for kind, (i,) in itertools.takewhile(lambda s: s[0] == "global", segs[1:]):
-        if len(todo) == len(runner.shards) and adds_columns(runner.recipe.steps[i]) and runner.recipe.steps[i].fit_columns(): fits.append(i)
-    return cls(runner, tail, todo, fits)
+        if rowwise and len(todo) == len(runner.shards) and adds_columns(runner.recipe.steps[i]) and runner.recipe.steps[i].fit_columns(): fits.append(i)
+    return cls(runner, tail, todo, fits, seg[:len(seg) - len(tail)] if rowwise else [])
 
 @patch
 def columns(self: SignalLane, sh: Shard, ids: pl.Series) -> pl.DataFrame|None:
     "The lane's columns of shard `sh` (`id` and the new ones), waiting for its process; None where it ended without them."
     if not self._wait(lambda: sh.stem in self.done): return None  # it ended (or failed): the runner computes the steps itself
-    try: cols = pl.read_parquet(self.runner.cache.path(self.keys[sh.stem])/"columns.parquet")
+    return self._read(self.keys[sh.stem], ids, self.steps, self.done[sh.stem])
+
+@patch
+def claim(self: SignalLane, sh: Shard) -> bool:
+    "Take shard `sh`'s first steps for the runner; False where the lane has taken them (then `head_columns` has them)."
+    return not self.head or claim_shard(self.claims, sh.stem)
+
+@patch
+def head_columns(self: SignalLane, sh: Shard, ids: pl.Series) -> pl.DataFrame|None:
+    "The columns of the segment's first steps that the lane computed for shard `sh`; None where it ended without them."
+    if not self._wait(lambda: sh.stem in self.heads): return None
+    return self._read(self.head_keys[sh.stem], ids, self.head, self.heads[sh.stem])
+
+@patch
+def _read(self: SignalLane, key: str, ids: pl.Series, steps: list[int], info: dict) -> pl.DataFrame|None:
+    "An entry's columns, if its ids are `ids` row for row; the steps' seconds and peak memory noted for the page."
+    try: cols = pl.read_parquet(self.runner.cache.path(key)/"columns.parquet")
     except (OSError, pl.exceptions.PolarsError): return None
     if not cols["id"].equals(ids): return None
-    r, info = self.runner, self.done[sh.stem]
-    for i in self.steps: r.seconds[i], r.peak[i] = r.seconds.get(i, 0.0) + info["seconds"].get(str(i), 0.0), max(r.peak.get(i) or 0.0, info["peak_mib"] or 0.0) or None
+    r = self.runner
+    for i in steps: r.seconds[i], r.peak[i] = r.seconds.get(i, 0.0) + info["seconds"].get(str(i), 0.0), max(r.peak.get(i) or 0.0, info["peak_mib"] or 0.0) or None
     return cols
 
 @patch
@@ -963,27 +1054,33 @@ def _wait(self: SignalLane, ready) -> bool:
         try:
             info = json.loads(self.proc.stdout.readline())
             if "fit" in info: self.fitted[int(info["fit"])] = info
+            elif "head" in info: self.heads[str(info["head"])] = info
+            elif "end" in info: return ready()
             else: self.done[str(info["stem"])] = info
         except (ValueError, KeyError, TypeError): return False
     return True
 
 @patch
 def wait_fit(self: SignalLane, i: int) -> None:
-    "Wait while the lane fits global step `i` (its state then is in the cache); note its seconds. Nothing if it does not fit `i`."
+    "Wait while the lane fits global step `i` (its state, and maybe its columns, then are in the cache); note its seconds once. Nothing if it does not fit `i`."
     if i in self.keys_fit and self._wait(lambda: i in self.fitted) and self.fitted[i]["seconds"] is not None:
-        r = self.runner; r.seconds[i], r.peak[i] = r.seconds.get(i, 0.0) + self.fitted[i]["seconds"], self.fitted[i]["peak_mib"]
+        r = self.runner; self.keys_fit.discard(i)
+        r.seconds[i], r.peak[i] = r.seconds.get(i, 0.0) + self.fitted[i]["seconds"], self.fitted[i]["peak_mib"]
 
 @patch
 def forget(self: SignalLane, sh: Shard) -> None:
-    "Remove the lane's entry of `sh` once the runner has stored the segment with it."
-    if sh.stem in self.keys: shutil.rmtree(self.runner.cache.path(self.keys[sh.stem]), ignore_errors=True)
+    "Remove the lane's entries of `sh` once the runner has stored the segment with them."
+    for k in (self.keys.get(sh.stem), self.head_keys.get(sh.stem)):
+        if k: shutil.rmtree(self.runner.cache.path(k), ignore_errors=True)
 
 @patch
 def close(self: SignalLane) -> None:
     "Stop the process (if it still runs), drop what it left in the cache, detach from the runner."
     if self.proc.poll() is None: self.proc.kill()
     self.proc.wait(); self.proc.stdout.close()
-    for stem in self.keys: shutil.rmtree(self.runner.cache.path(self.keys[stem]), ignore_errors=True)
+    if len(self.affinity) >= 2: pin_threads(self.affinity)  # this process's cores as they were
+    for k in [*self.keys.values(), *self.head_keys.values()]: shutil.rmtree(self.runner.cache.path(k), ignore_errors=True)
+    shutil.rmtree(self.claims, ignore_errors=True)
     if self.runner.lane is self: self.runner.lane = None
 
 
@@ -1039,15 +1136,17 @@ def _profile(runner: ShardedRunner, input, sample, seed, text_col, lanes=None) -
         runner.shards, total = sample_shards(runner, sample, seed)
         note = (f"A seeded sample (seed {seed}) of {sample:,} of the corpus's {total:,} documents." if sample < total else
                 f"A sample of {sample:,} was asked for; the corpus has {total:,} documents, so all of them were profiled.")
-    runner.ingest()
-    cols = runner.cache.schema(runner.key(runner.shards[0], -1))
-    if text_col not in cols:
-        raise CuratekitError(f"{runner.shards[0].path}: no {text_col!r} column (its columns: {', '.join(cols)}); name the text column with --text-col")
-    if not runner.rows_in(): raise CuratekitError(f"{input}: has no rows to analyze")
-    with SignalLane.start(runner, lanes) as lane: runner.run()
+    with SignalLane.start(runner, lanes) as lane:  # first: it reads each shard as soon as it is ingested
+        runner.ingest()
+        cols = runner.cache.schema(runner.key(runner.shards[0], -1))
+        if text_col not in cols:
+            raise CuratekitError(f"{runner.shards[0].path}: no {text_col!r} column (its columns: {', '.join(cols)}); name the text column with --text-col")
+        if not runner.rows_in(): raise CuratekitError(f"{input}: has no rows to analyze")
+        runner.run()
     if lane is not None:
         fits = f" (and fitted {', '.join(map(str, sorted(lane.fitted)))})" if lane.fitted else ""
-        note += (" " if note else "") + f"Steps {lane.steps[0]}–{lane.steps[-1]}{fits} ran in a second process beside the others: their seconds overlap."
+        took = f"; it also ran steps {lane.head[0]}–{lane.head[-1]} of {len(lane.heads)} of the {len(runner.shards)} shards" if lane.heads else ""
+        note += (" " if note else "") + f"Steps {lane.steps[0]}–{lane.steps[-1]}{fits} ran in a second process beside the others{took}: their seconds overlap."
     recipes = {n: load_recipe(n) for n in builtin_recipes() if n != "analyze"}
     frame = _scan([runner.cache.scan(runner.key(sh, len(runner.recipe) - 1)) for sh in runner.shards])
     return Profile(frame, runner.recipe, runner.stats(Ledger()), rule_marks() | recipe_marks(recipes), recipes, list(cols), text_col, note)
