@@ -1005,7 +1005,7 @@ def _enough(runner: ShardedRunner, todo: list[Shard]) -> bool:
 
 @patch(cls_method=True)
 def start(cls: SignalLane, runner: ShardedRunner, lanes: bool|None=None):
-    "A lane for the text-only tail of `runner`'s first stream segment when it pays (`lanes=None`), as a context; else a no-op one."
+    "A lane for the text-only tail of `runner`'s first stream segment when it pays (`lanes=None`), as a context; else a no-op one. Where every step of the segment reads only the text and keeps every row (`TEXT_STEPS`), the lane also fits the cluster steps after it and takes the segment's first steps of shards the runner has not reached."
     import contextlib
     segs = segments(runner.recipe.steps)
     seg = segs[0][1]
