@@ -346,11 +346,14 @@ def _section(title: str, fn: Callable, run, input_df) -> str:
         body = f"<div class='error'>This section failed: {_esc(type(e).__name__)}: {_esc(e)}</div>"
     return "" if body is None else f"<section><h2>{_esc(title)}</h2>{body}</section>"
 
+def _cores() -> int:
+    "The cores this process may use."
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1
+
 def _pmap(fn: Callable, items) -> list:
     "`fn` over `items` in a few threads, the results in order: a page's sections and charts are mostly polars queries, which release the GIL."
-    items = list(items)
-    try: cores = len(os.sched_getaffinity(0))
-    except AttributeError: cores = os.cpu_count() or 1
+    items, cores = list(items), _cores()
     if min(len(items), cores) <= 1: return [fn(x) for x in items]
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(min(len(items), cores, 4)) as ex: return list(ex.map(fn, items))

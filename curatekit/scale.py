@@ -25,7 +25,7 @@ from .core import (CuratekitError, Recipe, Ledger, Step, add_ids, check_ids, che
                             ledger_meta, _progress, _to_yaml_value)
 from .core import FIT, STATS_SCHEMA, FuncStep, Outcome, OneOf, Range, builtin_recipes, global_step, is_empty_text, map_step, step_spec
 from .render import table_html
-from .report import (Profile, StoredRun, analysis_report, cluster_survivors, recipe_marks, register_section, rows_by_id,
+from .report import (Profile, StoredRun, _cores, analysis_report, cluster_survivors, recipe_marks, register_section, rows_by_id,
                               run_report)
 
 # %% auto #0
@@ -1150,10 +1150,6 @@ def _profile(runner: ShardedRunner, input, sample, seed, text_col, lanes=None) -
     recipes = {n: load_recipe(n) for n in builtin_recipes() if n != "analyze"}
     frame = _scan([runner.cache.scan(runner.key(sh, len(runner.recipe) - 1)) for sh in runner.shards])
     return Profile(frame, runner.recipe, runner.stats(Ledger()), rule_marks() | recipe_marks(recipes), recipes, list(cols), text_col, note)
-
-def _cores() -> int:
-    try: return len(os.sched_getaffinity(0))
-    except AttributeError: return os.cpu_count() or 1
 
 def _sink(frame: pl.LazyFrame, path: Path) -> Path:
     "Stream `frame` into one parquet file, atomically."
