@@ -252,7 +252,6 @@ def run_stream_segment(self: ShardedRunner, seg: list[int]) -> None:
         self.cache.put(self.key(sh, seg[-1]), df, ledger, self._removed(removed))
         if lane: lane.forget(sh)
 
-
 # %% ../nbs/60_scale.ipynb #c1a00002
 def peak_mib() -> float|None:
     "This process's peak resident memory so far, in MiB (None where the OS does not say)."

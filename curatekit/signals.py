@@ -466,7 +466,7 @@ def _huffman(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # %% ../nbs/10_signals.ipynb #ff5f1e99
-_CACHE_TOKENS = 1 << 17  # distinct tokens whose rows `FastTextModel` keeps between batches (~10 MB of arrays; 2^16 was 1.5x slower on analyze)
+_CACHE_TOKENS = 1 << 17  # distinct tokens whose rows `FastTextModel` keeps between batches (~10 MB of arrays; at 2^16 language ID took 1.5x the CPU on the sample corpus x10)
 
 def _empty_cache(dim: int, cap: int) -> dict:
     "The table of tokens seen: 64-bit hash -> row, the tokens, and each one's row count, row sum and word hash (`cap` rows)."
